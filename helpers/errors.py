@@ -1,0 +1,60 @@
+"""Exception types shared by every stage.
+
+Each message names the offending value and what was expected, so a student or an
+instructor can act on it without reading the traceback.
+"""
+
+
+class SongrecError(Exception):
+    """Base class for errors the CLI reports as one line and exit code 2."""
+
+
+class DataFormatError(SongrecError, ValueError):
+    """A data file exists but its content is not what the format requires."""
+
+
+class ChecksumError(SongrecError):
+    """A file's sha256 differs from the published value."""
+
+
+class OfflineError(SongrecError):
+    """The dataset could not be downloaded (no network or server unreachable)."""
+
+
+class UntrustedPickleError(SongrecError):
+    """Refused to unpickle a file the user has not vouched for."""
+
+
+class UnknownSongError(SongrecError, KeyError):
+    """A song name or ID is not in the vocabulary; carries close matches."""
+
+    def __init__(self, query, suggestions=()):
+        self.query = query
+        self.suggestions = list(suggestions)
+        hint = ""
+        if self.suggestions:
+            hint = " Did you mean: " + "; ".join(repr(s) for s in self.suggestions) + "?"
+        super().__init__(f"song {query!r} is not in the vocabulary.{hint}")
+
+    def __str__(self):  # KeyError would otherwise wrap the message in quotes
+        return self.args[0]
+
+
+class AmbiguousSongError(SongrecError, KeyError):
+    """A plain "Title by Artist" name matches several song IDs."""
+
+    def __init__(self, query, candidates):
+        self.query = query
+        self.candidates = list(candidates)
+        opts = "; ".join(repr(c) for c in self.candidates)
+        super().__init__(
+            f"song name {query!r} belongs to {len(self.candidates)} different song IDs; "
+            f"pick one of: {opts}"
+        )
+
+    def __str__(self):
+        return self.args[0]
+
+
+class RunMismatchError(SongrecError, ValueError):
+    """A saved run does not match the vocabulary or files it is used with."""
