@@ -1,0 +1,334 @@
+"""The ``songrec`` command (also ``python -m helpers``).
+
+    songrec data fetch [--data-dir DIR]      download and verify Cornell's dataset
+    songrec data check [--data-dir DIR]      verify sha256 of every data file
+    songrec data build --out FILE.npz        store a dataset in a safe (non-pickle) format
+    songrec train [--synthetic] --out DIR    train SGNS and save a run folder
+    songrec recommend "Title by Artist" --run DIR -n 10
+    songrec evaluate --run DIR               HR@K / MRR@K of the run and baselines
+    songrec demo                             what `make run` calls: data, train, recommend
+
+Errors print one line on stderr and exit 2 (bad input) or 1 (I/O, network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from helpers.errors import OfflineError, SongrecError
+
+# A few songs most listeners know, used by `songrec demo` and the README.
+WELL_KNOWN = [
+    "Fade To Black by Metallica",
+    "Billie Jean by Michael Jackson",
+    "Hotel California by Eagles",
+    "Single Ladies (Put A Ring On It) by Beyonce",
+]
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder holding yes_small/ yes_big/ yes_complete/ "
+                   "(default: $SONGREC_DATA_DIR, then data/cornell)")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from helpers.training import TrainConfig
+
+    d = TrainConfig()
+    _data_args(p)
+    p.add_argument("--synthetic", action="store_true", help="train on the synthetic genre corpus instead")
+    p.add_argument("--variant", default="yes_complete", choices=["yes_small", "yes_big", "yes_complete"])
+    p.add_argument("--playlists", type=int, default=None,
+                   help="use only the first N playlists (the assignment uses 200); default: all")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out playlists for validation")
+    p.add_argument("--window", type=int, default=d.window)
+    p.add_argument("--negatives", type=int, default=d.negatives)
+    p.add_argument("--noise", choices=["uniform", "unigram"], default=d.noise)
+    p.add_argument("--power", type=float, default=d.power)
+    p.add_argument("--max-pairs", type=int, default=d.max_pairs_per_playlist,
+                   help="cap on rows per playlist (0 = no cap)")
+    p.add_argument("--dim", type=int, default=d.dim)
+    p.add_argument("--separate-tables", action="store_true", help="separate target/context embeddings")
+    p.add_argument("--lr", type=float, default=d.learning_rate)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", default="runs/latest", help="run folder to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="songrec", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="fetch, check or build the Cornell dataset")
+    dsub = data.add_subparsers(dest="action", required=True)
+    f = dsub.add_parser("fetch", help="download dataset.tar.gz from Cornell and verify it")
+    _data_args(f)
+    f.add_argument("--url", default=None, help="alternative archive URL (a mirror)")
+    c = dsub.add_parser("check", help="verify the sha256 of every data file")
+    _data_args(c)
+    b = dsub.add_parser("build", help="write a dataset as .npz (safe to load, unlike a pickle)")
+    _data_args(b)
+    b.add_argument("--variant", default="yes_complete", choices=["yes_small", "yes_big", "yes_complete"])
+    b.add_argument("--min-length", type=int, default=2, help="drop playlists shorter than this")
+    b.add_argument("--from-pickle", help="convert the course's training_data.pkl instead")
+    b.add_argument("--trust-pickle", action="store_true",
+                   help="allow unpickling --from-pickle (a pickle can run code: only for files you trust)")
+    b.add_argument("--out", required=True, help="output .npz file")
+
+    t = sub.add_parser("train", help="train SGNS embeddings and save a run folder")
+    _train_args(t)
+
+    r = sub.add_parser("recommend", help="songs most similar to a song")
+    r.add_argument("song", help='"Title by Artist" (add " [id N]" for duplicated names)')
+    r.add_argument("--run", required=True, help="run folder written by `songrec train`")
+    r.add_argument("-n", "--top", type=int, default=10)
+
+    e = sub.add_parser("evaluate", help="next-song HR@K/MRR@K of a run against baselines")
+    e.add_argument("--run", required=True)
+    _data_args(e)
+    e.add_argument("-k", type=int, default=10)
+    e.add_argument("--out", default=None, help="folder for the CSV and PNG (default: the run folder)")
+
+    m = sub.add_parser("demo", help="find data, train the reference model, print recommendations")
+    _train_args(m)
+    m.set_defaults(out="runs/demo", overwrite=True)
+    return parser
+
+
+# -- data ---------------------------------------------------------------------
+
+def _resolve_data_dir(value: str | None, *, required: bool = True) -> Path | None:
+    from helpers.data import find_data_dir
+
+    path = find_data_dir(value)
+    if path is None and required:
+        raise FileNotFoundError(
+            "no Cornell data found: pass --data-dir DIR, set SONGREC_DATA_DIR, "
+            "or run `songrec data fetch` to download it into data/cornell"
+        )
+    return path
+
+
+def cmd_data(args) -> int:
+    from helpers import data, fetch
+
+    if args.action == "fetch":
+        dest = Path(args.data_dir) if args.data_dir else data.find_data_dir(None) or Path(data.default_data_dir())
+        if (dest / "yes_complete").exists():
+            _say(f"{dest} already holds the dataset; checking it instead")
+        else:
+            _say(f"downloading {args.url or fetch.CORNELL_URL} into {dest} ...")
+            fetch.fetch(dest, **({"url": args.url} if args.url else {}), progress=_progress)
+        return _report_checks(dest)
+    if args.action == "check":
+        return _report_checks(_resolve_data_dir(args.data_dir))
+    if args.action == "build":
+        out = Path(args.out)
+        if out.suffix != ".npz":
+            raise ValueError(f"--out must end in .npz, got {out}")
+        if args.from_pickle:
+            ds = data.load_course_pickle(args.from_pickle, trust=args.trust_pickle)
+        else:
+            ds = data.load_cornell(_resolve_data_dir(args.data_dir), args.variant, min_length=args.min_length)
+        data.save_dataset(ds, out)
+        print(json.dumps({"written": str(out), **ds.describe()}, indent=2))
+        return 0
+    raise AssertionError(args.action)
+
+
+def _progress(done: int, total: int | None) -> None:
+    if total:
+        print(f"\r  {done / 2**20:7.1f} / {total / 2**20:.1f} MiB", end="", file=sys.stderr, flush=True)
+        if done >= total:
+            print(file=sys.stderr)
+
+
+def _report_checks(data_dir: Path) -> int:
+    from helpers import fetch
+
+    checks = fetch.verify_dir(data_dir)
+    bad = 0
+    for chk in checks:
+        status = getattr(chk, "status", "?")
+        print(f"{status:9s} {chk.path}")
+        if status not in ("ok", "missing"):
+            bad += 1
+    present = [c for c in checks if getattr(c, "status", "") == "ok"]
+    if not present:
+        _say(f"no known data file found in {data_dir}")
+        return 1
+    if bad:
+        _say(f"{bad} file(s) failed the sha256 check in {data_dir}: delete them and run `songrec data fetch` again")
+        return 1
+    print(f"all {len(present)} present files match their published sha256")
+    return 0
+
+
+# -- training -----------------------------------------------------------------
+
+def _load_training_data(args):
+    """Returns (dataset, note) for train/demo; synthetic when asked."""
+    from helpers.data import load_cornell
+
+    if args.synthetic:
+        from helpers.synthetic import make_synthetic
+
+        return make_synthetic(seed=args.seed), "synthetic genre corpus"
+    ds = load_cornell(_resolve_data_dir(args.data_dir), args.variant)
+    return ds, f"Cornell {args.variant}"
+
+
+def _config_from_args(args):
+    from helpers.training import TrainConfig
+
+    return TrainConfig(
+        window=args.window, negatives=args.negatives, noise=args.noise, power=args.power,
+        max_pairs_per_playlist=args.max_pairs or None, dim=args.dim, shared=not args.separate_tables,
+        learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+        verbose=0,
+    )
+
+
+def train_run(args, dataset, note: str) -> Path:
+    """Split by playlist, build the vocabulary on the training side, train, save."""
+    from helpers.evaluate import split_by_playlist
+    from helpers.runs import save_run
+    from helpers.training import train_sgns
+    from helpers.vocab import build_vocab
+
+    playlists = [p for p in dataset.playlists if len(p) >= 2]
+    if args.playlists is not None:
+        if args.playlists < 2:
+            raise ValueError(f"--playlists must be at least 2, got {args.playlists}")
+        playlists = playlists[: args.playlists]
+    config = _config_from_args(args)
+    train_raw, val_raw = split_by_playlist(playlists, args.val_fraction, seed=args.seed)
+    vocab = build_vocab(train_raw, dataset.songs)
+    train_enc = vocab.encode(train_raw)
+    val_enc = [p for p in vocab.encode(val_raw, unknown="drop") if len(p) >= 2]
+    _say(f"{note}: {len(train_raw)} training / {len(val_raw)} held-out playlists, {vocab.size} songs; "
+         f"training {config.epochs} epochs ...")
+    started = time.perf_counter()
+    result = train_sgns(train_enc, vocab.size, config, val_enc or None, progress=True)
+    seconds = time.perf_counter() - started
+    metrics = {
+        "seconds": round(seconds, 2),
+        "pairs": int(result.n_pairs),
+        "pairs_per_second": round(float(result.pairs_per_second), 1),
+        "final": {k: float(v[-1]) for k, v in result.history.items() if v},
+    }
+    settings = {
+        "data": note, "dataset_source": dataset.source, "playlists": len(playlists),
+        "val_fraction": args.val_fraction, **config.to_dict(),
+    }
+    out = save_run(args.out, vocab, result.target_vectors, result.context_vectors,
+                   settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite)
+    _say(f"saved run to {out} ({metrics['pairs']:,} pairs, {seconds:.1f} s)")
+    return out
+
+
+def cmd_train(args) -> int:
+    dataset, note = _load_training_data(args)
+    train_run(args, dataset, note)
+    return 0
+
+
+def _print_recommendations(rec, song: str, n: int) -> None:
+    table = rec.recommend(song, n)
+    print(f"\nSongs like {song}:")
+    for row in table.itertuples():
+        print(f"  {row.rank:2d}. {row.name}  (cosine {row.similarity:.3f})")
+
+
+def cmd_recommend(args) -> int:
+    from helpers.recommend import Recommender
+    from helpers.runs import load_run
+
+    run = load_run(args.run)
+    _print_recommendations(Recommender(run.vocab, run.target_vectors), args.song, args.top)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from helpers.evaluate import evaluate_run
+
+    table = evaluate_run(args.run, data_dir=_resolve_data_dir(args.data_dir, required=False),
+                         k=args.k, out_dir=args.out)
+    print(table.to_string(index=False))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """The main job: real data when it can be had, else the synthetic demo with a notice."""
+    from helpers.errors import AmbiguousSongError, UnknownSongError
+    from helpers.recommend import Recommender
+    from helpers.runs import load_run
+
+    dataset = None
+    if not args.synthetic:
+        try:
+            data_dir = _resolve_data_dir(args.data_dir, required=False)
+            if data_dir is None:
+                from helpers import data, fetch
+
+                data_dir = Path(data.default_data_dir())
+                _say(f"no data configured; downloading the Cornell dataset into {data_dir} ...")
+                fetch.fetch(data_dir, progress=_progress)
+            dataset, note = _load_training_data(args)
+        except OfflineError as exc:
+            _say(f"NOTICE: {exc}")
+            _say("NOTICE: running the synthetic demo instead (songs named 'Song N by Artist M').")
+    if dataset is None:
+        args.synthetic = True
+        dataset, note = _load_training_data(args)
+    out = train_run(args, dataset, note)
+    run = load_run(out)
+    rec = Recommender(run.vocab, run.target_vectors)
+    queries = WELL_KNOWN if not args.synthetic else [run.vocab.most_common(3)[i][2] for i in range(3)]
+    shown = 0
+    for song in queries:
+        try:
+            _print_recommendations(rec, song, 10)
+            shown += 1
+        except (UnknownSongError, AmbiguousSongError) as exc:
+            print(f"\n{song}: {exc}")
+    if shown == 0:
+        for _, _, name, _ in run.vocab.most_common(2):
+            _print_recommendations(rec, name, 10)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    handler = {"data": cmd_data, "train": cmd_train, "recommend": cmd_recommend,
+               "evaluate": cmd_evaluate, "demo": cmd_demo}[args.command]
+    try:
+        return handler(args)
+    except OfflineError as exc:
+        _say(f"songrec: offline: {exc}")
+        return 1
+    except (SongrecError, ValueError, TypeError, KeyError) as exc:
+        _say(f"songrec: error: {exc}")
+        return 2
+    except (FileNotFoundError, FileExistsError, PermissionError, OSError) as exc:
+        _say(f"songrec: error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _say("songrec: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

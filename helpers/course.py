@@ -1,0 +1,212 @@
+"""What the notebooks share: the profile, the data, and each part's reference output.
+
+Every notebook must run on its own, so a student stuck in part 2 can still do part 4.
+Each part therefore starts from ``reference_*`` functions here, which recompute the
+earlier parts with the tested helpers (not with the student's code).
+
+Profiles (environment variable ``SONGREC_PROFILE``):
+
+- ``default`` — the real assignment: first 200 playlists of yes_complete, window 10,
+  5 uniform negatives, cap 10,000 rows per playlist, dim 32, batch 2048, 20 epochs.
+- ``ci`` — the same pipeline shrunk so all six notebooks execute in a few minutes on
+  two CPU cores: fewer playlists, a smaller window, 2 epochs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings for one profile; field names mirror ``TrainConfig`` where they overlap."""
+
+    name: str
+    num_playlists: int
+    window: int
+    negatives: int
+    max_pairs_per_playlist: int
+    dim: int
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    seed: int
+    val_fraction: float
+    variant: str = "yes_complete"
+
+    def train_config(self, **overrides):
+        from helpers.training import TrainConfig
+
+        base = dict(window=self.window, negatives=self.negatives, noise="uniform",
+                    max_pairs_per_playlist=self.max_pairs_per_playlist, dim=self.dim,
+                    batch_size=self.batch_size, epochs=self.epochs,
+                    learning_rate=self.learning_rate, seed=self.seed)
+        base.update(overrides)
+        return TrainConfig(**base)
+
+
+PROFILES = {
+    "default": Profile("default", num_playlists=200, window=10, negatives=5, max_pairs_per_playlist=10_000,
+                       dim=32, batch_size=2048, epochs=20, learning_rate=1e-3, seed=42, val_fraction=0.1),
+    "ci": Profile("ci", num_playlists=60, window=5, negatives=5, max_pairs_per_playlist=10_000,
+                  dim=32, batch_size=2048, epochs=2, learning_rate=1e-2, seed=42, val_fraction=0.1),
+}
+
+
+def profile(name: str | None = None) -> Profile:
+    """The active profile (``SONGREC_PROFILE``, default ``default``)."""
+    name = name or os.environ.get("SONGREC_PROFILE", "default")
+    if name not in PROFILES:
+        raise ValueError(f"SONGREC_PROFILE must be one of {sorted(PROFILES)}, got {name!r}")
+    return PROFILES[name]
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+# -- data ------------------------------------------------------------------------
+
+_DATASET_CACHE: dict = {}
+
+
+def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | None = None):
+    """The course data as a ``helpers.data.Dataset``.
+
+    Order: the instructor's ``training_data.pkl`` if ``SONGREC_COURSE_PICKLE`` names it
+    and ``SONGREC_TRUST_PICKLE=1`` (a pickle can run code, so it is only read on that
+    explicit opt-in); else Cornell's yes_complete from ``data_dir`` / ``SONGREC_DATA_DIR``
+    / ``data/cornell`` (downloaded on Colab if absent); else, only in the ``ci`` profile or
+    with ``allow_synthetic=True``, the synthetic corpus with a printed notice.
+    Playlists with fewer than two songs are dropped (they give no training pair).
+    """
+    from helpers import data
+
+    key = (str(data_dir), allow_synthetic, profile().name)
+    if key in _DATASET_CACHE:
+        return _DATASET_CACHE[key]
+    pkl = os.environ.get("SONGREC_COURSE_PICKLE")
+    if pkl:
+        trust = os.environ.get("SONGREC_TRUST_PICKLE") == "1"
+        ds = data.load_course_pickle(pkl, trust=trust)
+    else:
+        found = data.find_data_dir(data_dir)
+        if found is None and in_colab():
+            from helpers import fetch
+
+            found = data.default_data_dir()
+            print(f"Downloading the Cornell playlist dataset into {found} ...")
+            fetch.fetch(found)
+        if found is None:
+            if allow_synthetic is None:
+                allow_synthetic = profile().name == "ci"
+            if not allow_synthetic:
+                raise FileNotFoundError(
+                    "The Cornell playlist data was not found. Run `songrec data fetch` (or `make data`) "
+                    "in a terminal, or set SONGREC_DATA_DIR to the folder holding yes_complete/."
+                )
+            from helpers.synthetic import make_synthetic
+
+            print("NOTICE: no Cornell data found; using the synthetic genre corpus instead.")
+            ds = make_synthetic(n_genres=6, songs_per_genre=60, n_playlists=400, seed=0)
+        else:
+            ds = data.load_cornell(found, profile().variant, min_length=2)
+    _DATASET_CACHE[key] = ds
+    return ds
+
+
+# -- reference outputs of each part ----------------------------------------------------
+
+@dataclass
+class Mapping:
+    """Part 1's output. playlists: raw int64 arrays; encoded: int32 arrays in 1..V."""
+
+    playlists: list
+    vocab: object
+    encoded: list
+    songs: object
+
+
+def reference_mapping(num_playlists: int | None = None, dataset=None) -> Mapping:
+    """The first ``num_playlists`` playlists (profile default), their vocabulary and encoding."""
+    from helpers.vocab import build_vocab
+
+    ds = dataset if dataset is not None else load_dataset()
+    n = num_playlists or profile().num_playlists
+    playlists = [p for p in ds.playlists if len(p) >= 2][:n]
+    vocab = build_vocab(playlists, ds.songs)
+    return Mapping(playlists, vocab, vocab.encode(playlists), ds.songs)
+
+
+def reference_pairs(mapping: Mapping | None = None, **overrides):
+    """Part 2's output: (targets int32, contexts int32, labels float32) with the profile's settings."""
+    from helpers.skipgrams import skipgram_pairs
+
+    mapping = mapping or reference_mapping()
+    p = profile()
+    kw = dict(window=p.window, negatives=p.negatives, max_pairs_per_playlist=p.max_pairs_per_playlist,
+              seed=p.seed)
+    kw.update(overrides)
+    return skipgram_pairs(mapping.encoded, vocab_size=mapping.vocab.size, **kw)
+
+
+def reference_split(mapping: Mapping | None = None):
+    """Held-out playlists for validation: (train_encoded, val_encoded), split by playlist."""
+    from helpers.training import split_playlists
+
+    mapping = mapping or reference_mapping()
+    return split_playlists(mapping.encoded, profile().val_fraction, seed=profile().seed)
+
+
+def _cache_dir(tag: str, settings: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    root = Path(os.environ.get("SONGREC_CACHE_DIR", REPO_ROOT / "runs" / "course"))
+    return root / f"{tag}-{profile().name}-{digest}"
+
+
+def reference_run(mapping: Mapping | None = None, **overrides):
+    """Part 4's output as a ``helpers.runs.Run``: trained once, then loaded from a cache.
+
+    The cache key covers the data (vocabulary fingerprint) and every setting, so a
+    changed profile or dataset retrains instead of reusing stale vectors.
+    """
+    from helpers.runs import load_run, save_run
+    from helpers.training import train_sgns
+
+    mapping = mapping or reference_mapping()
+    config = profile().train_config(**overrides)
+    settings = {"config": config.to_dict(), "vocab": mapping.vocab.fingerprint(),
+                "val_fraction": profile().val_fraction}
+    path = _cache_dir("reference", settings)
+    if path.exists():
+        try:
+            return load_run(path)
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+    train, val = reference_split(mapping)
+    result = train_sgns(train, mapping.vocab.size, config, val or None)
+    save_run(path, mapping.vocab, result.target_vectors, result.context_vectors,
+             settings=settings, metrics={"pairs": result.n_pairs, "seconds": result.seconds},
+             history=result.history, overwrite=True)
+    return load_run(path)
+
+
+def describe_profile() -> str:
+    p = profile()
+    return ", ".join(f"{k}={v}" for k, v in asdict(p).items())
+
+
+__all__ = ["PROFILES", "Profile", "profile", "in_colab", "load_dataset", "Mapping",
+           "reference_mapping", "reference_pairs", "reference_split", "reference_run",
+           "describe_profile", "replace"]

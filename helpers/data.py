@@ -1,0 +1,686 @@
+"""Reading the playlist data: Cornell's Yes.com files, the course pickle, and our own ``.npz``.
+
+Everything ends up as a :class:`Dataset`: a list of playlists (raw song IDs, ``int64``) and a
+song table. Parsers check the format as they go and raise
+:class:`~helpers.errors.DataFormatError` naming the file, the line and the bad value.
+
+Cornell layout (``dataset.tar.gz`` unpacks to ``dataset/yes_small``, ``yes_big``,
+``yes_complete``), per variant folder:
+
+``train.txt`` / ``test.txt``
+    line 1: one external ID per song; line 2: how often each song occurs in the file;
+    then one playlist per line, song IDs separated by spaces (each line ends with a space;
+    an empty line is an empty playlist). May be gzip-compressed (``train.txt.gz``).
+``song_hash.txt``
+    ``id<TAB>title<TAB>artist``; fields may carry stray spaces; titles use JSON-style escapes
+    (``\\/`` for ``/``).
+``tags.txt`` / ``tag_hash.txt``
+    line ``i`` lists the tag IDs of song ``i`` (``#`` when it has none); ``id, name``.
+
+yes_complete counts, checked by ``tests/test_realdata_data.py``: 75,262 songs; 11,137
+playlist lines, 44 of them empty; 11,088 playlists with more than one song; 1,876,845
+transitions (sum of ``len - 1``). The course's ``training_data.pkl`` is reported to hold
+10,738 playlists, which is exactly the number with more than 15 songs, so that pickle was
+probably built with ``len(p) > 15`` rather than ``len(p) > 1``; ``load_cornell`` keeps
+``len(p) >= min_length`` (default 2) and records what it dropped in ``Dataset.dropped``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.errors import DataFormatError, UntrustedPickleError
+
+DEFAULT_VARIANT = "yes_complete"
+DATA_DIR_ENV = "SONGREC_DATA_DIR"
+VARIANTS = ("yes_small", "yes_big", "yes_complete")
+NPZ_FORMAT = "songrec-dataset-v1"
+# ASCII "unit separator": cannot occur in a Last.fm tag name, so it can join a song's tags.
+TAG_SEPARATOR = "\x1f"
+
+_HOW_TO_GET = (
+    "Get it with `songrec data fetch`, or download "
+    "https://www.cs.cornell.edu/~shuochen/lme/dataset.tar.gz by hand, unpack it and point "
+    f"{DATA_DIR_ENV} (or --data-dir) at the folder that holds yes_small/, yes_big/ and "
+    "yes_complete/."
+)
+_VARIANT_FILES = "train.txt (or train.txt.gz), song_hash.txt, tags.txt, tag_hash.txt"
+
+# Only JSON escapes are decoded. A tab or newline inside a title is useless (and would break
+# tab-separated output), so those escapes become a space. Any other backslash is left alone:
+# the real files contain a lone trailing backslash ("6'1\") that is not an escape at all.
+_ESCAPES = {"/": "/", "\\": "\\", '"': '"', "t": " ", "n": " ", "r": " "}
+_ESCAPE_RE = re.compile(r'\\([/\\"tnr])')
+
+
+def unescape(text: str) -> str:
+    r"""Decode the JSON-style escapes of Cornell's titles and strip the result.
+
+    ``\/`` -> ``/``, ``\\`` -> ``\``, ``\"`` -> ``"``; ``\t``, ``\n``, ``\r`` -> a space.
+    """
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(1)], text).strip()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Playlists plus the song table they refer to.
+
+    Attributes:
+        playlists: one ``int64`` array of shape ``(L,)`` per playlist, raw song IDs.
+        songs: DataFrame indexed by ``song_id`` (int64 raw ID) with ``title`` and ``artist``
+            (str); optional ``tags`` (tuple of tag names) and ``genre`` (synthetic data).
+        name: e.g. ``"yes_complete"``, ``"synthetic"``, ``"course_pickle"``.
+        source: where the data came from (path, generator call).
+        dropped: what a loader left out, e.g. ``{"min_length": 2, "playlists": 49,
+            "empty": 44}``; empty when nothing was filtered.
+    """
+
+    playlists: list[np.ndarray]
+    songs: pd.DataFrame
+    name: str
+    source: str
+    dropped: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.playlists, list):
+            raise TypeError(f"Dataset.playlists must be a list of int64 arrays, got {type(self.playlists).__name__}")
+        for i, p in enumerate(self.playlists):
+            if not isinstance(p, np.ndarray) or p.dtype != np.int64 or p.ndim != 1:
+                what = f"{p.dtype} array of shape {p.shape}" if isinstance(p, np.ndarray) else type(p).__name__
+                raise TypeError(f"Dataset.playlists[{i}] must be a 1-D int64 array, got {what}")
+        if not isinstance(self.songs, pd.DataFrame):
+            raise TypeError(f"Dataset.songs must be a pandas DataFrame, got {type(self.songs).__name__}")
+        missing = [c for c in ("title", "artist") if c not in self.songs.columns]
+        if missing:
+            raise ValueError(f"Dataset.songs lacks column(s) {missing}; expected title and artist")
+        if not pd.api.types.is_integer_dtype(self.songs.index.dtype):
+            raise TypeError(f"Dataset.songs index must hold integer song IDs, got dtype {self.songs.index.dtype}")
+
+    def describe(self) -> dict[str, int]:
+        """Counts: playlists, songs in the table, song occurrences, playlists longer than 1."""
+        lengths = np.fromiter((len(p) for p in self.playlists), dtype=np.int64, count=len(self.playlists))
+        return {
+            "n_playlists": len(self.playlists),
+            "n_songs": len(self.songs),
+            "n_occurrences": int(lengths.sum()),
+            "n_playlists_gt1": int((lengths > 1).sum()),
+        }
+
+
+# --------------------------------------------------------------------------- reading text
+
+
+def _read_text(path: str | os.PathLike, what: str) -> tuple[Path, str]:
+    """Whole file as text (gunzipped when it starts with the gzip magic), strict UTF-8."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    try:
+        if magic == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                raw = fh.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFormatError(f"{path}: cannot decompress gzip data ({exc})") from exc
+    try:
+        return path, raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = "decompressed byte offset" if magic == b"\x1f\x8b" else "byte offset"
+        raise DataFormatError(
+            f"{path}: not valid UTF-8 at {where} {exc.start} (byte {raw[exc.start:exc.start + 1]!r}); "
+            f"expected a UTF-8 text file"
+        ) from exc
+
+
+def _lines(text: str) -> list[str]:
+    # A final newline ends the last line; it does not start an extra (empty) one.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _is_uint(token: str) -> bool:
+    return token.isascii() and token.isdigit()
+
+
+def _explain_bad_tokens(path: Path, lineno: int, tokens: list[str], what: str) -> DataFormatError:
+    for pos, tok in enumerate(tokens, start=1):
+        if not _is_uint(tok):
+            kind = "is negative" if tok.startswith("-") and _is_uint(tok[1:]) else "is not an integer"
+            return DataFormatError(
+                f"{path}, line {lineno}: {what} {tok!r} (token {pos}) {kind}; "
+                f"expected non-negative integers separated by spaces"
+            )
+        if int(tok) >= 2**63:
+            return DataFormatError(f"{path}, line {lineno}: {what} {tok!r} (token {pos}) does not fit in int64")
+    return DataFormatError(f"{path}, line {lineno}: cannot parse {what}s")
+
+
+def read_train(path: str | os.PathLike) -> list[np.ndarray]:
+    """Read a Cornell playlist file (``train.txt``/``test.txt``, optionally gzip-compressed).
+
+    Returns one ``int64`` array of shape ``(L,)`` per playlist line, empty playlists included
+    (callers decide what to drop). The two header lines are checked, not returned.
+    """
+    path, text = _read_text(path, "playlist")
+    lines = _lines(text)
+    for lineno, label in ((1, "external song IDs"), (2, "per-song counts")):
+        if len(lines) < lineno:
+            raise DataFormatError(
+                f"{path}: header line {lineno} ({label}) is missing; expected line 1 = song IDs, "
+                f"line 2 = counts, then one playlist per line"
+            )
+        tokens = lines[lineno - 1].split()
+        if not tokens:
+            raise DataFormatError(f"{path}, line {lineno}: header ({label}) is empty; expected integers")
+        bad = next((t for t in tokens if not _is_uint(t)), None)
+        if bad is not None:
+            raise DataFormatError(
+                f"{path}, line {lineno}: header ({label}) holds {bad!r}; expected non-negative integers"
+            )
+    n_ids, n_counts = len(lines[0].split()), len(lines[1].split())
+    if n_ids != n_counts:
+        raise DataFormatError(
+            f"{path}, line 2: {n_counts} counts for {n_ids} songs in line 1; expected one count per song"
+        )
+    playlists = []
+    for lineno, line in enumerate(lines[2:], start=3):
+        tokens = line.split()
+        try:
+            arr = np.array(tokens, dtype=np.int64)
+        except (ValueError, OverflowError):
+            raise _explain_bad_tokens(path, lineno, tokens, "song ID") from None
+        if arr.size and arr.min() < 0:
+            raise _explain_bad_tokens(path, lineno, tokens, "song ID")
+        playlists.append(arr)
+    return playlists
+
+
+def read_song_hash(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``song_hash.txt`` into a DataFrame indexed by ``song_id`` (int64, sorted).
+
+    Columns ``title`` and ``artist`` (str) are stripped and unescaped (see :func:`unescape`).
+    IDs must be unique non-negative integers.
+    """
+    path, text = _read_text(path, "song table")
+    lines = _lines(text)
+    if not lines:
+        raise DataFormatError(f"{path}: file is empty; expected one line per song: id<TAB>title<TAB>artist")
+    ids: list[int] = []
+    titles: list[str] = []
+    artists: list[str] = []
+    first_line: dict[int, int] = {}
+    for lineno, line in enumerate(lines, start=1):
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise DataFormatError(
+                f"{path}, line {lineno}: {len(fields)} tab-separated field(s); expected 3 (id, title, artist)"
+            )
+        sid = fields[0].strip()
+        if not _is_uint(sid):
+            raise DataFormatError(f"{path}, line {lineno}: song ID {sid!r} is not a non-negative integer")
+        value = int(sid)
+        if value in first_line:
+            raise DataFormatError(
+                f"{path}, line {lineno}: song ID {value} already appeared on line {first_line[value]}; "
+                f"expected each ID once"
+            )
+        first_line[value] = lineno
+        ids.append(value)
+        titles.append(unescape(fields[1]))
+        artists.append(unescape(fields[2]))
+    songs = pd.DataFrame(
+        {"title": titles, "artist": artists},
+        index=pd.Index(np.array(ids, dtype=np.int64), name="song_id"),
+    )
+    return songs.sort_index()
+
+
+def read_tags(tags_path: str | os.PathLike, tag_hash_path: str | os.PathLike) -> pd.Series:
+    """Read ``tags.txt`` (line ``i`` = tag IDs of song ``i``, ``#`` = none) and ``tag_hash.txt``.
+
+    Returns a Series named ``tags`` indexed by ``song_id`` (int64, ``0..n-1``) whose values are
+    tuples of tag names, in file order (empty tuple for ``#``).
+    """
+    hash_path, hash_text = _read_text(tag_hash_path, "tag table")
+    names: dict[int, str] = {}
+    for lineno, line in enumerate(_lines(hash_text), start=1):
+        tid, sep, name = line.partition(",")
+        tid, name = tid.strip(), name.strip()
+        if not sep or not _is_uint(tid) or not name:
+            raise DataFormatError(f"{hash_path}, line {lineno}: {line!r} is not 'id, name'")
+        if int(tid) in names:
+            raise DataFormatError(f"{hash_path}, line {lineno}: tag ID {tid} appears twice")
+        names[int(tid)] = name
+    if not names:
+        raise DataFormatError(f"{hash_path}: file is empty; expected one 'id, name' line per tag")
+
+    tags_path, tags_text = _read_text(tags_path, "song tags")
+    lines = _lines(tags_text)
+    if not lines:
+        raise DataFormatError(f"{tags_path}: file is empty; expected one line of tag IDs (or '#') per song")
+    values: list[tuple[str, ...]] = []
+    for lineno, line in enumerate(lines, start=1):
+        line = line.strip()
+        if line == "#":
+            values.append(())
+            continue
+        # Cornell separates tag IDs by spaces; commas are accepted too.
+        tokens = [t for t in re.split(r"[\s,]+", line) if t]
+        if not tokens:
+            raise DataFormatError(f"{tags_path}, line {lineno}: empty line; expected tag IDs or '#' for none")
+        row = []
+        for tok in tokens:
+            if not _is_uint(tok) or int(tok) not in names:
+                raise DataFormatError(
+                    f"{tags_path}, line {lineno}: tag ID {tok!r} is not in {hash_path} "
+                    f"(IDs {min(names)}..{max(names)})"
+                )
+            row.append(names[int(tok)])
+        values.append(tuple(row))
+    index = pd.Index(np.arange(len(values), dtype=np.int64), name="song_id")
+    return pd.Series(values, index=index, name="tags", dtype=object)
+
+
+# --------------------------------------------------------------------------- Cornell folders
+
+
+def _variant_dir(data_dir: str | os.PathLike, variant: str) -> Path:
+    if not isinstance(variant, str) or not variant or Path(variant).name != variant or variant in (".", ".."):
+        raise ValueError(f"variant must be a folder name such as {VARIANTS}, got {variant!r}")
+    base = Path(data_dir)
+    if not base.is_dir():
+        raise FileNotFoundError(
+            f"data folder {str(base)!r} does not exist; expected a folder holding {variant}/ "
+            f"with {_VARIANT_FILES}. {_HOW_TO_GET}"
+        )
+    candidates = [base / variant, base / "dataset" / variant]
+    if base.name == variant:
+        candidates.insert(0, base)
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    present = sorted(p.name for p in (*base.glob("yes_*"), *base.glob("dataset/yes_*")) if p.is_dir())
+    raise FileNotFoundError(
+        f"no {variant}/ folder in {str(base)!r} (looked for {', '.join(str(c) for c in candidates)}; "
+        f"variants found: {present or 'none'}); expected {variant}/ with {_VARIANT_FILES}. {_HOW_TO_GET}"
+    )
+
+
+def _first_existing(folder: Path, names: tuple[str, ...]) -> Path | None:
+    return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
+def load_cornell(
+    data_dir: str | os.PathLike,
+    variant: str = DEFAULT_VARIANT,
+    min_length: int = 2,
+    with_tags: bool = True,
+) -> Dataset:
+    """Load one Cornell variant's training playlists and song table.
+
+    ``data_dir`` is the folder holding the ``yes_*`` folders, or its parent holding
+    ``dataset/`` (the archive's layout), or the variant folder itself. Playlists with fewer
+    than ``min_length`` songs are dropped and counted in ``Dataset.dropped``. Every playlist
+    ID must be in ``song_hash.txt``. With ``with_tags`` the song table gains a ``tags`` column.
+    """
+    if isinstance(min_length, bool) or not isinstance(min_length, (int, np.integer)) or min_length < 0:
+        raise ValueError(f"min_length must be a non-negative integer, got {min_length!r}")
+    folder = _variant_dir(data_dir, variant)
+    train_path = _first_existing(folder, ("train.txt", "train.txt.gz"))
+    hash_path = _first_existing(folder, ("song_hash.txt",))
+    needed = {"train.txt (or train.txt.gz)": train_path, "song_hash.txt": hash_path}
+    if with_tags:
+        needed["tags.txt"] = _first_existing(folder, ("tags.txt",))
+        needed["tag_hash.txt"] = _first_existing(folder, ("tag_hash.txt",))
+    missing = [name for name, p in needed.items() if p is None]
+    if missing:
+        hint = " (or pass with_tags=False)" if any("tag" in m for m in missing) else ""
+        raise FileNotFoundError(
+            f"{folder} lacks {', '.join(missing)}{hint}; expected {_VARIANT_FILES}. {_HOW_TO_GET}"
+        )
+
+    playlists = read_train(train_path)
+    songs = read_song_hash(hash_path)
+    if with_tags:
+        tags = read_tags(needed["tags.txt"], needed["tag_hash.txt"])
+        if len(tags) != len(songs) or not tags.index.equals(songs.index):
+            raise DataFormatError(
+                f"{needed['tags.txt']} has {len(tags)} lines but {hash_path} lists {len(songs)} songs "
+                f"(IDs {songs.index.min()}..{songs.index.max()}); expected one tags line per song ID 0..n-1"
+            )
+        songs = songs.assign(tags=tags)
+
+    used = np.unique(np.concatenate(playlists)) if playlists else np.empty(0, np.int64)
+    unknown = used[~np.isin(used, songs.index.to_numpy())]
+    if unknown.size:
+        bad = int(unknown[0])
+        lineno = next(i for i, p in enumerate(playlists, start=3) if (p == bad).any())
+        raise DataFormatError(
+            f"{train_path}, line {lineno}: song ID {bad} is not in {hash_path} "
+            f"({len(songs)} songs, IDs {songs.index.min()}..{songs.index.max()}); "
+            f"{unknown.size} unknown ID(s) in all; are the files from the same variant?"
+        )
+
+    kept = [p for p in playlists if len(p) >= min_length]
+    n_empty = sum(1 for p in playlists if len(p) == 0)
+    dropped = {
+        "min_length": int(min_length),
+        "playlists": len(playlists) - len(kept),
+        "empty": n_empty if min_length > 0 else 0,
+    }
+    source = (
+        f"Cornell {variant}: {train_path} ({len(kept)} of {len(playlists)} playlists kept; "
+        f"{dropped['playlists']} with fewer than {min_length} songs dropped)"
+    )
+    return Dataset(playlists=kept, songs=songs, name=variant, source=source, dropped=dropped)
+
+
+def find_data_dir(cli_value: str | os.PathLike | None = None, *, repo_root: str | os.PathLike | None = None) -> Path | None:
+    """Where the Cornell data lives: ``--data-dir``, else ``$SONGREC_DATA_DIR``, else ``<repo>/data/cornell``.
+
+    A flag or environment value that does not exist raises FileNotFoundError naming it and
+    where it came from. Returns None when nothing is configured and the default is absent.
+    """
+    for value, origin in ((cli_value, "--data-dir"), (os.environ.get(DATA_DIR_ENV), f"environment variable {DATA_DIR_ENV}")):
+        if value is None or str(value) == "":
+            continue
+        path = Path(value).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(
+                f"data folder {str(value)!r} (from {origin}) does not exist; expected the folder that "
+                f"holds yes_small/, yes_big/, yes_complete/. {_HOW_TO_GET}"
+            )
+        if not path.is_dir():
+            raise NotADirectoryError(f"data folder {str(value)!r} (from {origin}) is not a folder")
+        return path
+    root = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parent.parent
+    default = root / "data" / "cornell"
+    return default if default.is_dir() else None
+
+
+# --------------------------------------------------------------------------- course pickle
+
+_PICKLE_KEYS = {"train_playlists", "songs_info"}
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _song_id(value: Any, where: str, path: Path) -> int:
+    if isinstance(value, str) and _is_uint(value.strip()):
+        return int(value.strip())
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return int(value)
+    raise DataFormatError(f"{path}: {where} is {value!r}; expected a song ID (non-negative int or digit string)")
+
+
+def load_course_pickle(
+    path: str | os.PathLike, *, trust: bool = False, expected_sha256: str | None = None
+) -> Dataset:
+    """Load the course's ``training_data.pkl`` (keys ``train_playlists``, ``songs_info``).
+
+    Unpickling can run arbitrary code, so the file is only unpickled when ``trust=True`` or
+    its sha256 equals ``expected_sha256``; otherwise :class:`UntrustedPickleError`. The
+    content is validated and converted: playlists -> int64 arrays, ``songs_info`` index ->
+    ``song_id`` (int64), titles/artists unescaped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"course pickle {str(path)!r} does not exist")
+    if expected_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(expected_sha256)):
+        raise ValueError(f"expected_sha256 must be 64 hex digits, got {expected_sha256!r}")
+    if not trust:
+        advice = (
+            "Unpickling a file can run arbitrary code, so songrec only does it when you vouch for "
+            "the file: pass trust=True (CLI: --trust-pickle) if you know where it came from, or "
+            "convert it once with `songrec data build`, which writes a safe .npz you can load "
+            "without pickle."
+        )
+        if expected_sha256 is None:
+            raise UntrustedPickleError(f"refusing to unpickle {path}: it is not marked as trusted. {advice}")
+        actual = sha256_of(path)
+        if actual != expected_sha256.lower():
+            raise UntrustedPickleError(
+                f"refusing to unpickle {path}: its sha256 is {actual}, expected {expected_sha256.lower()}. {advice}"
+            )
+    try:
+        with open(path, "rb") as fh:
+            obj = pickle.load(fh)  # noqa: S301 - guarded by trust / checksum above
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError) as exc:
+        raise DataFormatError(f"{path}: cannot unpickle ({type(exc).__name__}: {exc})") from exc
+    return _dataset_from_course_dict(obj, path)
+
+
+def _dataset_from_course_dict(obj: Any, path: Path) -> Dataset:
+    if not isinstance(obj, dict):
+        raise DataFormatError(
+            f"{path}: holds a {type(obj).__name__}; expected a dict with keys {sorted(_PICKLE_KEYS)}"
+        )
+    keys = {k for k in obj}
+    missing, extra = sorted(_PICKLE_KEYS - keys), sorted(map(repr, keys - _PICKLE_KEYS))
+    if missing or extra:
+        raise DataFormatError(
+            f"{path}: keys do not match; missing {missing}, unexpected {extra}; "
+            f"expected exactly {sorted(_PICKLE_KEYS)}"
+        )
+    raw_playlists, info = obj["train_playlists"], obj["songs_info"]
+    if not isinstance(raw_playlists, (list, tuple)):
+        raise DataFormatError(f"{path}: train_playlists is a {type(raw_playlists).__name__}; expected a list of lists")
+    playlists = []
+    for i, pl in enumerate(raw_playlists):
+        if not isinstance(pl, (list, tuple)):
+            raise DataFormatError(
+                f"{path}: train_playlists[{i}] is a {type(pl).__name__}; expected a list of song IDs"
+            )
+        ids = [_song_id(v, f"train_playlists[{i}][{j}]", path) for j, v in enumerate(pl)]
+        playlists.append(np.array(ids, dtype=np.int64))
+    if not isinstance(info, pd.DataFrame):
+        raise DataFormatError(f"{path}: songs_info is a {type(info).__name__}; expected a pandas DataFrame")
+    lacking = [c for c in ("title", "artist") if c not in info.columns]
+    if lacking:
+        raise DataFormatError(
+            f"{path}: songs_info lacks column(s) {lacking}; it has {list(info.columns)}, expected title and artist"
+        )
+    ids = np.array([_song_id(v, f"songs_info index value", path) for v in info.index], dtype=np.int64)
+    if len(np.unique(ids)) != len(ids):
+        dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
+        raise DataFormatError(f"{path}: songs_info lists song ID {dup} more than once")
+
+    def text(col: str) -> list[str]:
+        # Missing titles exist in Cornell's data (empty fields); keep them as "".
+        return [unescape(v) if isinstance(v, str) else ("" if pd.isna(v) else unescape(str(v))) for v in info[col]]
+
+    songs = pd.DataFrame(
+        {"title": text("title"), "artist": text("artist")},
+        index=pd.Index(ids, name="song_id"),
+    ).sort_index()
+    used = np.unique(np.concatenate(playlists)) if playlists else np.empty(0, np.int64)
+    unknown = used[~np.isin(used, ids)]
+    if unknown.size:
+        raise DataFormatError(
+            f"{path}: song ID {int(unknown[0])} occurs in train_playlists but not in songs_info "
+            f"({unknown.size} such ID(s))"
+        )
+    return Dataset(playlists=playlists, songs=songs, name="course_pickle", source=str(path))
+
+
+# --------------------------------------------------------------------------- .npz round trip
+
+_NPZ_REQUIRED = ("format", "name", "source", "playlist_ids", "playlist_offsets",
+                 "song_id", "title", "artist", "dropped_keys", "dropped_values")
+
+
+def _str_array(values: list[str], what: str) -> np.ndarray:
+    for v in values:
+        if not isinstance(v, str):
+            raise TypeError(f"{what} must hold str, got {type(v).__name__} {v!r}")
+        # Fixed-width numpy strings drop trailing NULs, so a NUL would not survive the round trip.
+        if "\x00" in v:
+            raise ValueError(f"{what} value {v!r} contains a NUL character, which .npz strings cannot keep")
+    return np.array(values, dtype=np.str_) if values else np.empty(0, dtype="<U1")
+
+
+def _dataset_arrays(ds: Dataset) -> dict[str, np.ndarray]:
+    songs = ds.songs
+    extra = [c for c in songs.columns if c not in ("title", "artist", "tags", "genre")]
+    if extra:
+        raise ValueError(f"cannot save song column(s) {extra}; supported: title, artist, tags, genre")
+    lengths = np.array([len(p) for p in ds.playlists], dtype=np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.concatenate(ds.playlists).astype(np.int64) if ds.playlists else np.empty(0, np.int64)
+    for k, v in ds.dropped.items():
+        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"Dataset.dropped must map str to int to be saved, got {k!r}: {v!r}")
+    arrays = {
+        "format": np.array(NPZ_FORMAT),
+        "name": np.array(str(ds.name)),
+        "source": np.array(str(ds.source)),
+        "playlist_ids": flat,
+        "playlist_offsets": offsets,
+        "song_id": songs.index.to_numpy().astype(np.int64),
+        "title": _str_array(list(songs["title"]), "songs.title"),
+        "artist": _str_array(list(songs["artist"]), "songs.artist"),
+        "dropped_keys": _str_array(list(ds.dropped), "Dataset.dropped keys"),
+        "dropped_values": np.array(list(ds.dropped.values()), dtype=np.int64),
+    }
+    if "tags" in songs.columns:
+        joined = []
+        for sid, tags in zip(songs.index, songs["tags"]):
+            if not isinstance(tags, tuple) or not all(isinstance(t, str) and t and TAG_SEPARATOR not in t for t in tags):
+                raise ValueError(
+                    f"songs.tags of song {sid} is {tags!r}; expected a tuple of non-empty tag names "
+                    f"without the character {TAG_SEPARATOR!r}"
+                )
+            joined.append(TAG_SEPARATOR.join(tags))
+        arrays["tags"] = _str_array(joined, "songs.tags")
+    if "genre" in songs.columns:
+        genre = songs["genre"]
+        if pd.api.types.is_integer_dtype(genre.dtype):
+            arrays["genre"] = genre.to_numpy().astype(np.int64)
+        else:
+            arrays["genre"] = _str_array(list(genre), "songs.genre")
+    return arrays
+
+
+def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` to ``path`` as a compressed ``.npz`` that loads without pickle.
+
+    Arrays: ``playlist_ids`` int64 ``(N,)`` (all playlists back to back) and
+    ``playlist_offsets`` int64 ``(P+1,)``; ``song_id`` int64 ``(S,)`` with ``title``,
+    ``artist`` (and optional ``tags``, joined by ``\\x1f``; ``genre``) unicode ``(S,)``;
+    ``name``/``source``/``format`` 0-d unicode. Written to a temporary file in the same
+    folder and renamed into place, so a failure never leaves a half-written file.
+    """
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"save_dataset expects a Dataset, got {type(ds).__name__}")
+    path = Path(path)
+    arrays = _dataset_arrays(ds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def _check(cond: bool, path: Path, message: str) -> None:
+    if not cond:
+        raise DataFormatError(f"{path}: {message}; not a valid songrec dataset file (rebuild it with `songrec data build`)")
+
+
+def load_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a file written by :func:`save_dataset` (``allow_pickle=False``), checking every array."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset file {str(path)!r} does not exist (create it with `songrec data build`)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in _NPZ_REQUIRED if k not in npz.files]
+            _check(not missing, path, f"missing array(s) {missing}")
+            arrays = {k: npz[k] for k in npz.files}
+    except DataFormatError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
+        raise DataFormatError(
+            f"{path}: cannot read as .npz ({type(exc).__name__}: {exc}); the file is truncated, corrupt "
+            f"or not a songrec dataset"
+        ) from exc
+
+    def one_d(key: str, kind: str) -> np.ndarray:
+        a = arrays[key]
+        _check(a.ndim == 1 and a.dtype.kind == kind, path, f"{key} is {a.dtype} with shape {a.shape}, expected 1-D {kind!r}")
+        return a
+
+    for key in ("format", "name", "source"):
+        a = arrays[key]
+        _check(a.ndim == 0 and a.dtype.kind == "U", path, f"{key} is {a.dtype} with shape {a.shape}, expected a 0-d string")
+    _check(str(arrays["format"]) == NPZ_FORMAT, path, f"format is {str(arrays['format'])!r}, expected {NPZ_FORMAT!r}")
+    flat, offsets = one_d("playlist_ids", "i"), one_d("playlist_offsets", "i")
+    _check(len(offsets) >= 1 and offsets[0] == 0 and offsets[-1] == len(flat) and bool(np.all(np.diff(offsets) >= 0)),
+           path, f"playlist_offsets do not partition the {len(flat)} playlist IDs")
+    song_id = one_d("song_id", "i")
+    n = len(song_id)
+    _check(len(np.unique(song_id)) == n, path, "song_id has duplicates")
+    columns = {"title": one_d("title", "U"), "artist": one_d("artist", "U")}
+    if "tags" in arrays:
+        columns["tags"] = one_d("tags", "U")
+    if "genre" in arrays:
+        g = arrays["genre"]
+        _check(g.ndim == 1 and g.dtype.kind in "iU", path, f"genre is {g.dtype} with shape {g.shape}")
+        columns["genre"] = g
+    for key, col in columns.items():
+        _check(len(col) == n, path, f"{key} has {len(col)} entries but song_id has {n}")
+    keys, values = one_d("dropped_keys", "U"), one_d("dropped_values", "i")
+    _check(len(keys) == len(values), path, "dropped_keys and dropped_values differ in length")
+
+    index = pd.Index(song_id.astype(np.int64), name="song_id")
+    songs = pd.DataFrame({"title": columns["title"].tolist(), "artist": columns["artist"].tolist()}, index=index)
+    if "tags" in columns:
+        tags = [tuple(s.split(TAG_SEPARATOR)) if s else () for s in columns["tags"].tolist()]
+        songs["tags"] = pd.Series(tags, index=index, dtype=object)
+    if "genre" in columns:
+        g = columns["genre"]
+        songs["genre"] = g.astype(np.int64) if g.dtype.kind == "i" else g.tolist()
+    flat = flat.astype(np.int64)
+    playlists = [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return Dataset(
+        playlists=playlists,
+        songs=songs,
+        name=str(arrays["name"]),
+        source=str(arrays["source"]),
+        dropped={str(k): int(v) for k, v in zip(keys.tolist(), values.tolist())},
+    )

@@ -1,0 +1,197 @@
+"""The skip-gram negative-sampling (SGNS) network in Keras 3.
+
+The network scores a (target, context) pair of song indices: it looks up one vector per
+song, takes their dot product and squashes it with a sigmoid, so the output is the
+predicted probability that the pair came from a real playlist (label 1) rather than from
+the noise distribution (label 0).
+
+Conventions shared with the rest of the package:
+
+* song indices are ``1..V``; row ``0`` of every embedding table is the padding row and
+  never a song, so tables have ``V + 1`` rows;
+* both inputs are scalar ``int32`` indices per example (Keras input shape ``()``), so a
+  batch is two arrays of shape ``(batch,)``;
+* the model output has shape ``(batch, 1)`` and dtype ``float32`` (the Keras convention
+  for a single sigmoid unit). Labels of shape ``(batch,)`` work with it in ``fit`` and
+  ``evaluate``; compare to ``predict(...)[:, 0]`` when checking by hand.
+
+Keras and TensorFlow are imported inside the functions, so ``import helpers.model`` is
+cheap and data-only code never pays for TensorFlow start-up.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+# Layer names are part of the API: embeddings_of() and the notebooks look layers up by name.
+SHARED_NAME = "song_embedding"
+TARGET_NAME = "target_embedding"
+CONTEXT_NAME = "context_embedding"
+DENSE_NAME = "dense_head"
+
+# Small symmetric start, as word2vec implementations do: initial dot products are ~0,
+# so every pair starts at probability ~0.5 and no song is favoured before training.
+INIT_RANGE = 0.05
+
+
+def _check_positive_int(name: str, value) -> int:
+    # bool is an int subclass; a True vocabulary size is certainly a mistake.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int >= 1, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
+    return int(seed)
+
+
+def build_sgns(vocab_size: int, dim: int = 32, *, shared: bool = True,
+               dense_head: bool = False, seed: int | None = None):
+    """Build (but do not compile) the SGNS scoring model.
+
+    Parameters
+    ----------
+    vocab_size:
+        ``V``, the number of songs. Every embedding table has ``V + 1`` rows; row 0 is
+        the padding row.
+    dim:
+        Length of each song vector.
+    shared:
+        ``True``: one ``Embedding`` layer named ``"song_embedding"`` serves both inputs,
+        so a song has a single vector. ``False``: two layers, ``"target_embedding"`` and
+        ``"context_embedding"`` (the classic word2vec "input" and "output" vectors).
+    dense_head:
+        ``True`` puts a ``Dense(1)`` layer named ``"dense_head"`` between the dot product
+        and the sigmoid, so the logit becomes ``a * dot + b`` with two learned scalars.
+        ``a`` rescales every score (the same effect as uniformly scaling the vectors)
+        and ``b`` shifts all pairs towards "real" or "noise" at once (it can absorb the
+        1:k ratio of positives to negatives). Neither changes how songs rank against
+        each other by cosine similarity, which is why the head is optional; a negative
+        ``a`` would flip the meaning of the dot product, so inspect it when using it.
+    seed:
+        Seeds every initialiser, so the same seed gives identical initial weights.
+        ``None`` leaves them to Keras' global seed (``keras.utils.set_random_seed``).
+
+    Returns
+    -------
+    keras.Model
+        Inputs ``{"target": int32 (batch,), "context": int32 (batch,)}``; output
+        ``float32 (batch, 1)``, the sigmoid of the (optionally rescaled) dot product.
+    """
+    vocab_size = _check_positive_int("vocab_size", vocab_size)
+    dim = _check_positive_int("dim", dim)
+    seed = _check_seed(seed)
+
+    import keras
+    from keras import layers
+
+    def init(offset: int):
+        # Distinct seeds per table: with separate tables and one seed, identical starting
+        # tables would be a needless symmetry.
+        s = None if seed is None else seed + offset
+        return keras.initializers.RandomUniform(-INIT_RANGE, INIT_RANGE, seed=s)
+
+    target_in = keras.Input(shape=(), dtype="int32", name="target")
+    context_in = keras.Input(shape=(), dtype="int32", name="context")
+
+    if shared:
+        table = layers.Embedding(vocab_size + 1, dim, embeddings_initializer=init(0),
+                                 name=SHARED_NAME)
+        t_vec, c_vec = table(target_in), table(context_in)
+    else:
+        t_table = layers.Embedding(vocab_size + 1, dim, embeddings_initializer=init(0),
+                                   name=TARGET_NAME)
+        c_table = layers.Embedding(vocab_size + 1, dim, embeddings_initializer=init(1),
+                                   name=CONTEXT_NAME)
+        t_vec, c_vec = t_table(target_in), c_table(context_in)
+
+    score = layers.Dot(axes=1, name="dot")([t_vec, c_vec])  # (batch, 1)
+    if dense_head:
+        score = layers.Dense(
+            1, name=DENSE_NAME,
+            # Start the head as the identity map (a = 1, b = 0) so that it begins as the
+            # plain model and only learns a rescale/shift if that lowers the loss.
+            kernel_initializer="ones",
+            bias_initializer="zeros",
+        )(score)
+    prob = layers.Activation("sigmoid", name="sigmoid")(score)
+    name = "sgns_" + ("shared" if shared else "separate") + ("_dense" if dense_head else "")
+    return keras.Model(inputs={"target": target_in, "context": context_in}, outputs=prob,
+                       name=name)
+
+
+def compile_sgns(model, learning_rate: float = 1e-3, *, metrics=("accuracy",),
+                 jit_compile="auto"):
+    """Compile ``model`` in place with Adam and binary cross-entropy; return it.
+
+    ``metrics`` is passed to Keras as a list (``"accuracy"`` becomes binary accuracy at
+    threshold 0.5 because the loss is binary). ``jit_compile`` is passed through
+    (``"auto"`` lets Keras decide; ``False`` avoids XLA compile time on tiny runs).
+    """
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) \
+            or not np.isfinite(learning_rate) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=float(learning_rate)),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=list(metrics) if metrics else None,
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def embeddings_of(model, which: str = "target") -> np.ndarray:
+    """Return one embedding table of an SGNS model as a NumPy copy.
+
+    ``which="target"`` gives the shared table (``"song_embedding"``) or, for separate
+    tables, ``"target_embedding"``; ``which="context"`` gives ``"context_embedding"``
+    or the shared table. Result: ``float32 (V + 1, dim)``, row 0 = padding.
+    Raises ``ValueError`` for another ``which`` or a model without such a layer.
+    """
+    if which not in ("target", "context"):
+        raise ValueError(f"which must be 'target' or 'context', got {which!r}")
+    names = {layer.name for layer in model.layers}
+    wanted = [SHARED_NAME, TARGET_NAME if which == "target" else CONTEXT_NAME]
+    for name in wanted:
+        if name in names:
+            weights = model.get_layer(name).get_weights()
+            return np.array(weights[0], dtype=np.float32, copy=True)
+    raise ValueError(
+        f"model {model.name!r} has no {which} embedding layer: expected one of "
+        f"{wanted}, found layers {sorted(names)}"
+    )
+
+
+def sgns_loss_numpy(t_vecs, c_vecs, labels, *, scale: float = 1.0,
+                    bias: float = 0.0) -> float:
+    """Mean binary cross-entropy of ``sigmoid(scale * dot + bias)``, in plain NumPy.
+
+    ``t_vecs``, ``c_vecs``: ``(N, dim)`` vectors of each pair's target and context;
+    ``labels``: ``(N,)`` with 1 for a real pair and 0 for a noise pair. ``scale`` and
+    ``bias`` are the dense head's weights (identity by default). Computed in float64
+    as ``softplus(z) - y * z``, which equals ``-y log p - (1-y) log(1-p)`` without
+    overflow for large ``|z|``. (Keras clips ``p`` to ``[1e-7, 1 - 1e-7]``, so the two
+    agree while ``|z|`` stays below about 16.)
+    """
+    t = np.asarray(t_vecs, dtype=np.float64)
+    c = np.asarray(c_vecs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    if t.ndim != 2 or t.shape != c.shape:
+        raise ValueError(
+            f"t_vecs and c_vecs must both have shape (N, dim), got {t.shape} and {c.shape}")
+    if y.shape[0] != t.shape[0]:
+        raise ValueError(f"labels must have shape ({t.shape[0]},), got {np.shape(labels)}")
+    if t.shape[0] == 0:
+        raise ValueError("cannot average the loss over 0 pairs")
+    z = scale * np.einsum("nd,nd->n", t, c) + bias
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))

@@ -1,0 +1,78 @@
+"""nbgrader configuration for the song2vec course (nbgrader 0.9.6).
+
+nbgrader reads this file from its working directory, so every command runs with the
+repository root (or a copy of this course layout, as the tests do) as cwd.
+docs/GRADING.md explains the conventions and the instructor workflow.
+
+Environment variables read here:
+    SONGREC_CELL_TIMEOUT  seconds one notebook cell may run while autograding or
+                          validating (default 1800, enough for the default-profile
+                          training cell; tests use ~90 so a student's infinite loop
+                          fails fast instead of hanging CI).
+"""
+
+import os
+
+c = get_config()  # noqa: F821 (injected by traitlets' config loader)
+
+# Paths are anchored to this file rather than to the process cwd, so the gradebook
+# stays next to the course even if a tool is started from elsewhere, and a copy of the
+# course in a temporary directory gets its own gradebook.
+_COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "song2vec"
+c.CourseDirectory.root = _COURSE_ROOT
+# source/<assignment> of stock nbgrader becomes notebooks/song2vec.
+c.CourseDirectory.source_directory = "notebooks"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_COURSE_ROOT, "gradebook.db")
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    ".DS_Store",
+]
+
+
+def _cell_timeout() -> int:
+    raw = os.environ.get("SONGREC_CELL_TIMEOUT", "1800")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(
+            f"SONGREC_CELL_TIMEOUT={raw!r} is not a positive whole number of seconds"
+        )
+    return value
+
+
+# nbgrader's Execute redeclares `timeout` with its own default of 30 s, so the
+# subclass section must be set as well as nbconvert's base class.
+c.Execute.timeout = _cell_timeout()
+c.ExecutePreprocessor.timeout = _cell_timeout()
+c.Execute.interrupt_on_timeout = True
+# A student's infinite print loop must not produce a multi-gigabyte notebook.
+c.LimitOutput.max_lines = 1000
+
+# What students see in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# A solution/hidden-test/mark-scheme region in a cell nbgrader does not track would be
+# released verbatim; make nbgrader refuse instead.
+c.ClearSolutions.enforce_metadata = True
+c.ClearHiddenTests.enforce_metadata = True
+c.ClearMarkScheme.enforce_metadata = True
+c.ClearMarkScheme.check_attachment_leakage = True
+
+# ClearHiddenTests and ClearMarkScheme are part of the stock GenerateAssignment
+# pipeline (after SaveCells, so the gradebook keeps the full tests for autograding);
+# tools/course.py check refuses to release if either is missing from it.
+
+# Students may delete or reorder cells; put missing graded cells back so a deleted
+# test cell scores 0 instead of silently disappearing from the gradebook.
+c.OverwriteCells.add_missing_cells = True

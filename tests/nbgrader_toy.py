@@ -1,0 +1,183 @@
+"""Builder for a tiny nbgrader course that follows the song2vec conventions.
+
+The toy has two notebooks in ``notebooks/song2vec/``:
+
+``01_toy.ipynb``
+    setup cell (tagged ``setup``, read-only), two independent autograded parts
+    (``01_square`` worth 2 points, ``01_mean`` worth 3 points), the first with a hidden
+    test.
+``02_questions.ipynb``
+    setup cell, a locked task cell (1 point, manual) and a manual markdown answer
+    ``02_q1`` (2 points) whose model answer and rubric sit in the answer cell itself.
+
+All expected scores below are written by hand from the cells, never computed by the
+code under test. The ``LEAK_MARKERS`` are distinctive strings that exist only in the
+instructor's source and must never appear in anything a student receives.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "song2vec"
+
+# Points of each autograded test cell, by grade_id.
+TEST_POINTS = {"01_square_test": 2.0, "01_mean_test": 3.0}
+AUTO_TOTAL = 5.0
+MANUAL_TOTAL = 3.0  # 02_q1 (2) + 02_task (1)
+# Part A = 01_square, part B = 01_mean.
+PART_A_POINTS = 2.0
+
+NOTEBOOKS = ("01_toy", "02_questions")
+
+SQUARE_SOLUTION_LINE = "return x * x  # toy-solution-square-k7f3"
+MEAN_SOLUTION_LINE = "return sum(values) / len(values)  # toy-solution-mean-p2w9"
+HIDDEN_TEST_LINE = "assert square(-4) == 16, 'toy-hidden-test-q8z1'"
+MODEL_ANSWER = "Toy model answer: skip-grams pair each song with its neighbours (zx41)."
+RUBRIC_LINE = "Rubric: 1 point for neighbours, 1 point for the window (rb77)."
+
+LEAK_MARKERS = (
+    SQUARE_SOLUTION_LINE,
+    MEAN_SOLUTION_LINE,
+    "toy-solution-square-k7f3",
+    "toy-solution-mean-p2w9",
+    HIDDEN_TEST_LINE,
+    "toy-hidden-test-q8z1",
+    MODEL_ANSWER,
+    "zx41",
+    RUBRIC_LINE,
+    "rb77",
+    "BEGIN SOLUTION",
+    "END SOLUTION",
+    "BEGIN HIDDEN TESTS",
+    "END HIDDEN TESTS",
+    "BEGIN MARK SCHEME",
+    "END MARK SCHEME",
+)
+
+
+def _meta(grade_id: str, *, grade=False, solution=False, locked=False, task=False,
+          points=None, cell_type="code") -> dict:
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": task,
+    }
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _setup_cell(nn: str):
+    cell = new_code_cell(
+        "# Setup: on Colab this would install the package; locally it does nothing.\n"
+        "import os\n"
+        "IN_COLAB = 'COLAB_RELEASE_TAG' in os.environ",
+        metadata=_meta(f"{nn}_setup", locked=True),
+    )
+    cell.metadata["tags"] = ["setup"]
+    return cell
+
+
+def toy_notebook_01() -> nbformat.NotebookNode:
+    """The two-part autograded toy notebook (source version, with solutions)."""
+    cells = [
+        new_markdown_cell("# Toy 01\nTwo small functions."),
+        _setup_cell("01"),
+        new_markdown_cell("Write `square(x)`."),
+        new_code_cell(
+            "def square(x):\n"
+            "    ### BEGIN SOLUTION\n"
+            f"    {SQUARE_SOLUTION_LINE}\n"
+            "    ### END SOLUTION",
+            metadata=_meta("01_square", solution=True),
+        ),
+        new_code_cell(
+            "assert square(3) == 9\n"
+            "### BEGIN HIDDEN TESTS\n"
+            f"{HIDDEN_TEST_LINE}\n"
+            "### END HIDDEN TESTS",
+            metadata=_meta("01_square_test", grade=True, locked=True,
+                           points=TEST_POINTS["01_square_test"]),
+        ),
+        new_markdown_cell("Write `mean(values)`."),
+        new_code_cell(
+            "def mean(values):\n"
+            "    ### BEGIN SOLUTION\n"
+            f"    {MEAN_SOLUTION_LINE}\n"
+            "    ### END SOLUTION",
+            metadata=_meta("01_mean", solution=True),
+        ),
+        new_code_cell(
+            "assert mean([1, 2, 3, 6]) == 3\n"
+            "assert mean([5]) == 5",
+            metadata=_meta("01_mean_test", grade=True, locked=True,
+                           points=TEST_POINTS["01_mean_test"]),
+        ),
+    ]
+    return _finish(new_notebook(cells=cells))
+
+
+def toy_notebook_02() -> nbformat.NotebookNode:
+    """The manual-grading toy notebook (source version, with model answer)."""
+    cells = [
+        _setup_cell("02"),
+        new_markdown_cell(
+            "**Task (1 point).** Keep your notebook tidy: the grader checks this by eye.",
+            metadata=_meta("02_task", task=True, locked=True, points=1,
+                           cell_type="markdown"),
+        ),
+        new_markdown_cell(
+            "**Q1 (2 points).** What does a skip-gram pair contain?",
+            metadata=_meta("02_q1_prompt", locked=True, cell_type="markdown"),
+        ),
+        new_markdown_cell(
+            f"{MODEL_ANSWER}\n\n"
+            "=== BEGIN MARK SCHEME ===\n"
+            f"{RUBRIC_LINE}\n"
+            "=== END MARK SCHEME ===",
+            metadata=_meta("02_q1", grade=True, solution=True, points=2,
+                           cell_type="markdown"),
+        ),
+    ]
+    return _finish(new_notebook(cells=cells))
+
+
+def _finish(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3", "language": "python", "name": "python3",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    return nb
+
+
+def build_toy_course(root: Path) -> Path:
+    """Lay out a course under ``root``: the repo's nbgrader_config.py + toy sources.
+
+    Returns the source assignment folder ``root/notebooks/song2vec``.
+    """
+    root = Path(root)
+    src = root / "notebooks" / ASSIGNMENT
+    src.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    nbformat.write(toy_notebook_01(), src / "01_toy.ipynb")
+    nbformat.write(toy_notebook_02(), src / "02_questions.ipynb")
+    return src
+
+
+def copy_course_with_real_notebooks(root: Path, real_src: Path) -> Path:
+    """Lay out a course under ``root`` whose sources are copies of ``real_src``."""
+    root = Path(root)
+    src = root / "notebooks" / ASSIGNMENT
+    shutil.copytree(real_src, src, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    return src

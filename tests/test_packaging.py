@@ -1,0 +1,49 @@
+"""The three dependency lists (pyproject, environment.yml, constraints.txt) must agree."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~ \[;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def pyproject_requirements(extras=("course", "test")):
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(meta["dependencies"])
+    for extra in extras:
+        reqs += meta["optional-dependencies"][extra]
+    return {_name(r): r for r in reqs}
+
+
+def conda_requirements():
+    names = {}
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"^\s{2}- ([A-Za-z0-9_.-]+)(.*)$", line)
+        if m and m.group(1) not in ("python", "pip"):
+            names[m.group(1).lower()] = (m.group(1) + m.group(2)).replace(" ", "")
+    return names
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    py = pyproject_requirements()
+    conda = conda_requirements()
+    assert set(conda) == set(py), (
+        f"only in environment.yml: {sorted(set(conda) - set(py))}; "
+        f"only in pyproject.toml: {sorted(set(py) - set(conda))}"
+    )
+    for name, req in py.items():
+        assert conda[name] == req.replace(" ", ""), f"{name}: pyproject says {req!r}, environment.yml {conda[name]!r}"
+
+
+def test_constraints_pin_every_direct_dependency():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_name(name)] = version.strip()
+    missing = [n for n in pyproject_requirements(("course", "test", "bench")) if n not in pins]
+    assert not missing, f"constraints.txt does not pin {missing}"
