@@ -73,6 +73,6 @@ c.ClearMarkScheme.check_attachment_leakage = True
 # pipeline (after SaveCells, so the gradebook keeps the full tests for autograding);
 # tools/course.py check refuses to release if either is missing from it.
 
-# Students may delete or reorder cells; put missing graded cells back so a deleted
-# test cell scores 0 instead of silently disappearing from the gradebook.
+# A student may delete a graded cell; nbgrader then puts the instructor's copy back
+# (hidden tests included) and runs it, so deleting a test cannot dodge it.
 c.OverwriteCells.add_missing_cells = True

@@ -180,6 +180,13 @@ def read_train(path: str | os.PathLike) -> list[np.ndarray]:
     (callers decide what to drop). The two header lines are checked, not returned.
     """
     path, text = _read_text(path, "playlist")
+    if not text.isascii():
+        # int() would take non-ASCII digits such as "٣"; the format is plain ASCII.
+        pos = next(i for i, ch in enumerate(text) if not ch.isascii())
+        lineno = text.count("\n", 0, pos) + 1
+        raise DataFormatError(
+            f"{path}, line {lineno}: non-ASCII character {text[pos]!r}; expected song IDs made of digits 0-9"
+        )
     lines = _lines(text)
     for lineno, label in ((1, "external song IDs"), (2, "per-song counts")):
         if len(lines) < lineno:
@@ -444,7 +451,8 @@ def load_course_pickle(
     """Load the course's ``training_data.pkl`` (keys ``train_playlists``, ``songs_info``).
 
     Unpickling can run arbitrary code, so the file is only unpickled when ``trust=True`` or
-    its sha256 equals ``expected_sha256``; otherwise :class:`UntrustedPickleError`. The
+    its sha256 equals ``expected_sha256`` (a given checksum is enforced even with
+    ``trust=True``); otherwise :class:`UntrustedPickleError`. The
     content is validated and converted: playlists -> int64 arrays, ``songs_info`` index ->
     ``song_id`` (int64), titles/artists unescaped.
     """
@@ -453,20 +461,21 @@ def load_course_pickle(
         raise FileNotFoundError(f"course pickle {str(path)!r} does not exist")
     if expected_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(expected_sha256)):
         raise ValueError(f"expected_sha256 must be 64 hex digits, got {expected_sha256!r}")
-    if not trust:
-        advice = (
-            "Unpickling a file can run arbitrary code, so songrec only does it when you vouch for "
-            "the file: pass trust=True (CLI: --trust-pickle) if you know where it came from, or "
-            "convert it once with `songrec data build`, which writes a safe .npz you can load "
-            "without pickle."
-        )
-        if expected_sha256 is None:
-            raise UntrustedPickleError(f"refusing to unpickle {path}: it is not marked as trusted. {advice}")
+    advice = (
+        "Unpickling a file can run arbitrary code, so songrec only does it when you vouch for "
+        "the file: pass trust=True (CLI: --trust-pickle) if you know where it came from, or "
+        "convert it once with `songrec data build`, which writes a safe .npz you can load "
+        "without pickle."
+    )
+    if expected_sha256 is not None:
+        # A stated checksum is always enforced, even together with trust=True.
         actual = sha256_of(path)
         if actual != expected_sha256.lower():
             raise UntrustedPickleError(
                 f"refusing to unpickle {path}: its sha256 is {actual}, expected {expected_sha256.lower()}. {advice}"
             )
+    elif not trust:
+        raise UntrustedPickleError(f"refusing to unpickle {path}: it is not marked as trusted. {advice}")
     try:
         with open(path, "rb") as fh:
             obj = pickle.load(fh)  # noqa: S301 - guarded by trust / checksum above
@@ -505,7 +514,7 @@ def _dataset_from_course_dict(obj: Any, path: Path) -> Dataset:
         raise DataFormatError(
             f"{path}: songs_info lacks column(s) {lacking}; it has {list(info.columns)}, expected title and artist"
         )
-    ids = np.array([_song_id(v, f"songs_info index value", path) for v in info.index], dtype=np.int64)
+    ids = np.array([_song_id(v, "songs_info index value", path) for v in info.index], dtype=np.int64)
     if len(np.unique(ids)) != len(ids):
         dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
         raise DataFormatError(f"{path}: songs_info lists song ID {dup} more than once")

@@ -17,8 +17,9 @@ Positive pairs
 Rows of :func:`skipgram_pairs`
     Each positive row (label 1) is followed by ``negatives`` rows (label 0) that keep the
     same target and draw the context from a noise distribution. All randomness comes from
-    one ``numpy.random.Generator``; draws happen in this order: negatives, redraws for
-    excluded negatives, the per-playlist cap, the final shuffle.
+    one ``numpy.random.Generator``; draws happen in this order: the per-playlist cap's
+    random keys, the negatives (only for rows the cap keeps), redraws for excluded
+    negatives, the final shuffle.
 
 Everything is vectorised over positions and playlists; the only Python loops run over the
 ``2 * window`` offsets, over fixed-size chunks of positions, and over redraw rounds.
@@ -152,22 +153,24 @@ def _window_positions(lengths: np.ndarray, window: int):
     return np.concatenate(tpos_parts), np.concatenate(cpos_parts)
 
 
-def _neighbour_matrix(flat: np.ndarray, lengths: np.ndarray, window: int) -> np.ndarray:
-    """Songs in each position's window, int32 (N, 2*window); 0 where outside the playlist.
+def _neighbour_table(flat: np.ndarray, lengths: np.ndarray, window: int) -> np.ndarray:
+    """Songs in each position's window, int32 (2*window, N): row ``j`` holds, for every flat
+    position, the song at offset ``_offsets(window)[j]``, or 0 outside the playlist.
 
-    Zero is a safe filler: it is never a song, so it never matches a drawn negative.
+    Zero is a safe filler: it is never a song, so it never matches a drawn negative. One
+    row per offset keeps each later gather contiguous.
     """
     n_total = flat.size
-    offsets = _offsets(window)
     starts = np.cumsum(lengths) - lengths
     pos_in = np.arange(n_total) - np.repeat(starts, lengths)
     length_of = np.repeat(lengths, lengths)
-    rel = pos_in[:, None] + offsets
-    valid = (rel >= 0) & (rel < length_of[:, None])
-    gpos = np.clip(np.arange(n_total)[:, None] + offsets, 0, max(n_total - 1, 0))
-    if n_total == 0:
-        return np.zeros((0, offsets.size), dtype=np.int32)
-    return np.where(valid, flat[gpos], 0).astype(np.int32)
+    offsets = _offsets(window)
+    table = np.zeros((offsets.size, n_total), dtype=np.int32)
+    for j, off in enumerate(offsets):
+        rel = pos_in + off
+        src = np.flatnonzero((rel >= 0) & (rel < length_of))
+        table[j, src] = flat[src + off]
+    return table
 
 
 def positive_pairs(encoded: Sequence, window: int):
@@ -248,86 +251,176 @@ def noise_distribution(counts, power: float = 0.75) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _uniform_noise(vocab_size: int) -> np.ndarray:
-    p = np.full(vocab_size + 1, 1.0 / vocab_size)
-    p[0] = 0.0
-    return p
-
-
 class _Sampler:
     """Draws song indices from a noise distribution over ``1..V`` (never 0)."""
 
     def __init__(self, rng: np.random.Generator, vocab_size: int, probs: np.ndarray | None):
         self.rng = rng
         self.vocab_size = vocab_size
-        if probs is None:
-            self.cdf = None
-        else:
+        self.probs = probs
+        if probs is not None:
             cdf = np.cumsum(probs)
             # Normalising by the last value makes u < 1 always land inside 1..V.
             self.cdf = cdf / cdf[-1]
 
-    def draw(self, size) -> np.ndarray:
-        if self.cdf is None:
+    def draw(self, size: int) -> np.ndarray:
+        """int32 (size,), independent draws."""
+        if self.probs is None:
             return self.rng.integers(1, self.vocab_size + 1, size=size, dtype=np.int32)
+        if size > self.probs.size:
+            # Same law as independent draws, much cheaper than a binary search per draw:
+            # how many times each song comes up, then those draws in a uniformly random
+            # order.
+            times = self.rng.multinomial(size, self.probs)
+            out = np.repeat(np.arange(self.probs.size, dtype=np.int32), times)
+            self.rng.shuffle(out)
+            return out
         u = self.rng.random(size)
-        # side="right" skips indices whose probability is zero (cdf does not increase there),
-        # including the padding index 0 whose cdf is 0 <= u.
+        # side="right" skips indices whose probability is zero (cdf does not increase
+        # there), including the padding index 0 whose cdf is 0 <= u.
         return np.searchsorted(self.cdf, u, side="right").astype(np.int32)
 
 
 # --------------------------------------------------------------------------- exclusion
 
 
-def _check_exclusion_feasible(
-    flat, tpos_unique, nbmat, support, exclude_target, exclude_context, lengths, vocab_size,
-    window,
-):
-    """Raise if some target occurrence excludes every song the noise can draw."""
-    n_support = int(support.sum())
-    width = int(exclude_target) + (2 * window if exclude_context else 0)
-    if width < n_support:
-        return  # fewer excluded values than drawable songs: always satisfiable
-    cols = []
-    if exclude_target:
-        cols.append(flat[tpos_unique][:, None])
-    if exclude_context:
-        cols.append(nbmat[tpos_unique])
-    excl = np.concatenate(cols, axis=1)
-    excl = np.where(support[excl], excl, 0)
-    excl.sort(axis=1)
-    fresh = np.ones(excl.shape, dtype=bool)
-    fresh[:, 1:] = excl[:, 1:] != excl[:, :-1]
-    n_distinct = ((excl != 0) & fresh).sum(axis=1)
-    stuck = np.flatnonzero(n_distinct >= n_support)
-    if stuck.size:
-        pos = int(tpos_unique[stuck[0]])
-        ends = np.cumsum(lengths)
-        playlist = int(np.searchsorted(ends, pos, side="right"))
-        position = pos - int(ends[playlist] - lengths[playlist])
-        what = " and ".join(
-            n for n, on in (("exclude_target", exclude_target),
-                            ("exclude_context", exclude_context)) if on
-        )
-        raise ValueError(
-            f"cannot draw negatives for song {int(flat[pos])} at playlist {playlist}, "
-            f"position {position}: {what} rule out all {n_support} songs the noise can draw "
-            f"(vocab_size={vocab_size}, window={window}); use a larger vocabulary, a smaller "
-            "window, or turn exclusion off"
-        )
+class _Exclusion:
+    """The exclusion rules of :func:`skipgram_pairs` for one set of playlists.
+
+    A negative drawn for the target at flat position ``t`` collides when it equals
+    ``flat[t]`` (``exclude_target``) or any song in ``t``'s window (``exclude_context``).
+    """
+
+    def __init__(self, flat, lengths, window, exclude_target, exclude_context):
+        self.flat = flat
+        self.lengths = lengths
+        self.window = window
+        self.exclude_target = exclude_target
+        self.exclude_context = exclude_context
+        self.table = _neighbour_table(flat, lengths, window) if exclude_context else None
+
+    @property
+    def rules(self) -> str:
+        on = [n for n, f in (("exclude_target", self.exclude_target),
+                             ("exclude_context", self.exclude_context)) if f]
+        return " and ".join(on)
+
+    def collides(self, neg: np.ndarray, trow: np.ndarray) -> np.ndarray:
+        """bool (m,): whether ``neg`` (m,) breaks a rule for targets at positions ``trow``."""
+        bad = np.zeros(neg.shape, dtype=bool)
+        if self.exclude_target:
+            bad |= neg == self.flat[trow]
+        if self.exclude_context:
+            for row in self.table:
+                bad |= neg == row[trow]
+        return bad
+
+    def check_feasible(self, support: np.ndarray, vocab_size: int) -> None:
+        """Raise ValueError if some target occurrence rules out every drawable song.
+
+        ``support`` is bool (V+1,): the songs the noise gives positive probability.
+        """
+        n_support = int(support.sum())
+        width = int(self.exclude_target) + (2 * self.window if self.exclude_context else 0)
+        if width < n_support:
+            return  # fewer excluded values than drawable songs: always satisfiable
+        # Only positions in playlists of length >= 2 are ever targets.
+        targets_at = np.flatnonzero(np.repeat(self.lengths >= 2, self.lengths))
+        cols = []
+        if self.exclude_target:
+            cols.append(self.flat[targets_at][:, None])
+        if self.exclude_context:
+            cols.append(self.table[:, targets_at].T)
+        excl = np.concatenate(cols, axis=1)
+        excl = np.where(support[excl], excl, 0)
+        excl.sort(axis=1)
+        first_seen = np.ones(excl.shape, dtype=bool)
+        first_seen[:, 1:] = excl[:, 1:] != excl[:, :-1]
+        n_distinct = ((excl != 0) & first_seen).sum(axis=1)
+        stuck = np.flatnonzero(n_distinct >= n_support)
+        if stuck.size:
+            pos = int(targets_at[stuck[0]])
+            playlist, position = _locate(pos, self.lengths)
+            raise ValueError(
+                f"cannot draw negatives for song {int(self.flat[pos])} at playlist "
+                f"{playlist}, position {position}: {self.rules} rule out all {n_support} "
+                f"songs the noise can draw (vocab_size={vocab_size}, window={self.window}); "
+                "use a larger vocabulary, a smaller window, or turn exclusion off"
+            )
 
 
-def _collides(neg, rows, targets, tpos, nbmat, exclude_target, exclude_context):
-    """Which negatives break the exclusion rules. ``neg`` is (m, k); ``rows`` (m,) indexes
-    positives."""
-    bad = np.zeros(neg.shape, dtype=bool)
-    if exclude_target:
-        bad |= neg == targets[rows][:, None]
-    if exclude_context:
-        nb = nbmat[tpos[rows]]
-        for j in range(nb.shape[1]):
-            bad |= neg == nb[:, j : j + 1]
-    return bad
+def _locate(pos: int, lengths: np.ndarray) -> tuple[int, int]:
+    """(playlist index, position inside it) of a flat position."""
+    ends = np.cumsum(lengths)
+    playlist = int(np.searchsorted(ends, pos, side="right"))
+    return playlist, pos - int(ends[playlist] - lengths[playlist])
+
+
+def _draw_negatives(sampler, trow: np.ndarray, exclusion: _Exclusion | None, vocab_size):
+    """One negative per entry of ``trow`` (flat target positions), int32 (m,), redrawn in
+    vectorised rounds until no exclusion rule is broken."""
+    neg = sampler.draw(trow.size)
+    if exclusion is None:
+        return neg
+    todo = np.flatnonzero(exclusion.collides(neg, trow))
+    for _ in range(MAX_REDRAW_ROUNDS):
+        if todo.size == 0:
+            return neg
+        fresh = sampler.draw(todo.size)
+        still = exclusion.collides(fresh, trow[todo])
+        neg[todo[~still]] = fresh[~still]
+        todo = todo[still]
+    if todo.size == 0:
+        return neg
+    raise ValueError(
+        f"{todo.size} negatives still break {exclusion.rules} after {MAX_REDRAW_ROUNDS} "
+        f"redraw rounds (vocab_size={vocab_size}, window={exclusion.window}): the noise "
+        "puts almost no probability outside the excluded songs; use uniform noise, a "
+        "smaller window or no exclusion"
+    )
+
+
+# --------------------------------------------------------------------------- cap
+
+# Random bits per row in the cap's sort keys; the playlist's group number fills the rest
+# of a uint64. Ties (two rows of one playlist with the same bits at the cut, about one
+# call in 10**5 at the seed's sizes) are detected and resolved by an exact, slower sort.
+_CAP_KEY_BITS = 40
+
+
+def _cap_mask(rows_per_playlist: np.ndarray, cap: int, rng: np.random.Generator):
+    """Boolean mask over all rows (grouped by playlist, in order) keeping at most ``cap``
+    rows of each playlist, chosen uniformly without replacement; ``None`` when no
+    playlist exceeds the cap. Playlists at or under the cap keep every row."""
+    over = rows_per_playlist > cap
+    if not over.any():
+        return None
+    in_over = np.repeat(over, rows_per_playlist)
+    sizes = rows_per_playlist[over]
+    n_groups = sizes.size
+    first = np.cumsum(sizes) - sizes
+    bits = _CAP_KEY_BITS
+    if n_groups >= 1 << (64 - bits):  # group numbers would not fit above the random bits
+        bits = 64 - int(n_groups).bit_length()
+    group = np.repeat(np.arange(n_groups, dtype=np.uint64), sizes)
+    keys = (group << np.uint64(bits)) | rng.integers(
+        0, 1 << bits, size=group.size, dtype=np.uint64
+    )
+    # Each row keeps iff its random key is among the `cap` smallest of its playlist: one
+    # sort of the keys gives every playlist's cut-off value.
+    cut = np.sort(keys)[first + cap - 1]
+    chosen = keys <= np.repeat(cut, sizes)
+    if int(chosen.sum()) != n_groups * cap:
+        # A tie at some cut-off. Rank exactly instead, breaking ties in a random order
+        # (a stable sort of randomly permuted rows) so the subset stays uniform.
+        perm = rng.permutation(keys.size)
+        order = perm[np.argsort(keys[perm], kind="stable")]
+        rank = np.empty(keys.size, dtype=np.int64)
+        rank[order] = np.arange(keys.size) - np.repeat(first, sizes)
+        chosen = rank < cap
+    keep = ~in_over
+    keep[in_over] = chosen
+    return keep
 
 
 # --------------------------------------------------------------------------- main API
@@ -366,25 +459,27 @@ def skipgram_pairs(
         ``"unigram"``: ``p ∝ counts ** power`` (see :func:`noise_distribution`).
     counts : int array (V+1,), required for ``"unigram"``
         Song counts indexed by vocabulary index, ``counts[0] == 0``.
-    power : float
+    power : float >= 0
         Exponent of the unigram noise.
     exclude_target : bool
         Redraw any negative equal to its row's target song.
     exclude_context : bool
-        Redraw any negative equal to a song that sits within ``window`` positions of this
-        target *occurrence* (the ``2*window`` neighbours of that position in the same
-        playlist). The same song elsewhere in the data, or near another occurrence of the
-        target, is not excluded. The target's own song is excluded only if it repeats
-        inside the window (use ``exclude_target`` for that).
+        Redraw any negative equal to a song within ``window`` positions of this target
+        *occurrence* (its up to ``2*window`` neighbours in the same playlist). The same
+        pair seen elsewhere in the data, e.g. near another occurrence of the target, is
+        not excluded; :func:`collision_rates` measures how often that happens. The
+        target's own song is excluded by this rule only if it repeats inside the window.
     max_pairs_per_playlist : int >= 1 or None
         If a playlist yields more rows (positives + negatives) than this, keep a uniformly
         random subset of exactly this many of its rows, without replacement. Kept rows stay
         in their original relative order, so a negative may survive without its positive.
+        Negatives are only drawn for kept rows.
     seed : int, None or numpy.random.Generator
-        Source of all randomness, via ``numpy.random.default_rng(seed)``.
+        Source of all randomness, via ``numpy.random.default_rng(seed)``; a Generator is
+        used (and advanced) as is.
     shuffle : bool
-        Shuffle the final rows (otherwise ordered by playlist, target position, context
-        position, with each positive before its negatives).
+        Shuffle the final rows. Otherwise rows are ordered by playlist, target position
+        and context position, each positive followed by its negatives.
 
     Returns
     -------
@@ -394,7 +489,7 @@ def skipgram_pairs(
 
     Raises
     ------
-    ValueError
+    TypeError, ValueError
         Bad sizes, song indices outside ``1..vocab_size`` (naming the playlist), an unknown
         noise, missing or mis-sized counts, or a vocabulary too small for the exclusion.
     """
@@ -403,11 +498,11 @@ def skipgram_pairs(
     vocab_size = _check_int("vocab_size", vocab_size, 1)
     if max_pairs_per_playlist is not None:
         max_pairs_per_playlist = _check_int("max_pairs_per_playlist", max_pairs_per_playlist, 1)
-    if noise not in NOISE_KINDS:
+    if not isinstance(noise, str) or noise not in NOISE_KINDS:
         raise ValueError(f"noise must be one of {NOISE_KINDS}, got {noise!r}")
     if noise == "unigram":
         if counts is None:
-            raise ValueError('noise="unigram" needs counts (shape (vocab_size+1,)), got None')
+            raise ValueError('noise="unigram" needs counts of shape (vocab_size+1,), got None')
         c = np.asarray(counts)
         if c.ndim != 1 or c.size != vocab_size + 1:
             raise ValueError(
@@ -420,57 +515,49 @@ def skipgram_pairs(
     rng = np.random.default_rng(seed)
 
     flat, lengths = _flatten(encoded, vocab_size)
-    pid_flat = np.repeat(np.arange(lengths.size, dtype=np.int32), lengths)
     tpos, cpos = _window_positions(lengths, window)
-    targets = flat[tpos]
-    n_pos = targets.size
+    n_pos = tpos.size
     k1 = negatives + 1
 
-    contexts = np.empty((n_pos, k1), dtype=np.int32)
-    contexts[:, 0] = flat[cpos]
-    if negatives and n_pos:
-        sampler = _Sampler(rng, vocab_size, probs)
-        neg = sampler.draw((n_pos, negatives))
-        if exclude_target or exclude_context:
-            support = (probs if probs is not None else _uniform_noise(vocab_size)) > 0
-            nbmat = _neighbour_matrix(flat, lengths, window) if exclude_context else None
-            _check_exclusion_feasible(
-                flat, np.unique(tpos), nbmat, support, exclude_target, exclude_context,
-                lengths, vocab_size, window,
-            )
-            bad = _collides(neg, np.arange(n_pos), targets, tpos, nbmat,
-                            exclude_target, exclude_context)
-            rows, cols = np.nonzero(bad)
-            for _ in range(MAX_REDRAW_ROUNDS):
-                if rows.size == 0:
-                    break
-                fresh = sampler.draw((rows.size, 1))
-                still = _collides(fresh, rows, targets, tpos, nbmat,
-                                  exclude_target, exclude_context)[:, 0]
-                ok = ~still
-                neg[rows[ok], cols[ok]] = fresh[ok, 0]
-                rows, cols = rows[still], cols[still]
-            if rows.size:
-                raise ValueError(
-                    f"{rows.size} negatives still collide with excluded songs after "
-                    f"{MAX_REDRAW_ROUNDS} redraw rounds (vocab_size={vocab_size}, "
-                    f"window={window}): the noise puts almost no probability outside the "
-                    "excluded songs; use uniform noise, a smaller window or no exclusion"
-                )
-        contexts[:, 1:] = neg
+    exclusion = None
+    if negatives and n_pos and (exclude_target or exclude_context):
+        exclusion = _Exclusion(flat, lengths, window, bool(exclude_target),
+                               bool(exclude_context))
+        support = probs > 0 if probs is not None else np.arange(vocab_size + 1) > 0
+        exclusion.check_feasible(support, vocab_size)
+    sampler = _Sampler(rng, vocab_size, probs)
 
-    targets_out = np.repeat(targets, k1)
-    contexts_out = contexts.ravel()
-    labels_out = np.tile(np.r_[np.float32(1), np.zeros(negatives, np.float32)], n_pos)
-
+    keep = None
     if max_pairs_per_playlist is not None and n_pos:
-        keep = _cap_mask(
-            _positives_per_playlist(lengths, window) * k1, max_pairs_per_playlist, rng
-        )
-        if keep is not None:
-            targets_out = targets_out[keep]
-            contexts_out = contexts_out[keep]
-            labels_out = labels_out[keep]
+        keep = _cap_mask(_positives_per_playlist(lengths, window) * k1,
+                         max_pairs_per_playlist, rng)
+
+    if keep is None:
+        contexts = np.empty((n_pos, k1), dtype=np.int32)
+        contexts[:, 0] = flat[cpos]
+        if negatives:
+            trow = np.repeat(tpos, negatives)
+            contexts[:, 1:] = _draw_negatives(sampler, trow, exclusion, vocab_size).reshape(
+                n_pos, negatives
+            )
+        targets_out = np.repeat(flat[tpos], k1)
+        contexts_out = contexts.ravel()
+        labels_out = np.zeros((n_pos, k1), dtype=np.float32)
+        labels_out[:, 0] = 1.0
+        labels_out = labels_out.ravel()
+    else:
+        # Materialise only the kept rows: row r is slot r % k1 of positive r // k1
+        # (slot 0 is the positive itself).
+        rows = np.flatnonzero(keep)
+        pos = rows // k1
+        is_pos = rows - pos * k1 == 0
+        targets_out = flat[tpos[pos]]
+        contexts_out = np.empty(rows.size, dtype=np.int32)
+        contexts_out[is_pos] = flat[cpos[pos[is_pos]]]
+        is_neg = ~is_pos
+        contexts_out[is_neg] = _draw_negatives(sampler, tpos[pos[is_neg]], exclusion,
+                                               vocab_size)
+        labels_out = is_pos.astype(np.float32)
 
     if shuffle:
         order = rng.permutation(targets_out.size)
@@ -482,31 +569,6 @@ def skipgram_pairs(
         np.ascontiguousarray(contexts_out, dtype=np.int32),
         np.ascontiguousarray(labels_out, dtype=np.float32),
     )
-
-
-def _cap_mask(rows_per_playlist: np.ndarray, cap: int, rng: np.random.Generator):
-    """Boolean mask over all rows (grouped by playlist, in order) keeping at most ``cap``
-    uniformly chosen rows per playlist; ``None`` when no playlist exceeds the cap."""
-    over = rows_per_playlist > cap
-    if not over.any():
-        return None
-    n_rows = int(rows_per_playlist.sum())
-    row_pl = np.repeat(np.arange(rows_per_playlist.size), rows_per_playlist)
-    keep = ~over[row_pl]
-    idx_over = np.flatnonzero(~keep)
-    sizes = rows_per_playlist[over]
-    group = np.repeat(np.arange(sizes.size), sizes)
-    # A random permutation followed by a stable sort on the group label leaves every group
-    # in random internal order; its first `cap` rows are a uniform subset without
-    # replacement. Small integer labels let NumPy use radix sort, so this stays O(rows).
-    gdtype = np.uint16 if sizes.size <= np.iinfo(np.uint16).max else np.int64
-    perm = rng.permutation(idx_over.size)
-    order = perm[np.argsort(group[perm].astype(gdtype), kind="stable")]
-    first = np.cumsum(sizes) - sizes
-    rank = np.arange(idx_over.size) - np.repeat(first, sizes)
-    keep[idx_over[order[rank < cap]]] = True
-    assert keep.size == n_rows
-    return keep
 
 
 def pair_stats(

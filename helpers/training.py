@@ -48,8 +48,8 @@ class TrainConfig:
     Pairs: ``window`` (songs on each side), ``negatives`` (noise pairs per real pair),
     ``noise`` (``"uniform"`` or ``"unigram"``, the latter with counts**``power``),
     ``exclude_target`` / ``exclude_context`` (do not draw the target / a true context as
-    a negative), ``max_pairs_per_playlist`` (cap on real pairs per playlist; ``None`` =
-    no cap).
+    a negative), ``max_pairs_per_playlist`` (cap on the rows, real + noise, that one
+    playlist contributes; ``None`` = no cap).
     Model: ``dim``, ``shared``, ``dense_head`` (see :func:`helpers.model.build_sgns`).
     Optimisation: ``learning_rate`` (Adam), ``batch_size``, ``epochs``, ``seed``,
     ``reduce_lr_patience`` (epochs without improvement before the learning rate is
@@ -222,6 +222,16 @@ def make_pairs(encoded: Sequence[np.ndarray], vocab_size: int, config: TrainConf
     )
 
 
+def current_learning_rate(optimizer) -> float:
+    """The optimiser's learning rate now, as a Python float."""
+    import keras
+
+    lr = optimizer.learning_rate
+    # Convert the backend value, not the Keras Variable wrapper: NumPy 2 warns about the
+    # wrapper's __array__ (no ``copy`` keyword).
+    return float(keras.ops.convert_to_numpy(getattr(lr, "value", lr)))
+
+
 def _lr_recorder():
     import keras
 
@@ -233,8 +243,7 @@ def _lr_recorder():
             self.rates: list[float] = []
 
         def on_epoch_begin(self, epoch, logs=None):
-            lr = self.model.optimizer.learning_rate
-            self.rates.append(float(keras.ops.convert_to_numpy(lr)))
+            self.rates.append(current_learning_rate(self.model.optimizer))
 
     return LearningRateRecorder()
 

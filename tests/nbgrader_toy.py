@@ -181,3 +181,124 @@ def copy_course_with_real_notebooks(root: Path, real_src: Path) -> Path:
     shutil.copytree(real_src, src, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     return src
+
+
+# --------------------------------------------------------------------------- helpers
+# Shared by the nbgrader test files. They deliberately re-derive what they need from
+# the notebooks (regions, points) instead of asking tools/course.py.
+
+REAL_SOURCE = REPO_ROOT / "notebooks" / ASSIGNMENT
+_REGION_PAIRS = (
+    ("BEGIN SOLUTION", "END SOLUTION"),
+    ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"),
+    ("BEGIN MARK SCHEME", "END MARK SCHEME"),
+)
+
+
+def load_course_tool():
+    """Import tools/course.py (not a package) as a module."""
+    import importlib.util
+    import sys
+
+    name = "songrec_course_tool"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module
+
+
+def real_notebook_names() -> list[str]:
+    if not REAL_SOURCE.is_dir():
+        return []
+    return sorted(p.name for p in REAL_SOURCE.glob("*.ipynb"))
+
+
+def nbg(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def grade_id(cell) -> str | None:
+    return nbg(cell).get("grade_id")
+
+
+def split_secret_public(nb) -> tuple[list[str], list[str]]:
+    """Lines only the instructor may see vs. every other line of ``nb``.
+
+    Secret: lines inside solution / hidden-test / mark-scheme regions, and every line
+    of a solution cell that has no solution region (nbgrader replaces such a cell
+    whole). Delimiter lines themselves are left out of both lists.
+    """
+    secret, public = [], []
+    for cell in nb.cells:
+        meta = nbg(cell)
+        lines = cell.source.split("\n")
+        whole = meta.get("solution") and "BEGIN SOLUTION" not in cell.source
+        open_end = None
+        for line in lines:
+            if open_end is None:
+                begin = next((p for p in _REGION_PAIRS if p[0] in line), None)
+                if begin is not None:
+                    open_end = begin[1]
+                    continue
+                (secret if whole else public).append(line)
+            elif open_end in line:
+                open_end = None
+            else:
+                secret.append(line)
+    return secret, public
+
+
+def distinctive_secret_lines(nb, min_len: int = 12) -> set[str]:
+    """Secret lines long enough to be recognisable and absent from the public text."""
+    secret, public = split_secret_public(nb)
+    public_text = "\n".join(public)
+    out = set()
+    for line in secret:
+        text = line.strip()
+        if len(text) >= min_len and text not in public_text:
+            out.add(text)
+    return out
+
+
+def autograded_points(nb) -> dict[str, float]:
+    """grade_id -> points of the autograded test cells (grade, not solution, code)."""
+    return {
+        grade_id(c): float(nbg(c)["points"])
+        for c in nb.cells
+        if nbg(c).get("grade") and not nbg(c).get("solution") and c.cell_type == "code"
+    }
+
+
+def with_cells_from(base, donor, ids) -> nbformat.NotebookNode:
+    """Copy of ``base`` whose cells named in ``ids`` take their source from ``donor``."""
+    import copy
+
+    donor_src = {grade_id(c): c.source for c in donor.cells if grade_id(c)}
+    out = copy.deepcopy(base)
+    for cell in out.cells:
+        if grade_id(cell) in ids:
+            cell.source = donor_src[grade_id(cell)]
+    return out
+
+
+def gradebook_scores(root: Path, student: str) -> dict[str, tuple[float, float, int]]:
+    """notebook -> (autograded code score, max code score, number of grade rows)."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook("sqlite:///" + str(Path(root) / "gradebook.db")) as gb:
+        sub = gb.find_submission(ASSIGNMENT, student)
+        for nb in sub.notebooks:
+            out[nb.name] = (float(nb.code_score), float(nb.max_code_score), len(nb.grades))
+    return out
+
+
+def course_env_for_tests(cell_timeout: int) -> dict[str, str]:
+    return {
+        "SONGREC_PROFILE": "ci",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SONGREC_CELL_TIMEOUT": str(cell_timeout),
+    }

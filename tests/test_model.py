@@ -219,7 +219,7 @@ def test_invalid_arguments_raise_value_error_naming_value(kwargs, shown):
 def test_compile_uses_adam_and_binary_cross_entropy():
     model = compile_sgns(build_sgns(5, 3, seed=0), learning_rate=0.0125, jit_compile=False)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
-    lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    lr = float(model.optimizer.learning_rate.numpy())
     assert lr == pytest.approx(0.0125)
     assert isinstance(model.loss, keras.losses.BinaryCrossentropy)
 

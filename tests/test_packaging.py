@@ -21,8 +21,12 @@ def pyproject_requirements(extras=("course", "test")):
 
 def conda_requirements():
     names = {}
+    in_deps = False
     for line in (ROOT / "environment.yml").read_text().splitlines():
-        m = re.match(r"^\s{2}- ([A-Za-z0-9_.-]+)(.*)$", line)
+        if not line.startswith(" "):
+            in_deps = line.startswith("dependencies:")
+            continue
+        m = in_deps and re.match(r"^\s{2}- ([A-Za-z0-9_.-]+)(.*)$", line)
         if m and m.group(1) not in ("python", "pip"):
             names[m.group(1).lower()] = (m.group(1) + m.group(2)).replace(" ", "")
     return names

@@ -1,0 +1,380 @@
+"""Download, unpack and verify Cornell's playlist archive.
+
+:func:`fetch` downloads ``dataset.tar.gz`` to a temporary file next to the destination,
+unpacks it into a temporary folder (refusing absolute paths, ``..``, links and devices),
+checks every published file, and only then renames the folder into place. Whatever fails,
+the temporary files go away and the destination is left as it was.
+
+Checksums come from ``/work/shared/data/cornell/SOURCE.md`` (the files as shared by six
+independent public repositories). ``test.txt`` has no published sha256; its git blob id
+(sha1 of ``b"blob <size>\\0" + content``) is known instead and checked the same way.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from helpers.errors import ChecksumError, OfflineError
+
+CORNELL_URL = "https://www.cs.cornell.edu/~shuochen/lme/dataset.tar.gz"
+
+# relative path inside Cornell's dataset/ folder -> (size in bytes, sha256 of the content).
+# yes_complete/train.txt may be stored gzip-compressed; the values are for the plain bytes.
+KNOWN_FILES: dict[str, tuple[int, str]] = {
+    "README": (4492, "7ce77a372da0a96ad09ed0635845bb82df95a0acb1c898c33edff3fbc7d8988b"),
+    "yes_small/train.txt": (875657, "55c0e28d201b523f50ea9db31d17cf4ffd90cf720559f0da057fcb143dfee025"),
+    "yes_small/song_hash.txt": (110979, "1fcac8519c96cb91e96d53c93be74a80163e833e85eb31c59162551b1bc96723"),
+    "yes_small/tags.txt": (204763, "486740a3f36005e14b72db8021ff3c4829a4a8bf83f3a0a0c7b378f1b4848981"),
+    "yes_small/tag_hash.txt": (3644, "32e03068eda27f50741889c9b7126b8319ce2ac8df7e77ce9ad87f0a601febe7"),
+    "yes_big/train.txt": (1027502, "259805e3a409dc889c74159bc4e2d4b24d10d683f030bbf62191f7c844d72628"),
+    "yes_big/song_hash.txt": (354829, "0152950dfe75ea4190fee0dec70cf54eb1c99afbcd2f7d8538e22352f9bd08d6"),
+    "yes_big/tags.txt": (470314, "cc7bd5959e9d0befc2f3821490bdc00ac17f1b7ca4669f9860ce25b5bf095122"),
+    "yes_big/tag_hash.txt": (3625, "17390cff3c2354acb7d7f18005fdaf4fb50764f042444f607c06c59b2cd5c0de"),
+    "yes_complete/train.txt": (10825402, "71e70f024a28f7ac4126c78127ceda38954c2ff05945291ab33aabc72d53d882"),
+    "yes_complete/song_hash.txt": (2891781, "2cc3f2d3b8b57ffef97dda5c02b6034394858ad6464ac972f47fe4e7f5a78d3d"),
+    "yes_complete/tags.txt": (1898928, "896dbfbdfb2f70b11c67b31aadbcfdd266d3458b93d73197246d682e24121d74"),
+    "yes_complete/tag_hash.txt": (3501, "d9c933b4eae7eae73fe419e80fe5014fedec3033bcd118be52410bd1ce7554ce"),
+}
+
+# relative path -> git blob id. Used for files without a published sha256 (test.txt);
+# the others are listed too so that either value can be cross-checked by hand.
+KNOWN_GIT_BLOBS: dict[str, str] = {
+    "README": "9cd3574a1ecc34fc9ac161fd9083c8bb6639da90",
+    "yes_small/train.txt": "a44c47ce8c405a33262e351c79932802aec936f9",
+    "yes_small/test.txt": "d37460fb6b8856f210354976ad8645099b6a5d45",
+    "yes_small/song_hash.txt": "a16aa297849505c2482c8b8597c2c62b174a27c9",
+    "yes_small/tags.txt": "4a963ad4de4d1f1b5e40523d795d247c9bcd2df0",
+    "yes_small/tag_hash.txt": "79d6430b9b2a28d08e4b4711dd2dbfaf074adf33",
+    "yes_big/train.txt": "999495f4e2c16faaacef527aff720bc50e6825cd",
+    "yes_big/test.txt": "df102ff806f435135a4bf2aed582136ddd4fc834",
+    "yes_big/song_hash.txt": "ea81394a84cad46293b24a8f1d8864268ea54ef1",
+    "yes_big/tags.txt": "c0fdc008b50c3af0d4878639aa5b690031a47bb2",
+    "yes_big/tag_hash.txt": "e5404f0b10b30e1bb7d75fd3e7f92c0930a1b5d1",
+    "yes_complete/train.txt": "ee714ce617fdb6f0aa56ed47fced955ba3b3917c",
+    "yes_complete/test.txt": "c43b6b175854b775f383a317b8d753dee5dfa7f5",
+    "yes_complete/song_hash.txt": "2b80c3bd0a0ca60150a20ce99e20768afa56f782",
+    "yes_complete/tags.txt": "2b986e21b6a17eefa4457c055f66de463cd03943",
+    "yes_complete/tag_hash.txt": "c41bbbae1e35cf124caa5ea95b91a3e1e0d73eb6",
+}
+
+_BLOCK = 1 << 20
+
+OFFLINE_ADVICE = (
+    f"To get the data without network access here: on a machine with internet, download "
+    f"{CORNELL_URL}, unpack it (tar xzf dataset.tar.gz) and point SONGREC_DATA_DIR (or "
+    f"--data-dir) at the unpacked dataset/ folder, then run `songrec data check`. "
+    f"To try everything without the real data, run the synthetic demo: `songrec train --synthetic`."
+)
+
+
+class UnsafeArchiveError(ChecksumError):
+    """The archive holds a member that could write outside the target folder."""
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """Outcome of checking one published file.
+
+    ``status`` is ``"ok"``, ``"missing"`` or ``"mismatch"``; ``method`` is ``"sha256"`` or
+    ``"git-blob"``; ``path`` is the file actually read (``None`` when missing), possibly a
+    ``.gz`` whose decompressed bytes were checked.
+    """
+
+    name: str
+    status: str
+    method: str
+    expected: str
+    actual: str | None = None
+    path: Path | None = None
+    expected_size: int | None = None
+    actual_size: int | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def describe(self) -> str:
+        """One line for humans, e.g. for ``songrec data check``."""
+        if self.status == "ok":
+            return f"ok       {self.name} ({self.method} {self.expected[:12]}…)"
+        if self.status == "missing":
+            return f"missing  {self.name}"
+        got = self.actual or "unreadable"
+        extra = f"; {self.detail}" if self.detail else ""
+        return f"MISMATCH {self.name}: {self.method} {got}, expected {self.expected}{extra}"
+
+
+def _open(path: Path, decompress: bool):
+    return gzip.open(path, "rb") if decompress else open(path, "rb")
+
+
+def _content_size(path: Path) -> int:
+    with gzip.open(path, "rb") as fh:
+        return sum(len(block) for block in iter(lambda: fh.read(_BLOCK), b""))
+
+
+def _size_and_digest(path: Path, algo: str, decompress: bool, prefix_size: bool = False) -> tuple[int, str]:
+    if prefix_size:
+        # A git blob id hashes "blob <size>\0" first, so the size must be known up front.
+        size = path.stat().st_size if not decompress else _content_size(path)
+        digest = hashlib.new(algo, f"blob {size}\0".encode())
+    else:
+        size, digest = 0, hashlib.new(algo)
+    counted = 0
+    with _open(path, decompress) as fh:
+        for block in iter(lambda: fh.read(_BLOCK), b""):
+            digest.update(block)
+            counted += len(block)
+    return (size if prefix_size else counted), digest.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike, *, decompress: bool | None = None) -> str:
+    """Hex sha256 of a file, streamed; of the decompressed bytes for ``.gz`` (default by suffix)."""
+    path = Path(path)
+    if decompress is None:
+        decompress = path.suffix == ".gz"
+    return _size_and_digest(path, "sha256", decompress)[1]
+
+
+def git_blob_sha1(path: str | os.PathLike, *, decompress: bool | None = None) -> str:
+    """Git blob id (``git hash-object``) of a file's content; decompressed for ``.gz`` by default."""
+    path = Path(path)
+    if decompress is None:
+        decompress = path.suffix == ".gz"
+    return _size_and_digest(path, "sha1", decompress, prefix_size=True)[1]
+
+
+def check(path: str | os.PathLike, expected_sha256: str, *, decompress: bool | None = None) -> str:
+    """Return the file's sha256, or raise ChecksumError naming the file, expected and actual."""
+    path = Path(path)
+    actual = sha256_file(path, decompress=decompress)
+    if actual != expected_sha256.lower():
+        raise ChecksumError(
+            f"{path}: sha256 is {actual}, expected {expected_sha256.lower()}; the file is corrupt "
+            f"or a different version. Delete it and run `songrec data fetch` again."
+        )
+    return actual
+
+
+def _check_one(root: Path, name: str, known: Mapping, known_blobs: Mapping) -> FileCheck:
+    if name in known:
+        size, expected = known[name]
+        method = "sha256"
+    else:
+        size, expected = None, known_blobs[name]
+        method = "git-blob"
+    expected = expected.lower()
+    candidates = [(root / name, False), (root / (name + ".gz"), True)]
+    found = next(((p, gz) for p, gz in candidates if p.is_file()), None)
+    if found is None:
+        return FileCheck(name, "missing", method, expected, expected_size=size)
+    path, gz = found
+    try:
+        if method == "sha256":
+            actual_size, actual = _size_and_digest(path, "sha256", gz)
+        else:
+            actual_size, actual = _size_and_digest(path, "sha1", gz, prefix_size=True)
+    except (OSError, EOFError, zlib.error) as exc:
+        return FileCheck(name, "mismatch", method, expected, None, path, size, None, f"cannot read: {exc}")
+    bad_size = size is not None and actual_size != size
+    status = "mismatch" if actual != expected or bad_size else "ok"
+    detail = f"size {actual_size} bytes, expected {size}" if bad_size else ""
+    return FileCheck(name, status, method, expected, actual, path, size, actual_size, detail)
+
+
+def verify_dir(
+    data_dir: str | os.PathLike,
+    *,
+    known: Mapping[str, tuple[int, str]] | None = None,
+    known_blobs: Mapping[str, str] | None = None,
+) -> list[FileCheck]:
+    """Check every known file under ``data_dir`` (the folder holding ``yes_*``, or its parent with ``dataset/``).
+
+    Files with a sha256 in ``known`` are checked by sha256 and size; the rest of
+    ``known_blobs`` by git blob id. ``name.gz`` stands in for ``name`` (decompressed bytes).
+    Returns one :class:`FileCheck` per known name, sorted by name.
+    """
+    known = KNOWN_FILES if known is None else known
+    known_blobs = KNOWN_GIT_BLOBS if known_blobs is None else known_blobs
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder {str(root)!r} does not exist")
+    names = sorted(set(known) | set(known_blobs))
+    if not any((root / n).exists() or (root / (n + ".gz")).exists() for n in names) and (root / "dataset").is_dir():
+        root = root / "dataset"
+    return [_check_one(root, n, known, known_blobs) for n in names]
+
+
+def stderr_progress(done: int, total: int | None) -> None:
+    """A ``progress`` callback for :func:`fetch` that prints a percentage on stderr."""
+    if total:
+        msg = f"\rdownloading: {100 * done // total:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)"
+    else:
+        msg = f"\rdownloading: {done / 1e6:.1f} MB"
+    print(msg, end="", file=sys.stderr, flush=True)
+
+
+def _offline(url: str, reason: str) -> OfflineError:
+    return OfflineError(f"could not download {url}: {reason}. {OFFLINE_ADVICE}")
+
+
+_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError)
+
+
+def _download(url: str, out, timeout: float, progress: Callable[[int, int | None], None] | None) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "songrec (course data fetch)"})
+    try:
+        resp = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - scheme checked by caller
+    except urllib.error.HTTPError as exc:
+        raise _offline(url, f"the server answered HTTP {exc.code} {exc.reason}") from exc
+    except urllib.error.URLError as exc:
+        raise _offline(url, f"{exc.reason}") from exc
+    except _NETWORK_ERRORS as exc:
+        raise _offline(url, f"{type(exc).__name__}: {exc}") from exc
+    with resp:
+        header = resp.headers.get("Content-Length")
+        total = int(header) if header and header.strip().isdigit() else None
+        done = 0
+        while True:
+            try:
+                block = resp.read(_BLOCK)
+            except _NETWORK_ERRORS as exc:
+                raise _offline(url, f"the download broke off after {done} bytes ({type(exc).__name__}: {exc})") from exc
+            if not block:
+                break
+            out.write(block)
+            done += len(block)
+            if progress is not None:
+                progress(done, total)
+    if total is not None and done != total:
+        raise _offline(url, f"the download broke off: got {done} of {total} bytes")
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    name = member.name
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
+        raise UnsafeArchiveError(f"archive member {name!r} has an absolute path; refusing to unpack the archive")
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        raise UnsafeArchiveError(f"archive member {name!r} contains '..'; refusing to unpack the archive")
+    if member.issym() or member.islnk():
+        raise UnsafeArchiveError(
+            f"archive member {name!r} is a link (to {member.linkname!r}); refusing to unpack the archive"
+        )
+    if not (member.isfile() or member.isdir()):
+        raise UnsafeArchiveError(
+            f"archive member {name!r} is not a regular file or folder (tar type {member.type!r}); "
+            f"refusing to unpack the archive"
+        )
+
+
+def _safe_extract(archive: Path, target: Path) -> None:
+    target_resolved = target.resolve()
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            # Check everything first, so a bad member late in the archive writes nothing at all.
+            for member in members:
+                _check_member(member)
+            for member in members:
+                out = (target / member.name).resolve()
+                if out != target_resolved and target_resolved not in out.parents:
+                    raise UnsafeArchiveError(f"archive member {member.name!r} would land outside {target}")
+                if member.isdir():
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(member)
+                with src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst, _BLOCK)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ChecksumError(
+            f"the downloaded archive is not a readable tar.gz ({type(exc).__name__}: {exc}); "
+            f"it may be corrupt or truncated. Try again, or download it by hand."
+        ) from exc
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def fetch(
+    dest_dir: str | os.PathLike,
+    url: str = CORNELL_URL,
+    *,
+    timeout: float = 60,
+    progress: Callable[[int, int | None], None] | None = None,
+    known: Mapping[str, tuple[int, str]] | None = None,
+    known_blobs: Mapping[str, str] | None = None,
+) -> Path:
+    """Download Cornell's archive, unpack it safely, verify it, and move it to ``dest_dir``.
+
+    Afterwards ``dest_dir`` holds ``README``, ``yes_small/``, ``yes_big/``, ``yes_complete/``
+    (the archive's ``dataset/`` folder). ``dest_dir`` must not exist or be empty.
+    ``progress(done_bytes, total_bytes_or_None)`` is called per block (see
+    :func:`stderr_progress`). ``known``/``known_blobs`` default to :data:`KNOWN_FILES` and
+    :data:`KNOWN_GIT_BLOBS`; every file they name must be in the archive and match.
+
+    Raises OfflineError (network failure, broken-off download), ChecksumError (corrupt
+    archive or file; UnsafeArchiveError for dangerous members), FileExistsError.
+    """
+    known = KNOWN_FILES if known is None else dict(known)
+    known_blobs = KNOWN_GIT_BLOBS if known_blobs is None else dict(known_blobs)
+    if not known and not known_blobs:
+        raise ValueError("fetch needs at least one known checksum to verify the download against")
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ("http", "https", "file"):
+        raise ValueError(f"url must be http(s):// or file://, got {url!r}")
+    dest = Path(dest_dir)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(
+            f"{dest} already exists and is not empty; run `songrec data check` to verify it, "
+            f"or remove it to download again"
+        )
+    parent = dest.parent
+    parent.mkdir(parents=True, exist_ok=True)
+
+    fd, archive_name = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}-download-", suffix=".tar.gz")
+    archive = Path(archive_name)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}-unpack-"))
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _download(url, out, timeout, progress)
+        if progress is stderr_progress:
+            print(file=sys.stderr)  # end the carriage-return progress line
+        _safe_extract(archive, staging)
+        root = staging / "dataset" if (staging / "dataset").is_dir() else staging
+        failed = [c for c in verify_dir(root, known=known, known_blobs=known_blobs) if not c.ok]
+        if failed:
+            lines = "; ".join(c.describe() for c in failed)
+            raise ChecksumError(
+                f"the archive from {url} does not match the published checksums ({len(failed)} file(s)): "
+                f"{lines}. Nothing was written to {dest}."
+            )
+        if dest.exists():
+            dest.rmdir()
+        os.replace(root, dest)
+    finally:
+        _remove(archive)
+        _remove(staging)
+    return dest
