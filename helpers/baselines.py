@@ -249,8 +249,7 @@ class CooccurrenceScorer:
         q = check_queries(queries, self.vocab_size)
         out = self.matrix[q].toarray().astype(np.float32)
         if self._fill is not None:
-            zero = out <= 0
-            out[zero] = np.broadcast_to(self._fill, out.shape)[zero]
+            out = np.where(out > 0, out, self._fill[None, :])
         return out
 
 

@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", help="find data, train the reference model, print recommendations")
     _train_args(m)
-    m.set_defaults(out="runs/demo", overwrite=True)
+    m.set_defaults(out="runs/demo", overwrite=True, playlists=200)
     return parser
 
 
@@ -124,12 +124,13 @@ def cmd_data(args) -> int:
     from helpers import data, fetch
 
     if args.action == "fetch":
-        dest = Path(args.data_dir) if args.data_dir else data.find_data_dir(None) or Path(data.default_data_dir())
+        dest = Path(args.data_dir) if args.data_dir else data.find_data_dir(None) or data.default_data_dir()
         if (dest / "yes_complete").exists():
             _say(f"{dest} already holds the dataset; checking it instead")
         else:
-            _say(f"downloading {args.url or fetch.CORNELL_URL} into {dest} ...")
-            fetch.fetch(dest, **({"url": args.url} if args.url else {}), progress=_progress)
+            url = args.url or _data_url()
+            _say(f"downloading {url} into {dest} ...")
+            fetch.fetch(dest, url, progress=fetch.stderr_progress)
         return _report_checks(dest)
     if args.action == "check":
         return _report_checks(_resolve_data_dir(args.data_dir))
@@ -147,11 +148,11 @@ def cmd_data(args) -> int:
     raise AssertionError(args.action)
 
 
-def _progress(done: int, total: int | None) -> None:
-    if total:
-        print(f"\r  {done / 2**20:7.1f} / {total / 2**20:.1f} MiB", end="", file=sys.stderr, flush=True)
-        if done >= total:
-            print(file=sys.stderr)
+def _data_url() -> str:
+    """Cornell's archive, or a mirror named by SONGREC_DATA_URL."""
+    from helpers import fetch
+
+    return os.environ.get("SONGREC_DATA_URL") or fetch.CORNELL_URL
 
 
 def _report_checks(data_dir: Path) -> int:
@@ -160,11 +161,10 @@ def _report_checks(data_dir: Path) -> int:
     checks = fetch.verify_dir(data_dir)
     bad = 0
     for chk in checks:
-        status = getattr(chk, "status", "?")
-        print(f"{status:9s} {chk.path}")
-        if status not in ("ok", "missing"):
+        print(chk.describe())
+        if chk.status not in ("ok", "missing"):
             bad += 1
-    present = [c for c in checks if getattr(c, "status", "") == "ok"]
+    present = [c for c in checks if c.ok]
     if not present:
         _say(f"no known data file found in {data_dir}")
         return 1
@@ -282,9 +282,9 @@ def cmd_demo(args) -> int:
             if data_dir is None:
                 from helpers import data, fetch
 
-                data_dir = Path(data.default_data_dir())
+                data_dir = data.default_data_dir()
                 _say(f"no data configured; downloading the Cornell dataset into {data_dir} ...")
-                fetch.fetch(data_dir, progress=_progress)
+                fetch.fetch(data_dir, _data_url(), progress=fetch.stderr_progress)
             dataset, note = _load_training_data(args)
         except OfflineError as exc:
             _say(f"NOTICE: {exc}")

@@ -400,6 +400,12 @@ def load_cornell(
     return Dataset(playlists=kept, songs=songs, name=variant, source=source, dropped=dropped)
 
 
+def default_data_dir(repo_root: str | os.PathLike | None = None) -> Path:
+    """``<repo>/data/cornell``: where ``songrec data fetch`` puts the data by default."""
+    root = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parent.parent
+    return root / "data" / "cornell"
+
+
 def find_data_dir(cli_value: str | os.PathLike | None = None, *, repo_root: str | os.PathLike | None = None) -> Path | None:
     """Where the Cornell data lives: ``--data-dir``, else ``$SONGREC_DATA_DIR``, else ``<repo>/data/cornell``.
 
@@ -418,8 +424,7 @@ def find_data_dir(cli_value: str | os.PathLike | None = None, *, repo_root: str 
         if not path.is_dir():
             raise NotADirectoryError(f"data folder {str(value)!r} (from {origin}) is not a folder")
         return path
-    root = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parent.parent
-    default = root / "data" / "cornell"
+    default = default_data_dir(repo_root)
     return default if default.is_dir() else None
 
 

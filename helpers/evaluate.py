@@ -258,17 +258,22 @@ def _ranks_masked(s: np.ndarray, answers: np.ndarray) -> np.ndarray:
 
 def _top_k_masked(s: np.ndarray, k: int) -> np.ndarray:
     b, n = s.shape
-    # Threshold = k-th largest value per row; all strictly larger values are in, and the
-    # remaining places go to the lowest-index entries equal to the threshold.
-    kth = np.partition(s, n - k, axis=1)[:, n - k][:, None]
-    above = s > kth
-    need = k - np.count_nonzero(above, axis=1)
-    at = s == kth
-    chosen = above | (at & (np.cumsum(at, axis=1) <= need[:, None]))
-    cols = np.nonzero(chosen)[1].reshape(b, k)  # ascending index within each row
-    vals = np.take_along_axis(s, cols, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return np.take_along_axis(cols, order, axis=1)
+    rows = np.arange(b)[:, None]
+    # argpartition finds a correct top-k *set* whenever the k-th value is not tied with
+    # anything outside it; only rows with such a tie need the slower exact treatment.
+    cand = np.argpartition(s, n - k, axis=1)[:, n - k :]
+    vals = s[rows, cand]
+    kth = vals.min(axis=1)
+    n_ge = np.count_nonzero(s >= kth[:, None], axis=1)
+    for r in np.flatnonzero(n_ge > k):
+        above = np.flatnonzero(s[r] > kth[r])
+        # Equal to the threshold: the lowest indices take the remaining places.
+        at = np.flatnonzero(s[r] == kth[r])[: k - above.size]
+        cand[r] = np.concatenate([above, at])
+        vals[r] = s[r, cand[r]]
+    # Best first; among equal scores the lower index first.
+    order = np.lexsort((cand, -vals), axis=1)
+    return np.take_along_axis(cand, order, axis=1)
 
 
 def _check_k(k: int, vocab_size: int) -> int:
@@ -354,15 +359,18 @@ def hit_rate_mrr(
         v = s.shape[1] - 1
         kk = _check_k(k, v)
         ai = _check_answers(a[start : start + int(batch)], qi, v)
-        ranks = _ranks_masked(s, ai)
-        inside = ranks <= kk
-        hits += int(inside.sum())
-        recip += float((1.0 / ranks[inside]).sum())
+        top = _top_k_masked(s, kk)
+        # The answer's position in the top-k list is its rank (same tie rule as rank_of).
+        match = top == ai[:, None]
+        found = match.any(axis=1)
+        ranks = np.argmax(match, axis=1)[found] + 1
+        hits += int(found.sum())
+        recip += float((1.0 / ranks).sum())
         if seen is None:
             seen = np.zeros(v + 1, dtype=bool)
         elif seen.size != v + 1:
             raise ValueError(f"scorer changed V between batches: {seen.size - 1} then {v}")
-        seen[_top_k_masked(s, kk).ravel()] = True
+        seen[top.ravel()] = True
     assert seen is not None
     v = seen.size - 1
     return {

@@ -143,24 +143,19 @@ def _size_and_digest(path: Path, algo: str, decompress: bool, prefix_size: bool 
     return (size if prefix_size else counted), digest.hexdigest()
 
 
-def sha256_file(path: str | os.PathLike, *, decompress: bool | None = None) -> str:
-    """Hex sha256 of a file, streamed; of the decompressed bytes for ``.gz`` (default by suffix)."""
-    path = Path(path)
-    if decompress is None:
-        decompress = path.suffix == ".gz"
-    return _size_and_digest(path, "sha256", decompress)[1]
+def sha256_file(path: str | os.PathLike, *, decompress: bool = False) -> str:
+    """Hex sha256 of a file, streamed; with ``decompress`` of its gunzipped content."""
+    return _size_and_digest(Path(path), "sha256", decompress)[1]
 
 
-def git_blob_sha1(path: str | os.PathLike, *, decompress: bool | None = None) -> str:
-    """Git blob id (``git hash-object``) of a file's content; decompressed for ``.gz`` by default."""
-    path = Path(path)
-    if decompress is None:
-        decompress = path.suffix == ".gz"
-    return _size_and_digest(path, "sha1", decompress, prefix_size=True)[1]
+def git_blob_sha1(path: str | os.PathLike, *, decompress: bool = False) -> str:
+    """Git blob id (what ``git hash-object`` prints) of a file; with ``decompress`` of its gunzipped content."""
+    return _size_and_digest(Path(path), "sha1", decompress, prefix_size=True)[1]
 
 
-def check(path: str | os.PathLike, expected_sha256: str, *, decompress: bool | None = None) -> str:
-    """Return the file's sha256, or raise ChecksumError naming the file, expected and actual."""
+def check(path: str | os.PathLike, expected_sha256: str, *, decompress: bool = False) -> str:
+    """Return the file's sha256 (of the gunzipped content with ``decompress``), or raise
+    ChecksumError naming the file, the expected and the actual value."""
     path = Path(path)
     actual = sha256_file(path, decompress=decompress)
     if actual != expected_sha256.lower():

@@ -99,8 +99,7 @@ def _flatten(encoded: Sequence, vocab_size: int | None = None):
     bad = (flat < 1) | (flat > hi)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        playlist = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
-        position = first - int(lengths[:playlist].sum())
+        playlist, position = _locate(first, lengths)
         expected = (
             "a positive song index (0 is padding)"
             if vocab_size is None
@@ -133,7 +132,9 @@ def _window_positions(lengths: np.ndarray, window: int):
     context position.
     """
     n_total = int(lengths.sum())
-    offsets = _offsets(window)
+    # Offsets longer than every playlist can never pair; skipping them saves work when a
+    # large window meets short playlists.
+    offsets = _offsets(min(window, max(int(lengths.max(initial=0)) - 1, 1)))
     starts = np.cumsum(lengths) - lengths
     pos_in = np.arange(n_total) - np.repeat(starts, lengths)
     length_of = np.repeat(lengths, lengths)

@@ -330,3 +330,28 @@ def test_tags_by_index():
     ]
     with pytest.raises(ValueError, match="no column 'mood'"):
         tags_by_index(vocab, songs, "mood")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(3, 12).flatmap(
+        lambda v: st.tuples(
+            st.just(v),
+            st.lists(st.lists(st.integers(0, 3), min_size=v + 1, max_size=v + 1), min_size=1, max_size=5),
+            st.data(),
+        )
+    )
+)
+def test_top_k_and_rank_match_a_plain_sort(case):
+    v, rows, data = case
+    scores = np.array(rows, dtype=np.float32)  # few distinct values: many ties
+    queries = np.array([data.draw(st.integers(1, v)) for _ in rows])
+    k = data.draw(st.integers(1, v - 1))
+    got = top_k(scores, queries, k)
+    for r, q in enumerate(queries):
+        # Reference: Python's sort on (-score, index) over the allowed songs.
+        ref = sorted((j for j in range(1, v + 1) if j != q), key=lambda j: (-scores[r, j], j))
+        assert got[r].tolist() == ref[:k]
+        answers = np.array([ref[-1], ref[0]])
+        ranks = rank_of(scores[[r, r]], np.array([q, q]), answers)
+        assert ranks.tolist() == [v - 1, 1]

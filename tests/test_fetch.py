@@ -288,9 +288,9 @@ def test_hashes_match_hashlib(tmp_path):
     plain.write_bytes(data)
     packed = tmp_path / "f.txt.gz"
     packed.write_bytes(gzip.compress(data))
-    assert sha256_file(plain) == sha256(data) == sha256_file(packed)
-    assert sha256_file(packed, decompress=False) == sha256(packed.read_bytes())
-    assert git_blob_sha1(plain) == blob(data) == git_blob_sha1(packed)
+    assert sha256_file(plain) == sha256(data) == sha256_file(packed, decompress=True)
+    assert sha256_file(packed) == sha256(packed.read_bytes())
+    assert git_blob_sha1(plain) == blob(data) == git_blob_sha1(packed, decompress=True)
     # git's own value for b"hello\n", as printed by `git hash-object`.
     (tmp_path / "h").write_bytes(b"hello\n")
     assert git_blob_sha1(tmp_path / "h") == "ce013625030ba8dba906f756967f9e9ca394464a"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from scipy.stats import chisquare
+from scipy.stats import chi2_contingency, chisquare
 
 from helpers import skipgrams as sg
 from helpers.skipgrams import (
@@ -181,6 +181,7 @@ def test_uniform_negatives_pass_chi_square():
     assert observed[0] == 0
     assert neg.size > 50_000
     assert chisquare(observed[1:]).pvalue > 1e-4
+    assert_order_free(neg, range(1, V + 1))
 
 
 @pytest.mark.parametrize("n_playlists", [1, 40])  # few draws: binary search; many: multinomial
@@ -197,6 +198,14 @@ def test_unigram_negatives_pass_chi_square(n_playlists):
     weights = np.array([1, 4, 20, 300], dtype=float) ** 0.75
     expected = weights / weights.sum() * neg.size
     assert chisquare(observed[[3, 10, 77, 1999]], expected).pvalue > 1e-4
+    assert_order_free(neg, [3, 10, 77, 1999])
+
+
+def assert_order_free(neg, songs):
+    """Draws must not depend on their row: both halves of the sequence follow one law."""
+    half = neg.size // 2
+    table = [[np.sum(part == s) for s in songs] for part in (neg[:half], neg[half:2 * half])]
+    assert chi2_contingency(table).pvalue > 1e-4
 
 
 def test_noise_distribution_values():

@@ -57,8 +57,9 @@ SECRET_DELIMITERS = (
 )
 NOTEBOOK_NAME_RE = re.compile(r"^(\d{2})_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
 GRADE_ID_RE = re.compile(r"^\d{2}_[a-z0-9]+(?:_[a-z0-9]+)*$")
-# A test cell belongs to solution <id> when it is named <id>_test or <id>_test_<suffix>.
-TEST_SUFFIX_RE = re.compile(r"_test(?:_[a-z0-9]+)*$")
+# A test cell belongs to solution <id> when it is named <id>_test, <id>_test2 (any
+# number) or <id>_test_<suffix>.
+TEST_SUFFIX_RE = re.compile(r"_test\d*(?:_[a-z0-9]+)*$")
 OWNER_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -197,7 +198,10 @@ def _points(cell) -> float | None:
 
 
 def owning_solution(test_id: str) -> str | None:
-    """``02_pairs_test`` / ``02_pairs_test_hidden`` -> ``02_pairs``; else None."""
+    """``02_pairs_test`` / ``02_pairs_test2`` / ``02_pairs_test_hidden`` -> ``02_pairs``.
+
+    None if ``test_id`` does not follow the test-cell naming convention.
+    """
     m = TEST_SUFFIX_RE.search(test_id)
     return test_id[: m.start()] if m else None
 
@@ -337,8 +341,8 @@ def check_notebook(nb, name: str) -> tuple[list[Problem], NotebookPoints]:
                 points.auto += pts
             owner = owning_solution(cid)
             if owner is None:
-                bad(cid, "test cell id must be '<solution id>_test' or "
-                         "'<solution id>_test_<suffix>'")
+                bad(cid, "test cell id must be '<solution id>_test', "
+                         "'<solution id>_test<N>' or '<solution id>_test_<suffix>'")
             elif current_solution is None:
                 bad(cid, "test cell comes before any solution cell")
             elif owner != current_solution:
@@ -675,12 +679,16 @@ def collect_scores(course_root: Path) -> ScoreTable:
     """Per-student, per-notebook scores read from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(db_url(course_root)) as gb:
+    url = db_url(course_root)
+    advice = (f"the gradebook has no assignment {ASSIGNMENT!r}; run "
+              "`python tools/course.py release` first")
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        raise CourseToolError(advice)  # and do not create an empty gradebook
+    with Gradebook(url) as gb:
         try:
             assignment = gb.find_assignment(ASSIGNMENT)
         except MissingEntry:
-            raise CourseToolError(f"the gradebook has no assignment {ASSIGNMENT!r}; run "
-                                  "`python tools/course.py release` first") from None
+            raise CourseToolError(advice) from None
         notebooks = sorted(nb.name for nb in assignment.notebooks)
         max_scores = {nb.name: float(nb.max_score) for nb in assignment.notebooks}
         rows = []

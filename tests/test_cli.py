@@ -1,0 +1,109 @@
+"""The songrec command, called in-process (same code path as the console script)."""
+
+import os
+import shutil
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json
+import re
+import socket
+
+import pytest
+
+from helpers.cli import main
+
+FAST = ["--epochs", "2", "--dim", "8", "--window", "2", "--batch-size", "256", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def synth_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "synth"
+    assert main(["train", "--synthetic", "--out", str(out), *FAST]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run(synth_run):
+    meta = json.loads((synth_run / "run.json").read_text())
+    assert meta["settings"]["epochs"] == 2 and meta["settings"]["dim"] == 8
+    assert meta["metrics"]["pairs"] > 0
+    assert {"vocab.json", "target_vectors.npy", "run.json"} <= {p.name for p in synth_run.iterdir()}
+
+
+def test_recommend_prints_n_songs_without_query_or_padding(synth_run, capsys):
+    assert main(["recommend", "Song 3 by Artist 3", "--run", str(synth_run), "-n", "5"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\s*\d+\. ", line)]
+    assert len(lines) == 5
+    assert not any("Song 3 by Artist 3 " in line or "<pad>" in line for line in lines)
+
+
+def test_unknown_song_exits_2_with_suggestions(synth_run, capsys):
+    assert main(["recommend", "Song 3 by Artist 33", "--run", str(synth_run)]) == 2
+    err = capsys.readouterr().err
+    assert "Song 3 by Artist 33" in err and "Did you mean" in err
+
+
+@pytest.mark.parametrize("flag, value", [("--window", "0"), ("--negatives", "-1"), ("--dim", "0")])
+def test_bad_hyper_parameter_exits_2_and_writes_nothing(tmp_path, capsys, flag, value):
+    out = tmp_path / "run"
+    assert main(["train", "--synthetic", "--out", str(out), *FAST, flag, value]) == 2
+    assert value in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_bad_top_n_and_missing_run(synth_run, tmp_path, capsys):
+    assert main(["recommend", "Song 3 by Artist 3", "--run", str(synth_run), "-n", "0"]) == 2
+    assert "got 0" in capsys.readouterr().err
+    assert main(["recommend", "Song 3 by Artist 3", "--run", str(tmp_path / "nope")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_existing_run_is_not_overwritten(synth_run, capsys):
+    assert main(["train", "--synthetic", "--out", str(synth_run), *FAST]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def _closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_offline_falls_back_to_synthetic(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SONGREC_DATA_DIR", raising=False)
+    monkeypatch.setenv("SONGREC_DATA_URL", f"http://127.0.0.1:{_closed_port()}/dataset.tar.gz")
+    monkeypatch.setattr("helpers.data.default_data_dir", lambda repo_root=None: tmp_path / "cornell")
+    monkeypatch.setattr("helpers.data.find_data_dir", lambda cli_value=None, repo_root=None: None)
+    assert main(["demo", "--out", str(tmp_path / "demo"), *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "NOTICE" in captured.err and "synthetic" in captured.err
+    assert "Songs like Song" in captured.out
+    assert not (tmp_path / "cornell").exists()
+
+
+@pytest.mark.realdata
+def test_data_check_passes_on_real_data_and_fails_on_corruption(real_data_dir, tmp_path, capsys):
+    assert main(["data", "check", "--data-dir", str(real_data_dir)]) == 0
+    copy = tmp_path / "cornell"
+    shutil.copytree(real_data_dir / "yes_small", copy / "yes_small")
+    target = copy / "yes_small" / "tag_hash.txt"
+    target.chmod(0o644)
+    data = bytearray(target.read_bytes())
+    data[10] ^= 0x01
+    target.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["data", "check", "--data-dir", str(copy)]) == 1
+    assert "MISMATCH yes_small/tag_hash.txt" in capsys.readouterr().out
+
+
+@pytest.mark.realdata
+def test_real_data_recommendations_for_the_seed_example(real_data_dir, tmp_path, capsys):
+    out = tmp_path / "real"
+    args = ["train", "--data-dir", str(real_data_dir), "--playlists", "300", "--out", str(out),
+            "--epochs", "1", "--window", "3", "--max-pairs", "2000"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["recommend", "Fade To Black by Metallica", "--run", str(out), "-n", "10"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\s*\d+\. ", line)]
+    assert len(lines) == 10
+    assert not any("Fade To Black by Metallica " in line or "<pad>" in line for line in lines)
