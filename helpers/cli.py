@@ -230,7 +230,9 @@ def train_run(args, dataset, note: str) -> Path:
     }
     settings = {
         "data": note, "dataset_source": dataset.source, "playlists": len(playlists),
-        "val_fraction": args.val_fraction, **config.to_dict(),
+        "dataset": {"kind": "synthetic" if dataset.name == "synthetic" else "cornell",
+                    "variant": dataset.name, "synthetic_seed": args.seed},
+        "val_fraction": args.val_fraction, "split_seed": args.seed, **config.to_dict(),
     }
     out = save_run(args.out, vocab, result.target_vectors, result.context_vectors,
                    settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite)

@@ -197,8 +197,9 @@ def plot_embedding_map(
     max_labels : labels coloured individually (most frequent first); the rest, and
         unlabelled songs, are grey ("other" / "unlabelled").
 
-    The axes hold one scatter collection per colour group, groups ordered by size, and
-    one text annotation per highlighted song.
+    The axes hold one scatter collection per colour group (groups ordered by size, then
+    "other" and "unlabelled"), one more collection of black rings when ``highlight`` is
+    non-empty, and one text annotation per highlighted song.
     """
     vec = np.asarray(vectors)
     if vec.ndim != 2 or vec.shape[0] < 3:
@@ -234,20 +235,27 @@ def plot_embedding_map(
     ax = fig.add_subplot()
     palette = [f"C{i}" for i in range(10)]
     groups = keep + [g for g in (_OTHER, "unlabelled") if g in set(lab)]
+    grey = {_OTHER: "darkgrey", "unlabelled": "gainsboro"}
     for gi, group in enumerate(groups):
         mask = lab_arr == group
-        grey = group in (_OTHER, "unlabelled")
         ax.scatter(
-            xy[mask, 0], xy[mask, 1], s=8 if not grey else 5,
-            c="lightgrey" if grey else palette[gi % len(palette)],
-            alpha=0.8 if not grey else 0.5, label=f"{group} ({int(mask.sum())})",
+            xy[mask, 0], xy[mask, 1], s=5 if group in grey else 8,
+            c=grey.get(group, palette[gi % len(palette)]),
+            alpha=0.5 if group in grey else 0.8, label=f"{group} ({int(mask.sum())})",
             linewidths=0,
         )
     pos = {int(i): r for r, i in enumerate(idx)}
-    for i in dict.fromkeys(int(h) for h in hl):
+    shown = list(dict.fromkeys(int(h) for h in hl))
+    if shown:
+        rows = [pos[i] for i in shown]
+        # Rings make the named songs findable among thousands of dots.
+        ax.scatter(xy[rows, 0], xy[rows, 1], s=60, facecolors="none", edgecolors="black",
+                   linewidths=1.0, label="_highlighted")
+    for i in shown:
         text = names[i] if names is not None else str(i)
         ax.annotate(
-            text, xy[pos[i]], xytext=(6, 6), textcoords="offset points", fontsize=8,
+            text, xy[pos[i]], xytext=(10, 10), textcoords="offset points", fontsize=8,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8, "linewidth": 0},
             arrowprops={"arrowstyle": "-", "color": "black", "lw": 0.5},
         )
     ax.set_xlabel(f"{method.upper()} 1")

@@ -121,8 +121,12 @@ def _positives_per_playlist(lengths: np.ndarray, window: int) -> np.ndarray:
 # --------------------------------------------------------------------------- positives
 
 
-def _offsets(window: int) -> np.ndarray:
-    return np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
+def _offsets(window: int, lengths: np.ndarray) -> np.ndarray:
+    """Context offsets ``-w..-1, 1..w``, int64. Offsets longer than every playlist can
+    never pair, so ``w`` is clipped to the longest playlist (saves work when a large
+    window meets short playlists)."""
+    w = min(window, max(int(lengths.max(initial=0)) - 1, 1))
+    return np.concatenate([np.arange(-w, 0), np.arange(1, w + 1)])
 
 
 def _window_positions(lengths: np.ndarray, window: int):
@@ -132,9 +136,7 @@ def _window_positions(lengths: np.ndarray, window: int):
     context position.
     """
     n_total = int(lengths.sum())
-    # Offsets longer than every playlist can never pair; skipping them saves work when a
-    # large window meets short playlists.
-    offsets = _offsets(min(window, max(int(lengths.max(initial=0)) - 1, 1)))
+    offsets = _offsets(window, lengths)
     starts = np.cumsum(lengths) - lengths
     pos_in = np.arange(n_total) - np.repeat(starts, lengths)
     length_of = np.repeat(lengths, lengths)
@@ -155,8 +157,9 @@ def _window_positions(lengths: np.ndarray, window: int):
 
 
 def _neighbour_table(flat: np.ndarray, lengths: np.ndarray, window: int) -> np.ndarray:
-    """Songs in each position's window, int32 (2*window, N): row ``j`` holds, for every flat
-    position, the song at offset ``_offsets(window)[j]``, or 0 outside the playlist.
+    """Songs in each position's window, int32 (n_offsets, N): row ``j`` holds, for every
+    flat position, the song at offset ``_offsets(window, lengths)[j]``, or 0 outside the
+    playlist.
 
     Zero is a safe filler: it is never a song, so it never matches a drawn negative. One
     row per offset keeps each later gather contiguous.
@@ -165,7 +168,7 @@ def _neighbour_table(flat: np.ndarray, lengths: np.ndarray, window: int) -> np.n
     starts = np.cumsum(lengths) - lengths
     pos_in = np.arange(n_total) - np.repeat(starts, lengths)
     length_of = np.repeat(lengths, lengths)
-    offsets = _offsets(window)
+    offsets = _offsets(window, lengths)
     table = np.zeros((offsets.size, n_total), dtype=np.int32)
     for j, off in enumerate(offsets):
         rel = pos_in + off
@@ -322,7 +325,7 @@ class _Exclusion:
         ``support`` is bool (V+1,): the songs the noise gives positive probability.
         """
         n_support = int(support.sum())
-        width = int(self.exclude_target) + (2 * self.window if self.exclude_context else 0)
+        width = int(self.exclude_target) + (len(self.table) if self.exclude_context else 0)
         if width < n_support:
             return  # fewer excluded values than drawable songs: always satisfiable
         # Only positions in playlists of length >= 2 are ever targets.
@@ -384,8 +387,8 @@ def _draw_negatives(sampler, trow: np.ndarray, exclusion: _Exclusion | None, voc
 # --------------------------------------------------------------------------- cap
 
 # Random bits per row in the cap's sort keys; the playlist's group number fills the rest
-# of a uint64. Ties (two rows of one playlist with the same bits at the cut, about one
-# call in 10**5 at the seed's sizes) are detected and resolved by an exact, slower sort.
+# of a uint64. Ties (two rows of one playlist with the same bits at the cut: a few calls
+# in a million at the seed's sizes) are detected and resolved by an exact, slower sort.
 _CAP_KEY_BITS = 40
 
 

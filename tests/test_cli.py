@@ -107,3 +107,19 @@ def test_real_data_recommendations_for_the_seed_example(real_data_dir, tmp_path,
     lines = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\s*\d+\. ", line)]
     assert len(lines) == 10
     assert not any("Fade To Black by Metallica " in line or "<pad>" in line for line in lines)
+
+
+def test_evaluate_writes_table_csv_and_chart(synth_run, tmp_path, capsys):
+    assert main(["evaluate", "--run", str(synth_run), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for method in ("SGNS cosine", "co-occurrence (next song)", "popularity", "random"):
+        assert method in out
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "evaluation.csv")
+    assert list(table.columns) == ["method", "HR@10", "MRR@10", "coverage", "seconds"]
+    assert table["HR@10"].between(0, 1).all()
+    # on the genre corpus every informed method must beat random guessing
+    rnd = table.loc[table.method == "random", "HR@10"].item()
+    assert (table.loc[table.method != "random", "HR@10"] > rnd).all()
+    assert (tmp_path / "evaluation.png").stat().st_size > 1000

@@ -18,6 +18,7 @@ from helpers.evaluate import (
     hit_rate_mrr,
     neighbour_label_agreement,
     rank_of,
+    sample_pairs,
     split_and_encode,
     split_by_playlist,
     tags_by_index,
@@ -123,6 +124,19 @@ def test_heldout_pairs_empty_inputs():
 def test_heldout_pairs_rejects_bad_playlist():
     with pytest.raises(ValueError, match="held-out playlist 1"):
         heldout_pairs([np.array([1, 2]), np.array([1.5, 2.0])], {1: 1, 2: 2})
+
+
+def test_sample_pairs_keeps_pairs_together_and_is_seeded():
+    q = np.arange(100, dtype=np.int32)
+    a = q + 1000
+    sq, sa = sample_pairs(q, a, 10, seed=3)
+    assert sq.size == 10 and np.all(sa == sq + 1000)
+    assert np.all(np.diff(sq) > 0)  # original order kept, no repeats
+    assert np.array_equal(sample_pairs(q, a, 10, seed=3)[0], sq)
+    assert not np.array_equal(sample_pairs(q, a, 10, seed=4)[0], sq)
+    assert np.array_equal(sample_pairs(q, a, 500)[0], q)
+    with pytest.raises(ValueError, match="positive integer"):
+        sample_pairs(q, a, 0)
 
 
 # --------------------------------------------------------------------------- ranking

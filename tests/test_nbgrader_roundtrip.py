@@ -146,8 +146,11 @@ def test_toy_grades_csv_and_score_table(toy_course):
 
 
 def test_toy_release_has_badge_setup_and_zip(toy_course):
+    from nbgrader.nbgraderformat import MetadataValidator
+
     for name in toy.NOTEBOOKS:
         nb = toy_course["release"][name]
+        MetadataValidator().validate_nb(nb)
         first = nb.cells[0]
         assert first.cell_type == "markdown"
         assert "nbgrader" not in first.metadata
@@ -346,7 +349,13 @@ def test_real_one_stubbed_solution_loses_only_its_tests(real_graded):
 @NO_REAL
 @pytest.mark.parametrize("name", REAL_PARAMS)
 def test_real_release_leaks_nothing(real_release, name):
-    text = (real_release / "release" / toy.ASSIGNMENT / name).read_text()
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    path = real_release / "release" / toy.ASSIGNMENT / name
+    released = nbformat.read(path, as_version=4)
+    MetadataValidator().validate_nb(released)
+    assert "colab.research.google.com/github/test-org/songrec" in released.cells[0].source
+    text = path.read_text()
     for delim in course.SECRET_DELIMITERS:
         assert delim not in text
     source = nbformat.read(toy.REAL_SOURCE / name, as_version=4)

@@ -111,9 +111,9 @@ def test_embedding_map_groups_and_annotations(tmp_path):
     out = tmp_path / "map.png"
     fig = plot_embedding_map(vecs, genre, names=names, highlight=[3, 25], path=out)
     ax = fig.axes[0]
-    assert len(ax.collections) == 4  # one scatter per genre
+    assert len(ax.collections) == 5  # one scatter per genre + the highlight rings
     sizes = [len(c.get_offsets()) for c in ax.collections]
-    assert sizes == [10, 10, 10, 10]
+    assert sizes == [10, 10, 10, 10, 2]
     assert np.abs(np.vstack([c.get_offsets() for c in ax.collections])).max() < 100
     assert sorted(t.get_text() for t in ax.texts) == ["Song 25", "Song 3"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -127,9 +127,9 @@ def test_embedding_map_subsamples_but_keeps_highlights():
     labels = [None] + [None if i % 3 == 0 else ("a" if i % 3 == 1 else "b") for i in range(1, v + 1)]
     fig = plot_embedding_map(rng.normal(size=(v + 1, 4)), labels, highlight=[300], max_points=50)
     ax = fig.axes[0]
-    # groups: a, b, unlabelled
-    assert len(ax.collections) == 3
-    assert sum(len(c.get_offsets()) for c in ax.collections) == 50
+    # groups: a, b, unlabelled, then the ring around song 300
+    assert len(ax.collections) == 4
+    assert sum(len(c.get_offsets()) for c in ax.collections[:3]) == 50
     assert [t.get_text() for t in ax.texts] == ["300"]
 
 
@@ -137,7 +137,9 @@ def test_embedding_map_merges_rare_labels_into_other():
     v = 12
     labels = [None] + ["a"] * 5 + ["b"] * 4 + ["c", "d", "e"]
     fig = plot_embedding_map(np.random.default_rng(0).normal(size=(v + 1, 3)), labels, max_labels=2)
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3 and len(ax.texts) == 0  # no highlight: no rings
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["a (5)", "b (4)", "other (3)"]
 
 

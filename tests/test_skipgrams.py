@@ -213,7 +213,8 @@ def test_noise_distribution_values():
     w = np.array([0, 1, 8, 0, 27], dtype=float)  # 16**.75 = 8, 81**.75 = 27
     np.testing.assert_allclose(p, w / 36)
     assert p.dtype == np.float64
-    np.testing.assert_allclose(noise_distribution([0, 1, 16, 0, 81], power=0), [0, .25, .25, .25, .25])
+    np.testing.assert_allclose(noise_distribution([0, 1, 16, 0, 81], power=0),
+                               [0, .25, .25, .25, .25])
     np.testing.assert_allclose(noise_distribution([0, 2, 6], power=1), [0, .25, .75])
 
 

@@ -219,6 +219,37 @@ def _ends_with_bare_expression(source: str) -> bool:
     return isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call)
 
 
+def _misplaced_delimiters(cell, kind: str) -> list[str]:
+    """Instructor-only delimiters in a cell whose role does not allow them.
+
+    Anything not allowed here is either refused by nbgrader at release time or,
+    worse, released or fed back to students verbatim.
+    """
+    messages = []
+    source = cell.get("source", "")
+    for delim in SECRET_DELIMITERS:
+        if delim not in source:
+            continue
+        if "SOLUTION" in delim:
+            allowed = kind == "solution" or (kind == "answer" and cell.cell_type == "code")
+        elif "HIDDEN TESTS" in delim:
+            allowed = kind == "test"
+        else:  # mark scheme
+            allowed = kind == "answer" and cell.cell_type == "markdown"
+        if allowed:
+            continue
+        hint = {
+            "task": " (task cells are restored into autograded notebooks and feedback, so "
+                    "a mark scheme there reaches students; put it in the markdown answer "
+                    "cell instead)",
+            "answer": " (a markdown answer cell is replaced as a whole; a BEGIN SOLUTION "
+                      "region would keep the text around it)",
+        }.get(kind, "")
+        messages.append(f"contains {delim!r}, which is not allowed in a {kind} "
+                        f"{cell.cell_type} cell{hint}")
+    return messages
+
+
 def check_notebook(nb, name: str) -> tuple[list[Problem], NotebookPoints]:
     """Check one source notebook against nbgrader's schema and the course conventions.
 
@@ -283,28 +314,8 @@ def check_notebook(nb, name: str) -> tuple[list[Problem], NotebookPoints]:
                        "graded cell")
             setup_seen = True  # report once
 
-        # Which delimiters may appear where: anything else is either refused by
-        # nbgrader at release time or, worse, released or fed back verbatim.
-        for delim in SECRET_DELIMITERS:
-            if delim not in source:
-                continue
-            if "SOLUTION" in delim:
-                allowed = kind == "solution" or (kind == "answer"
-                                                 and cell.cell_type == "code")
-            elif "HIDDEN TESTS" in delim:
-                allowed = kind == "test"
-            else:  # mark scheme
-                allowed = kind == "answer" and cell.cell_type == "markdown"
-            if not allowed:
-                hint = {
-                    "task": " (task cells are restored into autograded notebooks and "
-                            "feedback, so a mark scheme there reaches students; put it "
-                            "in the markdown answer cell instead)",
-                    "answer": " (a markdown answer cell is replaced as a whole; a "
-                              "BEGIN SOLUTION region would keep the text around it)",
-                }.get(kind, "")
-                bad(label, f"contains {delim!r}, which is not allowed in a {kind} "
-                           f"{cell.cell_type} cell{hint}")
+        for message in _misplaced_delimiters(cell, kind):
+            bad(label, message)
 
         if kind == "plain":
             continue
