@@ -143,7 +143,7 @@ def cmd_data(args) -> int:
         else:
             ds = data.load_cornell(_resolve_data_dir(args.data_dir), args.variant, min_length=args.min_length)
         data.save_dataset(ds, out)
-        print(json.dumps({"written": str(out), **ds.describe()}, indent=2))
+        print(json.dumps({"written": str(out), **ds.describe(), "dropped": ds.dropped}, indent=2))
         return 0
     raise AssertionError(args.action)
 
@@ -203,7 +203,7 @@ def _config_from_args(args):
 def train_run(args, dataset, note: str) -> Path:
     """Split by playlist, build the vocabulary on the training side, train, save."""
     from helpers.evaluate import split_by_playlist
-    from helpers.runs import save_run
+    from helpers.runs import check_run_target, save_run
     from helpers.training import train_sgns
     from helpers.vocab import build_vocab
 
@@ -212,11 +212,19 @@ def train_run(args, dataset, note: str) -> Path:
         if args.playlists < 2:
             raise ValueError(f"--playlists must be at least 2, got {args.playlists}")
         playlists = playlists[: args.playlists]
+    if not 0 < args.val_fraction < 1:
+        raise ValueError(f"--val-fraction must be strictly between 0 and 1, got {args.val_fraction}")
     config = _config_from_args(args)
+    # Refuse an unusable --out now rather than after minutes of training.
+    check_run_target(args.out, overwrite=args.overwrite)
     train_raw, val_raw = split_by_playlist(playlists, args.val_fraction, seed=args.seed)
     vocab = build_vocab(train_raw, dataset.songs)
     train_enc = vocab.encode(train_raw)
     val_enc = [p for p in vocab.encode(val_raw, unknown="drop") if len(p) >= 2]
+    skipped = len(dataset.playlists) - len([p for p in dataset.playlists if len(p) >= 2])
+    skipped += int(dataset.dropped.get("playlists", 0))
+    if skipped:
+        _say(f"{note}: left out {skipped} playlist(s) with fewer than 2 songs (they give no pairs)")
     _say(f"{note}: {len(train_raw)} training / {len(val_raw)} held-out playlists, {vocab.size} songs; "
          f"training {config.epochs} epochs ...")
     started = time.perf_counter()

@@ -88,13 +88,18 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
     / ``data/cornell`` (downloaded on Colab if absent); else, only in the ``ci`` profile or
     with ``allow_synthetic=True``, the synthetic corpus with a printed notice.
     Playlists with fewer than two songs are dropped (they give no training pair).
+
+    Every call returns a fresh copy of the cached data, so code that changes the arrays in
+    place (a student's cell in part 1, say) cannot change what later parts and their
+    tests start from.
     """
     from helpers import data
 
-    key = (str(data_dir), allow_synthetic, profile().name)
-    if key in _DATASET_CACHE:
-        return _DATASET_CACHE[key]
     pkl = os.environ.get("SONGREC_COURSE_PICKLE")
+    key = (str(data_dir), allow_synthetic, profile().name, pkl, os.environ.get("SONGREC_TRUST_PICKLE"),
+           os.environ.get(data.DATA_DIR_ENV))
+    if key in _DATASET_CACHE:
+        return _fresh_copy(_DATASET_CACHE[key])
     if pkl:
         trust = os.environ.get("SONGREC_TRUST_PICKLE") == "1"
         ds = data.load_course_pickle(pkl, trust=trust)
@@ -121,7 +126,13 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
         else:
             ds = data.load_cornell(found, profile().variant, min_length=2)
     _DATASET_CACHE[key] = ds
-    return ds
+    return _fresh_copy(ds)
+
+
+def _fresh_copy(ds):
+    """A copy of a Dataset whose arrays, table and dicts share no memory with ``ds``."""
+    return replace(ds, playlists=[p.copy() for p in ds.playlists], songs=ds.songs.copy(deep=True),
+                   dropped=dict(ds.dropped))
 
 
 # -- reference outputs of each part ----------------------------------------------------

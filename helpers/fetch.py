@@ -353,10 +353,14 @@ def fetch(
     archive = Path(archive_name)
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}-unpack-"))
     try:
-        with os.fdopen(fd, "wb") as out:
-            _download(url, out, timeout, progress)
-        if progress is stderr_progress:
-            print(file=sys.stderr)  # end the carriage-return progress line
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _download(url, out, timeout, progress)
+        finally:
+            if progress is stderr_progress:
+                # End the carriage-return progress line, also when the download broke
+                # off, so an error message starts on a line of its own.
+                print(file=sys.stderr)
         _safe_extract(archive, staging)
         root = staging / "dataset" if (staging / "dataset").is_dir() else staging
         failed = [c for c in verify_dir(root, known=known, known_blobs=known_blobs) if not c.ok]

@@ -50,7 +50,10 @@ def cosine_scores(vectors: np.ndarray, query: int) -> np.ndarray:
         raise ValueError(f"embedding of index {query} contains NaN or inf; the model diverged")
     qn = np.linalg.norm(q)
     if qn == 0:
-        raise ValueError(f"embedding of index {query} has zero norm; cosine similarity is undefined")
+        raise ValueError(
+            f"embedding of index {query} has zero norm; expected a non-zero vector "
+            "(cosine similarity has no direction to compare)"
+        )
     norms = np.linalg.norm(vectors, axis=1)
     bad = ~np.isfinite(norms)
     bad[0] = False
@@ -75,9 +78,13 @@ def top_n(vectors: np.ndarray, query: int, n: int = 10, exclude: Iterable[int] =
     available = vectors.shape[0] - len({b for b in blocked if 0 <= b < vectors.shape[0]})
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= available:
         raise ValueError(f"n must be an int in 1..{available} (songs that can be recommended), got {n!r}")
-    scores[list(blocked & set(range(len(scores))))] = -np.inf
+    # Blocked rows are removed, not just scored -inf: zero-norm rows also score -inf and
+    # must never lose a tie to the padding row.
+    keep = np.ones(len(scores), dtype=bool)
+    keep[[b for b in blocked if 0 <= b < len(scores)]] = False
+    candidates = np.flatnonzero(keep)
     # Stable sort on -score keeps the lower index first among equal scores.
-    order = np.argsort(-scores, kind="stable")[:n]
+    order = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
     return order.astype(np.int64), scores[order]
 
 
@@ -104,7 +111,13 @@ class Recommender:
         Unknown or ambiguous names raise ``UnknownSongError`` / ``AmbiguousSongError``.
         """
         idx = self.vocab.index_of(song) if isinstance(song, str) else song
-        indices, scores = top_n(self.vectors, idx, n)
+        try:
+            indices, scores = top_n(self.vectors, idx, n)
+        except ValueError as exc:
+            if not isinstance(song, str):
+                raise
+            # A bare row index means nothing to whoever typed a song name.
+            raise ValueError(f"cannot recommend songs like {song!r}: {exc}") from exc
         return pd.DataFrame(
             {
                 "rank": np.arange(1, len(indices) + 1),

@@ -55,6 +55,26 @@ def _jsonable(obj):
     return obj
 
 
+def check_run_target(out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Raise before any work is done if ``save_run(out_dir)`` could not succeed.
+
+    FileExistsError when the folder exists and ``overwrite`` is off; NotADirectoryError or
+    PermissionError when the nearest existing parent is not a writable folder. Creates
+    nothing, so a refused command leaves no empty folders behind.
+    """
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"run folder {out} already exists; pass overwrite=True (CLI: --overwrite) or pick another --out")
+    parent = out.parent if str(out.parent) else Path(".")
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot write the run folder {out}: {parent} is a file, expected a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write the run folder {out}: {parent} is not writable")
+    return out
+
+
 def save_run(
     out_dir: str | Path,
     vocab: Vocab,
@@ -75,8 +95,7 @@ def save_run(
             raise RunMismatchError(
                 f"{name} has {np.asarray(vec).shape[0]} rows; the vocabulary needs {vocab.size + 1}"
             )
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"run folder {out} already exists; pass overwrite=True (CLI: --overwrite) or pick another --out")
+    check_run_target(out, overwrite=overwrite)
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -135,11 +154,20 @@ def load_run(run_dir: str | Path) -> Run:
             return None
         try:
             arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, EOFError) as exc:  # EOFError: an empty file
             raise RunMismatchError(f"{path} is not a plain .npy array: {exc}") from exc
         if arr.ndim != 2 or arr.shape[0] != vocab.size + 1:
             raise RunMismatchError(
                 f"{path} has shape {arr.shape}; expected ({vocab.size + 1}, dim) for this run's vocabulary"
+            )
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise RunMismatchError(f"{path} holds {arr.dtype}; expected float vectors")
+        # Row 0 is padding and never ranked, so only song rows must be finite.
+        bad = ~np.isfinite(arr[1:]).all(axis=1)
+        if bad.any():
+            raise RunMismatchError(
+                f"{path} has NaN or inf in row {int(np.flatnonzero(bad)[0]) + 1} ({int(bad.sum())} row(s) in all); "
+                f"expected finite vectors: training diverged, retrain with a smaller learning rate"
             )
         return arr.astype(np.float32, copy=False)
 

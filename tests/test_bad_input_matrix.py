@@ -165,6 +165,7 @@ class Ctx:
     out: Path  # an empty folder that outputs are asked to go to
     server: ThreadingHTTPServer
     monkeypatch: pytest.MonkeyPatch
+    marker: Path | None = None  # set by cases with a hostile pickle: must never appear
 
     def serve(self, body: bytes, declared: int | None = None) -> str:
         path = f"/{len(self.server.routes)}/dataset.tar.gz"
@@ -533,6 +534,16 @@ def download_interrupted(ctx):
     return ctx.fetch_args(body[:100], declared=len(body))
 
 
+@case("songrec: interrupted", code=130)
+def download_cancelled_with_ctrl_c(ctx):
+    def press_ctrl_c(done, total):
+        raise KeyboardInterrupt
+
+    args = ctx.fetch_args(tarball(ARCHIVE_FILES))
+    ctx.monkeypatch.setattr(fetch_module, "stderr_progress", press_ctrl_c)
+    return args
+
+
 @case("offline", "could not download", "SONGREC_DATA_DIR", code=1)
 def download_server_unreachable(ctx):
     with socket.socket() as s:
@@ -583,12 +594,15 @@ def dataset_npz_truncated(ctx):
 
 @case("data.npz", "cannot read as .npz", "allow_pickle=False", raises=DataFormatError)
 def dataset_npz_hides_a_pickle(ctx):
-    from helpers.data import load_dataset
+    from helpers.data import load_dataset, save_dataset
+    from helpers.synthetic import make_synthetic
 
     ctx.marker = ctx.tmp / "MARKER"
-    path = ctx.tmp / "data.npz"
-    np.savez(path, **{k: np.array("x") for k in ("format", "name", "source")},
-             playlist_ids=np.array([Armed(ctx.marker)], dtype=object))
+    path = save_dataset(make_synthetic(n_genres=2, songs_per_genre=5, n_playlists=10, seed=0), ctx.tmp / "data.npz")
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    arrays["title"] = np.array([Armed(ctx.marker)] * len(arrays["title"]), dtype=object)
+    np.savez(path, **arrays)
     return lambda: load_dataset(path)
 
 
@@ -627,7 +641,6 @@ def test_bad_input(make: Callable, expect, code, raises, tmp_path, http, monkeyp
     out = tmp_path / "out"
     out.mkdir()
     ctx = Ctx(tmp_path, out, http, monkeypatch)
-    ctx.marker = None
     action = make(ctx)
     before = tree(tmp_path)
     capsys.readouterr()

@@ -104,3 +104,11 @@ def test_run_folder_not_overwritten_by_default(tmp_path):
     with pytest.raises(RunMismatchError, match="rows"):
         save_run(tmp_path / "bad", vocab, table()[:3])
     assert not (tmp_path / "bad").exists()
+
+
+def test_zero_norm_rows_never_let_padding_in():
+    # found by the notebook author: with a zero row filling the list, padding won the -inf tie
+    v = np.array([[3, 0], [1, 0], [0, 2], [1, 1], [-1, 0], [2, .2], [0, 0]], dtype=np.float32)
+    idx, scores = top_n(v, 1, 5)
+    assert idx.tolist() == [5, 3, 2, 4, 6]
+    assert scores[-1] == -np.inf

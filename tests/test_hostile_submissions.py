@@ -1,0 +1,332 @@
+"""Broken and hostile submissions through the real nbgrader 0.9.6 autograde flow.
+
+Built on the toy course of tests/nbgrader_toy.py (parts A = ``01_square``, 2 points, and
+B = ``01_mean``, 3 points) plus one notebook added here, ``03_state``, whose two parts
+start from ``helpers.course`` reference data read from a six-song Cornell folder
+written below. Each student does one bad thing; the expected scores are written by hand
+from the cells. Everything is graded twice, and both gradings must agree.
+
+What each student hands in:
+
+looper      part B's answer cell loops forever: the per-cell timeout stops it, B scores
+            0, A (solved) still scores 2.
+raiser      part A's answer cell raises before defining ``square``: A scores 0, the
+            rest of the notebook still runs and B (solved) scores 3.
+tamper      a wrong ``square`` with its test cell edited to ``pass`` and its points set
+            to 100; B solved but B's test cell deleted. nbgrader restores both test
+            cells (and the points) from the gradebook: 0 + 3.
+moved       both parts solved, B's answer cell moved to the top: 5, as in Jupyter.
+duplicated  A's answer cell copied (Jupyter's copy keeps the nbgrader metadata) and
+            solved in the copy, the stub left above it: the last copy counts, 2.
+loud        both parts solved, A prints 300,000 lines and B one 30-million-character
+            line: graded (5), and the graded notebook stays small.
+vandal      in ``03_state`` part 1 changes the reference data in place and empties
+            the helpers' cached dataset: both parts still get fresh data, 2.
+
+Points at stake in 01_toy are 5, in 03_state 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nbgrader_toy as toy  # noqa: E402
+
+course = toy.load_course_tool()
+
+CELL_TIMEOUT = 6  # seconds; the honest cells here take well under one
+EXPECTED = {  # student -> notebook -> autograded points, by hand from the cells
+    "looper": {"01_toy": 2.0, "03_state": 0.0},
+    "raiser": {"01_toy": 3.0, "03_state": 0.0},
+    "tamper": {"01_toy": 3.0, "03_state": 0.0},
+    "moved": {"01_toy": 5.0, "03_state": 0.0},
+    "duplicated": {"01_toy": 2.0, "03_state": 0.0},
+    "loud": {"01_toy": 5.0, "03_state": 0.0},
+    "vandal": {"01_toy": 0.0, "03_state": 2.0},
+}
+GUARDS = "from helpers.nbgrader_guards import install\ninstall(c)\n"
+
+# --------------------------------------------------------------------------- the 03 notebook
+
+# Raw IDs 0..5; playlists [0 1 2], [3 4], a one-song and an empty one (both dropped).
+SONG_HASH = "".join(f"{i}\tSong {i}\tBand\n" for i in range(6))
+TRAIN = "0 1 2 3 4 5\n1 1 1 1 1 1\n0 1 2\n3 4\n5\n\n"
+
+
+def _meta(grade_id, *, grade=False, solution=False, locked=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def state_notebook() -> nbformat.NotebookNode:
+    setup = new_code_cell("import os", metadata=_meta("03_setup", locked=True))
+    setup.metadata["tags"] = ["setup"]
+    cells = [
+        new_markdown_cell("# Toy 03\nTwo parts that start from the reference mapping."),
+        setup,
+        new_code_cell("from helpers import course\nmapping = course.reference_mapping()"),
+        new_code_cell(
+            "def first_playlist(m):\n"
+            "    ### BEGIN SOLUTION\n"
+            "    return [int(x) for x in m.playlists[0]]\n"
+            "    ### END SOLUTION",
+            metadata=_meta("03_first", solution=True)),
+        new_code_cell("assert first_playlist(course.reference_mapping()) == [0, 1, 2]",
+                      metadata=_meta("03_first_test", grade=True, locked=True, points=1)),
+        new_code_cell(
+            "def vocab_size(m):\n"
+            "    ### BEGIN SOLUTION\n"
+            "    return m.vocab.size\n"
+            "    ### END SOLUTION",
+            metadata=_meta("03_size", solution=True)),
+        new_code_cell(
+            "_m = course.reference_mapping()\n"
+            "assert vocab_size(_m) == 5\n"
+            "assert [p.tolist() for p in _m.playlists] == [[0, 1, 2], [3, 4]], 'reference data changed'\n"
+            "assert [e.tolist() for e in _m.encoded] == [[1, 2, 3], [4, 5]], 'reference data changed'",
+            metadata=_meta("03_size_test", grade=True, locked=True, points=1)),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+VANDAL_FIRST = (
+    "def first_playlist(m):\n"
+    "    return [int(x) for x in m.playlists[0]]\n"
+    "\n"
+    "for _p in mapping.playlists:\n"
+    "    _p[:] = 5\n"
+    "for _e in mapping.encoded:\n"
+    "    _e[:] = 1\n"
+    "course.load_dataset().playlists.clear()\n"
+    "mapping.songs['title'] = 'vandalised'\n"
+)
+
+# --------------------------------------------------------------------------- submissions
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if toy.grade_id(c) == grade_id)
+
+
+def _index(nb, grade_id):
+    return next(i for i, c in enumerate(nb.cells) if toy.grade_id(c) == grade_id)
+
+
+def submissions(source: dict, release: dict) -> dict[str, dict[str, nbformat.NotebookNode]]:
+    """student -> notebook name -> notebook, built from the source and release versions."""
+    rel01, src01 = release["01_toy"], source["01_toy"]
+    solved = toy.with_cells_from(rel01, src01, {"01_square", "01_mean"})
+    square_ok, mean_ok = _cell(src01, "01_square").source, _cell(src01, "01_mean").source
+    out = {}
+
+    nb = copy.deepcopy(solved)
+    _cell(nb, "01_mean").source = "while True:\n    pass\n" + mean_ok
+    out["looper"] = {"01_toy": nb}
+
+    nb = copy.deepcopy(solved)
+    _cell(nb, "01_square").source = "raise RuntimeError('I give up')\n" + square_ok
+    out["raiser"] = {"01_toy": nb}
+
+    nb = copy.deepcopy(solved)
+    _cell(nb, "01_square").source = "def square(x):\n    return 0"
+    test = _cell(nb, "01_square_test")
+    test.source = "pass"
+    test.metadata.nbgrader["points"] = 100
+    del nb.cells[_index(nb, "01_mean_test")]
+    out["tamper"] = {"01_toy": nb}
+
+    nb = copy.deepcopy(solved)
+    moved = nb.cells.pop(_index(nb, "01_mean"))
+    nb.cells.insert(_index(nb, "01_setup") + 1, moved)
+    out["moved"] = {"01_toy": nb}
+
+    nb = copy.deepcopy(rel01)
+    at = _index(nb, "01_square")
+    twin = copy.deepcopy(nb.cells[at])
+    twin.source = square_ok
+    twin.id = "pasted-copy"  # Jupyter gives a pasted cell a new id, but keeps its metadata
+    nb.cells.insert(at + 1, twin)
+    out["duplicated"] = {"01_toy": nb}
+
+    nb = copy.deepcopy(solved)
+    _cell(nb, "01_square").source += "\nfor _ in range(300_000):\n    print('y' * 100)"
+    _cell(nb, "01_mean").source += "\nprint('x' * 30_000_000)"
+    out["loud"] = {"01_toy": nb}
+
+    nb = copy.deepcopy(release["03_state"])
+    _cell(nb, "03_first").source = VANDAL_FIRST
+    _cell(nb, "03_size").source = _cell(source["03_state"], "03_size").source
+    out["vandal"] = {"03_state": nb}
+    return out
+
+
+def grades(root: Path) -> dict[tuple[str, str, str], float | None]:
+    """(student, notebook, grade cell) -> auto score, for every grade row in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(course.db_url(root)) as gb:
+        for sub in gb.find_assignment(toy.ASSIGNMENT).submissions:
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    out[(sub.student_id, nb.name, grade.name)] = grade.auto_score
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile_course")
+    src = toy.build_toy_course(root)
+    nbformat.write(state_notebook(), src / "03_state.ipynb")
+    config = root / "nbgrader_config.py"
+    if "nbgrader_guards" not in config.read_text():
+        config.write_text(config.read_text() + "\n" + GUARDS)  # see test_repo_config_installs_guards
+    data = root / "data" / "yes_complete"
+    data.mkdir(parents=True)
+    for name, text in (("train.txt", TRAIN), ("song_hash.txt", SONG_HASH),
+                       ("tags.txt", "#\n" * 6), ("tag_hash.txt", "0, rock\n")):
+        (data / name).write_text(text)
+    env = toy.course_env_for_tests(CELL_TIMEOUT)
+    env.update(SONGREC_DATA_DIR=str(root / "data"), SONGREC_COURSE_PICKLE="")
+    course.run_release(root, env=env, repo="test-org/songrec", out=io.StringIO())
+
+    names = ("01_toy", "03_state")
+    source = {n: nbformat.read(src / f"{n}.ipynb", as_version=4) for n in names}
+    rel = root / "release" / toy.ASSIGNMENT
+    release = {n: nbformat.read(rel / f"{n}.ipynb", as_version=4) for n in names}
+    for student, notebooks in submissions(source, release).items():
+        for name, nb in notebooks.items():
+            path = root / "submitted" / student / toy.ASSIGNMENT / f"{name}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, path)
+
+    first = course.run_autograde(root, env=env, out=io.StringIO(), timeout=600)
+    first_grades = grades(root)
+    autograded = {s: nbformat.read(root / "autograded" / s / toy.ASSIGNMENT / f"{n}.ipynb", as_version=4)
+                  for s, n in (("looper", "01_toy"), ("tamper", "01_toy"), ("loud", "01_toy"))}
+    sizes = {s: (root / "autograded" / s / toy.ASSIGNMENT / "01_toy.ipynb").stat().st_size
+             for s in ("loud", "moved")}
+    second = course.run_autograde(root, env=env, out=io.StringIO(), timeout=600)
+    return {"root": root, "first": first, "second": second, "first_grades": first_grades,
+            "second_grades": grades(root), "autograded": autograded, "sizes": sizes}
+
+
+def _auto(table, student: str) -> dict[str, float]:
+    row = next(r for r in table.rows if r.student == student)
+    return {n: row.auto.get(n, 0.0) for n in ("01_toy", "03_state")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_each_hostile_submission_gets_exactly_its_points(graded, student):
+    assert _auto(graded["first"], student) == EXPECTED[student]
+
+
+@pytest.mark.slow
+def test_grading_twice_gives_identical_scores(graded):
+    assert graded["first_grades"] == graded["second_grades"]
+    assert len(graded["first_grades"]) == 7 * (2 + 2 + 2)  # students x graded cells (incl. 02)
+    for student in EXPECTED:
+        assert _auto(graded["second"], student) == _auto(graded["first"], student)
+
+
+@pytest.mark.slow
+def test_infinite_loop_is_stopped_by_the_cell_timeout(graded):
+    nb = graded["autograded"]["looper"]
+    loop_errors = [o.get("ename") for o in _cell(nb, "01_mean").outputs if o.output_type == "error"]
+    assert loop_errors, "the looping answer cell should end with the timeout's error"
+    test_errors = [o.get("ename") for o in _cell(nb, "01_mean_test").outputs if o.output_type == "error"]
+    assert test_errors == ["NameError"]  # mean was never defined
+    assert not [o for o in _cell(nb, "01_square_test").outputs if o.output_type == "error"]
+
+
+@pytest.mark.slow
+def test_edited_and_deleted_test_cells_are_restored(graded):
+    nb = graded["autograded"]["tamper"]
+    square_test = _cell(nb, "01_square_test")
+    assert "assert square(3) == 9" in square_test.source
+    assert toy.HIDDEN_TEST_LINE in square_test.source
+    assert "mean([1, 2, 3, 6])" in _cell(nb, "01_mean_test").source
+    assert float(graded["first"].max_scores["01_toy"]) == 5.0
+
+
+@pytest.mark.slow
+def test_huge_output_is_truncated(graded):
+    nb = graded["autograded"]["loud"]
+    many = "".join(o.get("text", "") for o in _cell(nb, "01_square").outputs)
+    one = "".join(o.get("text", "") for o in _cell(nb, "01_mean").outputs)
+    # nbgrader's LimitOutput keeps 1000 lines; the size guard may then cut its note off.
+    assert "truncated" in many.lower() and many.count("\n") <= 1001 and len(many) < 110_000
+    assert len(one) < 200_000 and "truncated by the autograder" in one
+    # A clean notebook is a few kB; the loud one keeps about two cells' worth of output.
+    assert graded["sizes"]["loud"] < graded["sizes"]["moved"] + 400_000
+
+
+def test_repo_config_installs_guards():
+    """The course's nbgrader_config.py must install helpers.nbgrader_guards (see
+    docs/SAFETY.md); the round trip above adds them to its copy when they are missing."""
+    text = (toy.REPO_ROOT / "nbgrader_config.py").read_text()
+    assert "from helpers.nbgrader_guards import install" in text and "install(c)" in text, (
+        "nbgrader_config.py lacks the two lines\n" + GUARDS
+        + "without them a copied answer cell stops that student's autograding (KeyError: "
+          "'grade_id') and one huge print() is kept whole")
+
+
+# --------------------------------------------------------------------------- the guards alone
+
+
+def _graded_test_cell(outputs):
+    from nbformat.v4 import new_output
+
+    cell = new_code_cell("assert True", metadata=_meta("01_x_test", grade=True, locked=True, points=2))
+    cell.outputs = [new_output(**o) for o in outputs]
+    return cell
+
+
+@pytest.mark.parametrize(("outputs", "score"), [
+    ([{"output_type": "stream", "name": "stdout", "text": "y" * 300_000},
+      {"output_type": "error", "ename": "AssertionError", "evalue": "", "traceback": []}], 0.0),
+    ([{"output_type": "stream", "name": "stderr", "text": "w" * 300_000}], 0.0),
+    ([{"output_type": "stream", "name": "stdout", "text": "y" * 300_000},
+      {"output_type": "execute_result", "data": {"text/plain": "1.5", "text/html": "<b>" * 50_000},
+       "execution_count": 1}], 1.5),
+    ([{"output_type": "stream", "name": "stdout", "text": "y" * 300_000}], 2.0),
+], ids=["error_after_flood", "stderr_flood", "partial_credit_after_flood", "stdout_flood"])
+def test_size_guard_shortens_outputs_but_never_changes_a_score(outputs, score):
+    from nbgrader.utils import determine_grade
+
+    from helpers.nbgrader_guards import LimitOutputSize
+
+    cell = _graded_test_cell(outputs)
+    assert determine_grade(cell) == (score, 2.0)
+    cell, _ = LimitOutputSize(max_chars=1000).preprocess_cell(cell, {}, 0)
+    assert determine_grade(cell) == (score, 2.0)
+    assert len(nbformat.writes(new_notebook(cells=[cell]))) < 5_000
+
+
+def test_dedup_guard_leaves_one_graded_copy_and_plain_cells():
+    from nbgrader.utils import is_solution
+
+    from helpers.nbgrader_guards import DeduplicateIdsSafely
+
+    first = new_code_cell("def f(): pass", metadata=_meta("01_f", solution=True))
+    second = copy.deepcopy(first)
+    second.source = "def f(): return 1"
+    nb = new_notebook(cells=[first, second])
+    nb, _ = DeduplicateIdsSafely().preprocess(nb, {})
+    assert "nbgrader" not in nb.cells[0].metadata  # stock nbgrader leaves {} here and crashes later
+    assert is_solution(nb.cells[1]) and nb.cells[1].source == "def f(): return 1"
