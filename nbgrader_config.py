@@ -76,3 +76,10 @@ c.ClearMarkScheme.check_attachment_leakage = True
 # A student may delete a graded cell; nbgrader then puts the instructor's copy back
 # (hidden tests included) and runs it, so deleting a test cannot dodge it.
 c.OverwriteCells.add_missing_cells = True
+
+# Two gaps in nbgrader 0.9.6 (see helpers/nbgrader_guards.py): a copy-pasted answer cell
+# (same grade_id twice) crashes autograde for that student, and LimitOutput counts lines
+# only, so one 50 MB print would survive into the graded notebook and the feedback.
+from helpers.nbgrader_guards import install  # noqa: E402
+
+install(c)

@@ -55,7 +55,7 @@ __all__ = [
     "train_fast",
 ]
 
-OPTIMIZERS = ("adam", "lazy_adam")
+OPTIMIZERS = ("lazy_adam", "sgd", "adam")
 
 # Chosen by bench/quality.py on held-out playlists (see bench/RESULTS.md). Separate tables
 # and ranking by target . context: with uniform noise (power 0) the optimum of the SGNS
@@ -556,20 +556,51 @@ def _model_class():
             done = tf.cast(self.step, tf.float32) / tf.cast(self.total_steps, tf.float32)
             return lr * tf.maximum(1.0 - done, 1e-4)
 
+        def row_gradients(self, targets, contexts, negatives):
+            """Loss and per-row gradients of one batch, without autodiff.
+
+            With ``z`` the logit of a row and ``y`` its label, the row's cross-entropy
+            has derivative ``sigmoid(z) - y``; the target row gets that times the
+            context vector and vice versa. Gradients are of the *summed* loss (one unit
+            per row, as in word2vec), so a learning rate means the same at any batch
+            size. Returns ``(mean loss, [(indices int32 (n,), grads float32 (n, d)) per
+            table])``.
+            """
+            tv = self.tf_tables[0]
+            cv = self.tf_tables[-1]
+            ctx = tf.concat([contexts[:, None], negatives], axis=1)      # (B, k+1)
+            t = tf.gather(tv, targets)                                   # (B, d)
+            c = tf.gather(cv, ctx)                                       # (B, k+1, d)
+            z = tf.einsum("bd,bjd->bj", t, c)
+            is_pos = tf.concat([tf.ones_like(z[:, :1]), tf.zeros_like(z[:, 1:])], axis=1)
+            loss = tf.reduce_mean(tf.nn.softplus((1.0 - 2.0 * is_pos) * z))
+            dz = tf.sigmoid(z) - is_pos
+            g_t = tf.einsum("bj,bjd->bd", dz, c)
+            g_c = tf.reshape(dz[:, :, None] * t[:, None, :], [-1, self.config.dim])
+            ctx = tf.reshape(ctx, [-1])
+            if self.config.shared:
+                return loss, [(tf.concat([targets, ctx], 0), tf.concat([g_t, g_c], 0))]
+            return loss, [(targets, g_t), (ctx, g_c)]
+
         def train_step(self, data):
             pairs = data[0] if isinstance(data, (tuple, list)) else data
             pairs = tf.cast(pairs, tf.int32)
             targets, contexts = pairs[:, 0], pairs[:, 1]
             negatives = self.sample_negatives(tf.shape(pairs)[0], self.step)
-            with tf.GradientTape() as tape:
-                loss = self.batch_loss(targets, contexts, negatives)
-            grads = tape.gradient(loss, self.tf_tables)
             lr = self.learning_rate_now()
             if self.config.optimizer == "adam":
+                with tf.GradientTape() as tape:
+                    loss = self.batch_loss(targets, contexts, negatives)
+                grads = tape.gradient(loss, self.tf_tables)
                 self.optimizer.learning_rate.assign(lr)
                 self.optimizer.apply(grads, self.tables)
             else:
-                self._lazy_adam(grads, lr)
+                loss, grads = self.row_gradients(targets, contexts, negatives)
+                if self.config.optimizer == "sgd":
+                    for var, (idx, g) in zip(self.tf_tables, grads):
+                        var.scatter_sub(tf.IndexedSlices(lr * g, idx))
+                else:
+                    self._lazy_adam(grads, lr)
             self.step.assign_add(1)
             self.loss_sum.assign_add(tf.cast(loss, tf.float64))
             self.loss_count.assign_add(1)
@@ -581,15 +612,17 @@ def _model_class():
             # O(V * dim). Duplicate rows are summed first, as a dense gradient would.
             t = tf.cast(self.step + 1, tf.float32)
             alpha = lr * tf.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
-            for var, (m, v), g in zip(self.tf_tables, self.moments, grads):
-                rows, pos = tf.unique(g.indices)
-                gsum = tf.math.unsorted_segment_sum(g.values, pos, tf.shape(rows)[0])
+            for var, (m, v), (idx, g) in zip(self.tf_tables, self.moments, grads):
+                rows, pos = tf.unique(idx)
+                gsum = tf.math.unsorted_segment_sum(g, pos, tf.shape(rows)[0])
                 m_new = beta1 * tf.gather(m, rows) + (1.0 - beta1) * gsum
                 v_new = beta2 * tf.gather(v, rows) + (1.0 - beta2) * tf.square(gsum)
                 m.scatter_update(tf.IndexedSlices(m_new, rows))
                 v.scatter_update(tf.IndexedSlices(v_new, rows))
-                var.scatter_sub(tf.IndexedSlices(alpha * m_new / (tf.sqrt(v_new) + eps),
-                                                 rows))
+                # Rows are distinct here, so an update (cheaper than scatter_sub on CPU)
+                # is exact.
+                step = alpha * m_new / (tf.sqrt(v_new) + eps)
+                var.scatter_update(tf.IndexedSlices(tf.gather(var, rows) - step, rows))
 
     _MODEL_CLASS = FastSGNS
     return FastSGNS

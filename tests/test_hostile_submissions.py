@@ -326,6 +326,7 @@ def test_dedup_guard_leaves_one_graded_copy_and_plain_cells():
     first = new_code_cell("def f(): pass", metadata=_meta("01_f", solution=True))
     second = copy.deepcopy(first)
     second.source = "def f(): return 1"
+    second.id = "pasted-copy"
     nb = new_notebook(cells=[first, second])
     nb, _ = DeduplicateIdsSafely().preprocess(nb, {})
     assert "nbgrader" not in nb.cells[0].metadata  # stock nbgrader leaves {} here and crashes later
