@@ -649,7 +649,7 @@ def _step_runner(model):
     if model.config.jit_compile:
         step = tf.function(step, jit_compile=True, reduce_retracing=True)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 2], tf.int32)])
     def run(block):
         for s in tf.range(tf.shape(block)[0]):
             step(block[s])
