@@ -4,8 +4,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-# pytest plugins auto-load slowly and none are needed beyond nbval.
 export PYTHONDONTWRITEBYTECODE = 1
+# Tools that shell out (nbgrader -> alembic, jupyter kernels) must find the venv's copies.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: venv run test test-fast data demo notebooks release autograde feedback export check-notebooks bench clean
 

@@ -65,6 +65,7 @@ REFERENCE_SETTINGS: dict[str, Any] = {
     "window": 10,
     "dynamic_window": True,
     "negatives": 5,
+    "negative_group": 8,
     "power": 0.0,
     "subsample": 0.0,
     "dim": 64,
@@ -111,6 +112,7 @@ class FastConfig:
     window: int = REFERENCE_SETTINGS["window"]
     dynamic_window: bool = REFERENCE_SETTINGS["dynamic_window"]
     negatives: int = REFERENCE_SETTINGS["negatives"]
+    negative_group: int = REFERENCE_SETTINGS["negative_group"]
     power: float = REFERENCE_SETTINGS["power"]
     subsample: float = REFERENCE_SETTINGS["subsample"]
     dim: int = REFERENCE_SETTINGS["dim"]
@@ -128,7 +130,8 @@ class FastConfig:
             raise ValueError(
                 f"FastConfig.{name} must be {expected}, got {getattr(self, name)!r}")
 
-        for name, low in (("window", 1), ("negatives", 1), ("dim", 1), ("batch_size", 1),
+        for name, low in (("window", 1), ("negatives", 1), ("negative_group", 1),
+                          ("dim", 1), ("batch_size", 1),
                           ("epochs", 1), ("steps_per_execution", 1)):
             value = getattr(self, name)
             if not _is_int(value) or value < low:
@@ -559,38 +562,57 @@ def _model_class():
         def row_gradients(self, targets, contexts, negatives):
             """Loss and per-row gradients of one batch, without autodiff.
 
-            With ``z`` the logit of a row and ``y`` its label, the row's cross-entropy
-            has derivative ``sigmoid(z) - y``; the target row gets that times the
-            context vector and vice versa. Gradients are of the *summed* loss (one unit
-            per row, as in word2vec), so a learning rate means the same at any batch
-            size. Returns ``(mean loss, [(indices int32 (n,), grads float32 (n, d)) per
-            table])``.
+            ``targets``, ``contexts`` int32 (B,); ``negatives`` int32 (B / g, k): group
+            ``i`` of ``g = config.negative_group`` consecutive positives shares row ``i``
+            of noise contexts (``g = 1``: every positive has its own). Each positive
+            still meets ``k`` noise contexts, so the loss is the SGNS loss of the B
+            positives with ``repeat(negatives, g, axis=0)`` as their noise rows; sharing
+            only means the noise vectors are gathered and updated once per group.
+
+            With ``z`` the logit of a row and ``y`` its label, the row's cross-entropy has
+            derivative ``sigmoid(z) - y``; the target row gets that times the context
+            vector and vice versa. Gradients are of the *summed* loss (one unit per row,
+            as in word2vec), so a learning rate means the same at any batch size.
+            Returns ``(mean loss, [(indices int32 (n,), grads float32 (n, d)) per
+            table])``; indices may repeat.
             """
+            d = self.config.dim
+            g = self.config.negative_group
             tv = self.tf_tables[0]
             cv = self.tf_tables[-1]
-            ctx = tf.concat([contexts[:, None], negatives], axis=1)      # (B, k+1)
             t = tf.gather(tv, targets)                                   # (B, d)
-            c = tf.gather(cv, ctx)                                       # (B, k+1, d)
-            z = tf.einsum("bd,bjd->bj", t, c)
-            is_pos = tf.concat([tf.ones_like(z[:, :1]), tf.zeros_like(z[:, 1:])], axis=1)
-            loss = tf.reduce_mean(tf.nn.softplus((1.0 - 2.0 * is_pos) * z))
-            dz = tf.sigmoid(z) - is_pos
-            g_t = tf.einsum("bj,bjd->bd", dz, c)
-            g_c = tf.reshape(dz[:, :, None] * t[:, None, :], [-1, self.config.dim])
-            ctx = tf.reshape(ctx, [-1])
+            c = tf.gather(cv, contexts)                                  # (B, d)
+            nv = tf.gather(cv, negatives)                                # (G, k, d)
+            t_grouped = tf.reshape(t, [-1, g, d])                        # (G, g, d)
+            z_pos = tf.reduce_sum(t * c, axis=1)                         # (B,)
+            z_neg = tf.einsum("Gid,Gkd->Gik", t_grouped, nv)             # (G, g, k)
+            rows = tf.cast(tf.size(z_pos) + tf.size(z_neg), tf.float32)
+            loss = (tf.reduce_sum(tf.nn.softplus(-z_pos))
+                    + tf.reduce_sum(tf.nn.softplus(z_neg))) / rows
+            d_pos = tf.sigmoid(z_pos) - 1.0
+            d_neg = tf.sigmoid(z_neg)
+            g_t = d_pos[:, None] * c + tf.reshape(
+                tf.einsum("Gik,Gkd->Gid", d_neg, nv), [-1, d])
+            g_c = d_pos[:, None] * t
+            g_n = tf.reshape(tf.einsum("Gik,Gid->Gkd", d_neg, t_grouped), [-1, d])
+            ctx = tf.concat([contexts, tf.reshape(negatives, [-1])], 0)
+            g_ctx = tf.concat([g_c, g_n], 0)
             if self.config.shared:
-                return loss, [(tf.concat([targets, ctx], 0), tf.concat([g_t, g_c], 0))]
-            return loss, [(targets, g_t), (ctx, g_c)]
+                return loss, [(tf.concat([targets, ctx], 0), tf.concat([g_t, g_ctx], 0))]
+            return loss, [(targets, g_t), (ctx, g_ctx)]
 
         def train_step(self, data):
             pairs = data[0] if isinstance(data, (tuple, list)) else data
             pairs = tf.cast(pairs, tf.int32)
             targets, contexts = pairs[:, 0], pairs[:, 1]
-            negatives = self.sample_negatives(tf.shape(pairs)[0], self.step)
+            groups = tf.shape(pairs)[0] // self.config.negative_group
+            negatives = self.sample_negatives(groups, self.step)
             lr = self.learning_rate_now()
             if self.config.optimizer == "adam":
                 with tf.GradientTape() as tape:
-                    loss = self.batch_loss(targets, contexts, negatives)
+                    loss = self.batch_loss(
+                        targets, contexts,
+                        tf.repeat(negatives, self.config.negative_group, axis=0))
                 grads = tape.gradient(loss, self.tf_tables)
                 self.optimizer.learning_rate.assign(lr)
                 self.optimizer.apply(grads, self.tables)
@@ -662,9 +684,8 @@ def _epoch_batches(pairs: np.ndarray, batch: int) -> np.ndarray:
     """(n_steps, batch, 2): the rows in order, the last batch topped up from the start."""
     n = len(pairs)
     steps = -(-n // batch)
-    short = steps * batch - n
-    if short:
-        pairs = np.concatenate([pairs, pairs[:short]])
+    if steps * batch != n:
+        pairs = pairs[np.arange(steps * batch) % n]
     return pairs.reshape(steps, batch, 2)
 
 
@@ -738,7 +759,9 @@ def train_fast(train_encoded: Sequence[np.ndarray], vocab_size: int,
     if len(first) == 0:
         raise ValueError("train_encoded produced no positive pairs: every playlist needs "
                          "at least 2 songs")
-    batch = min(config.batch_size, len(first))
+    # A whole number of noise groups per batch; tiny inputs get one batch (wrapped).
+    g = config.negative_group
+    batch = max(g, min(config.batch_size, len(first)) // g * g)
     # Steps per epoch vary a little with the dynamic window; the first epoch's count sets
     # the length of the linear learning-rate decay.
     model.total_steps.assign(max(1, -(-len(first) // batch)) * config.epochs)

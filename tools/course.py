@@ -472,6 +472,11 @@ def course_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     env.update(overrides or {})
     parts = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
+    # nbgrader shells out to `alembic` (gradebook migrations) and kernels resolve
+    # `python3`, both from PATH: make them this interpreter's, even without an activated venv.
+    bindir = str(Path(sys.executable).parent)
+    path_parts = [bindir] + [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(path_parts))
     return env
 
 
