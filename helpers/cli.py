@@ -41,27 +41,31 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
-    from helpers.training import TrainConfig
-
-    d = TrainConfig()
     _data_args(p)
     p.add_argument("--synthetic", action="store_true", help="train on the synthetic genre corpus instead")
     p.add_argument("--variant", default="yes_complete", choices=["yes_small", "yes_big", "yes_complete"])
     p.add_argument("--playlists", type=int, default=None,
                    help="use only the first N playlists (the assignment uses 200); default: all")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out playlists for validation")
-    p.add_argument("--window", type=int, default=d.window)
-    p.add_argument("--negatives", type=int, default=d.negatives)
-    p.add_argument("--noise", choices=["uniform", "unigram"], default=d.noise)
-    p.add_argument("--power", type=float, default=d.power)
-    p.add_argument("--max-pairs", type=int, default=d.max_pairs_per_playlist,
-                   help="cap on rows per playlist (0 = no cap)")
-    p.add_argument("--dim", type=int, default=d.dim)
-    p.add_argument("--separate-tables", action="store_true", help="separate target/context embeddings")
-    p.add_argument("--lr", type=float, default=d.learning_rate)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--method", choices=["reference", "assignment"], default="reference",
+                   help="reference: the fast path with the benchmarked settings (helpers.fast_sgns); "
+                        "assignment: the notebooks' pipeline with the seed assignment's settings")
+    # Hyper-parameters default to the chosen method's settings; a flag overrides one.
+    p.add_argument("--window", type=int)
+    p.add_argument("--negatives", type=int)
+    p.add_argument("--noise", choices=["uniform", "unigram"])
+    p.add_argument("--power", type=float, help="noise exponent for --noise unigram")
+    p.add_argument("--max-pairs", type=int, help="assignment method: cap on rows per playlist (0 = no cap)")
+    p.add_argument("--dim", type=int)
+    tables = p.add_mutually_exclusive_group()
+    tables.add_argument("--separate-tables", dest="shared", action="store_false", default=None,
+                        help="separate target/context embeddings")
+    tables.add_argument("--shared-table", dest="shared", action="store_true",
+                        help="one table for targets and contexts")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", default="runs/latest", help="run folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
 
@@ -102,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", help="find data, train the reference model, print recommendations")
     _train_args(m)
-    m.set_defaults(out="runs/demo", overwrite=True, playlists=200)
+    m.set_defaults(out="runs/demo", overwrite=True)
     return parser
 
 
@@ -190,14 +194,39 @@ def _load_training_data(args):
 
 
 def _config_from_args(args):
-    from helpers.training import TrainConfig
+    """TrainConfig (assignment) or FastConfig (reference) with the flags that were given."""
+    given = {
+        "window": args.window, "negatives": args.negatives, "dim": args.dim, "shared": args.shared,
+        "learning_rate": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.method == "assignment":
+        from helpers.training import TrainConfig
 
-    return TrainConfig(
-        window=args.window, negatives=args.negatives, noise=args.noise, power=args.power,
-        max_pairs_per_playlist=args.max_pairs or None, dim=args.dim, shared=not args.separate_tables,
-        learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-        verbose=0,
-    )
+        if args.noise is not None:
+            given["noise"] = args.noise
+        if args.power is not None:
+            given["power"] = args.power
+        if args.max_pairs is not None:
+            given["max_pairs_per_playlist"] = args.max_pairs or None
+        return TrainConfig(seed=args.seed, verbose=0, **given)
+    from helpers.fast_sgns import REFERENCE_SETTINGS, FastConfig
+
+    if args.max_pairs is not None:
+        raise ValueError("--max-pairs applies to --method assignment only (the reference method has no row cap)")
+    if args.noise == "uniform":
+        given["power"] = 0.0
+    elif args.noise == "unigram":
+        given["power"] = 0.75 if args.power is None else args.power
+    elif args.power is not None:
+        given["power"] = args.power
+    return FastConfig.from_dict({**REFERENCE_SETTINGS, **given})
+
+
+def _config_dict(config) -> dict:
+    import dataclasses
+
+    return config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
 
 
 def train_run(args, dataset, note: str) -> Path:
@@ -228,7 +257,12 @@ def train_run(args, dataset, note: str) -> Path:
     _say(f"{note}: {len(train_raw)} training / {len(val_raw)} held-out playlists, {vocab.size} songs; "
          f"training {config.epochs} epochs ...")
     started = time.perf_counter()
-    result = train_sgns(train_enc, vocab.size, config, val_enc or None, progress=True)
+    if args.method == "assignment":
+        result = train_sgns(train_enc, vocab.size, config, val_enc or None, progress=True)
+    else:
+        from helpers.fast_sgns import train_fast
+
+        result = train_fast(train_enc, vocab.size, config, val_enc or None, seed=args.seed, progress=True)
     seconds = time.perf_counter() - started
     metrics = {
         "seconds": round(seconds, 2),
@@ -240,7 +274,8 @@ def train_run(args, dataset, note: str) -> Path:
         "data": note, "dataset_source": dataset.source, "playlists": len(playlists),
         "dataset": {"kind": "synthetic" if dataset.name == "synthetic" else "cornell",
                     "variant": dataset.name, "synthetic_seed": args.seed},
-        "val_fraction": args.val_fraction, "split_seed": args.seed, **config.to_dict(),
+        "method": args.method, "seed": args.seed,
+        "val_fraction": args.val_fraction, "split_seed": args.seed, **_config_dict(config),
     }
     out = save_run(args.out, vocab, result.target_vectors, result.context_vectors,
                    settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite)

@@ -361,27 +361,27 @@ def pickle_missing(ctx):
 
 # -- training settings (songrec train) ---------------------------------------------------------
 
-@case("TrainConfig.window", "an int >= 1", "got 0")
+@case("Config.window", "an int >= 1", "got 0")
 def window_zero(ctx):
     return ctx.train_args("--window", "0")
 
 
-@case("TrainConfig.window", "an int >= 1", "got -3")
+@case("Config.window", "an int >= 1", "got -3")
 def window_negative(ctx):
     return ctx.train_args("--window", "-3")
 
 
-@case("TrainConfig.negatives", "an int >= 0", "got -1")
+@case("Config.negatives", "must be an int >=", "got -1")
 def negatives_negative(ctx):
     return ctx.train_args("--negatives", "-1")
 
 
-@case("TrainConfig.dim", "an int >= 1", "got 0")
+@case("Config.dim", "an int >= 1", "got 0")
 def embedding_dim_zero(ctx):
     return ctx.train_args("--dim", "0")
 
 
-@case("TrainConfig.learning_rate", "a finite number > 0", "got 0.0")
+@case("Config.learning_rate", "a finite number > 0", "got 0.0")
 def learning_rate_zero(ctx):
     return ctx.train_args("--lr", "0")
 

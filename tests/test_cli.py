@@ -26,6 +26,7 @@ def synth_run(tmp_path_factory):
 def test_train_writes_a_complete_run(synth_run):
     meta = json.loads((synth_run / "run.json").read_text())
     assert meta["settings"]["epochs"] == 2 and meta["settings"]["dim"] == 8
+    assert meta["settings"]["method"] == "reference"
     assert meta["metrics"]["pairs"] > 0
     assert {"vocab.json", "target_vectors.npy", "run.json"} <= {p.name for p in synth_run.iterdir()}
 
@@ -100,7 +101,7 @@ def test_data_check_passes_on_real_data_and_fails_on_corruption(real_data_dir, t
 def test_real_data_recommendations_for_the_seed_example(real_data_dir, tmp_path, capsys):
     out = tmp_path / "real"
     args = ["train", "--data-dir", str(real_data_dir), "--playlists", "300", "--out", str(out),
-            "--epochs", "1", "--window", "3", "--max-pairs", "2000"]
+            "--epochs", "1", "--window", "3", "--max-pairs", "2000", "--method", "assignment"]
     assert main(args) == 0
     capsys.readouterr()
     assert main(["recommend", "Fade To Black by Metallica", "--run", str(out), "-n", "10"]) == 0
@@ -123,3 +124,17 @@ def test_evaluate_writes_table_csv_and_chart(synth_run, tmp_path, capsys):
     rnd = table.loc[table.method == "random", "HR@10"].item()
     assert (table.loc[table.method != "random", "HR@10"] > rnd).all()
     assert (tmp_path / "evaluation.png").stat().st_size > 1000
+
+
+def test_assignment_method_uses_the_seed_settings_unless_overridden(tmp_path):
+    out = tmp_path / "assign"
+    assert main(["train", "--synthetic", "--method", "assignment", "--out", str(out), "--epochs", "1"]) == 0
+    st = json.loads((out / "run.json").read_text())["settings"]
+    assert (st["window"], st["negatives"], st["dim"], st["batch_size"], st["noise"]) == (10, 5, 32, 2048, "uniform")
+    assert st["max_pairs_per_playlist"] == 10_000 and st["epochs"] == 1
+
+
+def test_reference_method_rejects_assignment_only_flags(tmp_path, capsys):
+    assert main(["train", "--synthetic", "--out", str(tmp_path / "r"), "--max-pairs", "10"]) == 2
+    assert "--max-pairs" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
