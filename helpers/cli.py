@@ -26,7 +26,7 @@ from helpers.errors import OfflineError, SongrecError
 WELL_KNOWN = [
     "Fade To Black by Metallica",
     "Billie Jean by Michael Jackson",
-    "Hotel California by Eagles",
+    "Hotel California by The Eagles",
     "Single Ladies (Put A Ring On It) by Beyonce",
 ]
 

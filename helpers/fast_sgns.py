@@ -49,6 +49,7 @@ __all__ = [
     "epoch_positives",
     "noise_weights",
     "alias_table",
+    "next_song_tables",
     "keep_probabilities",
     "build_fast_sgns",
     "sgns_batch_loss",
@@ -57,16 +58,18 @@ __all__ = [
 
 OPTIMIZERS = ("lazy_adam", "sgd", "adam")
 
-# Chosen by bench/quality.py on held-out playlists (see bench/RESULTS.md). Separate tables
-# and ranking by target . context: with uniform noise (power 0) the optimum of the SGNS
-# objective is log P(context | target) up to a constant, i.e. the ranking a next-song
-# recommender wants; unigram noise divides that by P(context) ** power and favours rare songs.
+# Chosen with bench/bench_quality.py on held-out playlists of the full yes_complete (see
+# bench/RESULTS.md and bench/README.md). Next-song prediction wants near neighbours, so a
+# short fixed window; noise count ** 0.75 trains faster than uniform noise at this
+# vocabulary size, and next_song_tables adds the 0.75 * log count back when ranking.
+# Larger dims (128, 256), more negatives (25), more epochs (8, 20), dynamic windows of
+# 3..10 and other learning rates scored the same or lower.
 REFERENCE_SETTINGS: dict[str, Any] = {
-    "window": 10,
-    "dynamic_window": True,
+    "window": 2,
+    "dynamic_window": False,
     "negatives": 5,
     "negative_group": 8,
-    "power": 0.0,
+    "power": 0.75,
     "subsample": 0.0,
     "dim": 64,
     "shared": False,
@@ -102,10 +105,11 @@ class FastConfig:
     ``1 - (sqrt(f/t) + 1) t/f`` before windows are formed; ``0`` = off).
     Model: ``dim``, ``shared`` (one table for both roles, else target and context tables).
     Optimisation: ``optimizer`` (``"lazy_adam"``: Adam on the touched rows only;
-    ``"adam"``: Keras' dense Adam), ``learning_rate``, ``lr_decay`` (linear decay to 1e-4 of
+    ``"sgd"``: word2vec's plain SGD on the touched rows; ``"adam"``: Keras' dense Adam,
+    which rewrites both tables every step), ``learning_rate``, ``lr_decay`` (linear decay to 1e-4 of
     the start over all steps), ``batch_size`` (positive pairs per step; each brings
     ``negatives`` noise pairs), ``epochs``, ``steps_per_execution`` (steps per Python call),
-    ``jit_compile`` (XLA for the train step; only with ``optimizer="adam"``).
+    ``jit_compile`` (XLA for the train step; not with ``optimizer="lazy_adam"``).
     Invalid values raise ``ValueError`` naming the field.
     """
 
@@ -211,8 +215,13 @@ def _check_vocab_size(vocab_size) -> int:
 # --------------------------------------------------------------------------- seed rows
 
 
+# Blocks of playlists processed independently by fast_skipgram_rows (two cores here).
+_ROW_BLOCKS = 2
+
+
 def fast_skipgram_rows(encoded: Sequence, window: int, negatives: int, vocab_size: int, *,
-                       max_pairs_per_playlist: int | None = None, seed=None):
+                       max_pairs_per_playlist: int | None = None, seed=None,
+                       workers: int = 2):
     """The seed pipeline's rows, vectorised: every positive, ``negatives`` uniform noise
     rows per positive, and at most ``max_pairs_per_playlist`` rows per playlist.
 
@@ -220,13 +229,14 @@ def fast_skipgram_rows(encoded: Sequence, window: int, negatives: int, vocab_siz
     the pairs of positions ``0 < |i - j| <= window`` inside a playlist (playlists shorter
     than 2 give none); each positive brings ``negatives`` rows whose context is uniform on
     ``1..vocab_size`` (no exclusion); a playlist with more rows than the cap keeps a
-    uniformly random subset of exactly ``cap`` of them, drawn with ``Generator.choice``
-    without replacement, as the seed does. Randomness comes from
-    ``numpy.random.default_rng(seed)`` (the seed loop uses NumPy's global generator for
-    the noise, so the two agree in law, not draw for draw).
+    uniformly random subset of exactly ``cap`` of them (``Generator.choice`` without
+    replacement, as in the seed, but without shuffling the subset). Randomness comes from
+    ``numpy.random.default_rng(seed)`` and generators spawned from it (the seed loop uses
+    NumPy's global generator for the noise, so the two agree in law, not draw for draw).
+    ``workers`` threads share the capped case; the rows do not depend on it.
 
     Returns ``(targets int32 (N,), contexts int32 (N,), labels float32 (N,))``, grouped by
-    playlist; inside a capped playlist the kept rows are in the order ``choice`` returns.
+    playlist; each row keeps no particular order inside a capped playlist.
     """
     if not _is_int(window) or window < 1:
         raise ValueError(f"window must be an int >= 1, got {window!r}")
@@ -237,57 +247,109 @@ def fast_skipgram_rows(encoded: Sequence, window: int, negatives: int, vocab_siz
                                                or max_pairs_per_playlist < 1):
         raise ValueError(f"max_pairs_per_playlist must be None or an int >= 1, got "
                          f"{max_pairs_per_playlist!r}")
+    if not _is_int(workers) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     flat, lengths = _flatten(encoded, vocab_size)
     rng = np.random.default_rng(seed)
-    tpos, cpos = _grouped_positions(lengths, window)
     k1 = negatives + 1
     m = np.minimum(window, np.maximum(lengths - 1, 0))
     per_playlist = m * (2 * lengths - m - 1)  # positives, closed form
     rows_per = per_playlist * k1
     cap = max_pairs_per_playlist
     if cap is None or not (rows_per > cap).any():
-        n_pos = tpos.size
-        targets = np.repeat(flat[tpos], k1)
+        tsong, csong = _grouped_songs(flat, lengths, window)
+        n_pos = tsong.size
+        targets = np.repeat(tsong, k1)
         contexts = np.empty((n_pos, k1), dtype=np.int32)
-        contexts[:, 0] = flat[cpos]
+        contexts[:, 0] = csong
         contexts[:, 1:] = rng.integers(1, vocab_size + 1, size=(n_pos, negatives),
                                        dtype=np.int32)
         labels = np.zeros((n_pos, k1), dtype=np.float32)
         labels[:, 0] = 1.0
         return targets, contexts.ravel(), labels.ravel()
 
-    # Row r of a playlist is slot r % k1 of its positive r // k1 (slot 0 = the positive).
-    first_pos = np.cumsum(per_playlist) - per_playlist
-    parts = []
-    for p in np.flatnonzero(rows_per):
-        n_rows = int(rows_per[p])
-        if n_rows > cap:
-            local = rng.choice(n_rows, size=cap, replace=False)
-        else:
-            local = np.arange(n_rows)
-        parts.append(local + first_pos[p] * k1)
-    rows = np.concatenate(parts)
-    slot_of = rows // k1
-    is_pos = rows - slot_of * k1 == 0
-    targets = flat[tpos[slot_of]]
-    contexts = rng.integers(1, vocab_size + 1, size=rows.size, dtype=np.int32)
-    contexts[is_pos] = flat[cpos[slot_of[is_pos]]]
-    return targets, contexts, is_pos.astype(np.float32)
+    # The playlists are cut into _ROW_BLOCKS blocks of about equal rows, each with its own
+    # child generator, run in threads (NumPy releases the GIL in choice's shuffle and in
+    # the array passes); the rows do not depend on how many threads ran.
+    kept = np.minimum(rows_per, cap)
+    out_end = np.cumsum(kept)
+    total = int(out_end[-1])
+    targets = np.empty(total, dtype=np.int32)
+    contexts = np.empty(total, dtype=np.int32)
+    labels = np.empty(total, dtype=np.float32)
+    cuts = np.searchsorted(out_end, np.arange(1, _ROW_BLOCKS) * total / _ROW_BLOCKS)
+    bounds = [0, *cuts.tolist(), lengths.size]
+    song_start = np.cumsum(lengths) - lengths
+    gens = rng.spawn(_ROW_BLOCKS)
+
+    def block(i):
+        gen, lo, hi = gens[i], bounds[i], bounds[i + 1]
+        if lo == hi:
+            return
+        s0 = int(song_start[lo])
+        s1 = int(song_start[hi - 1] + lengths[hi - 1])
+        tsong, csong = _grouped_songs(flat[s0:s1], lengths[lo:hi], window)
+        first_pos = np.cumsum(per_playlist[lo:hi]) - per_playlist[lo:hi]
+        a = int(out_end[lo - 1]) if lo else 0
+        # Every row starts as a noise row; the positives are written over their rows.
+        contexts[a:int(out_end[hi - 1])] = gen.integers(
+            1, vocab_size + 1, size=int(out_end[hi - 1]) - a, dtype=np.int32)
+        labels[a:int(out_end[hi - 1])] = 0.0
+        # One playlist at a time keeps the arrays small enough to stay in cache.
+        for p in range(lo, hi):
+            n_rows = int(rows_per[p])
+            if n_rows == 0:
+                continue
+            f = int(first_pos[p - lo])
+            t_p = tsong[f:f + per_playlist[p]]
+            c_p = csong[f:f + per_playlist[p]]
+            if n_rows > cap:
+                # Row r is slot r % k1 of positive r // k1 (slot 0 = the positive).
+                # shuffle=False: the same uniform subset, without shuffling its order.
+                local = gen.choice(n_rows, size=cap, replace=False, shuffle=False)
+                b = a + cap
+                slot_of = local // k1
+                pos = np.flatnonzero(local == slot_of * k1)
+                targets[a:b] = t_p[slot_of]
+                contexts[a + pos] = c_p[slot_of[pos]]
+                labels[a + pos] = 1.0
+            else:
+                b = a + n_rows
+                targets[a:b] = np.repeat(t_p, k1)
+                contexts[a:b:k1] = c_p
+                labels[a:b:k1] = 1.0
+            a = b
+
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(workers, _ROW_BLOCKS)) as pool:
+            list(pool.map(block, range(_ROW_BLOCKS)))
+    else:
+        for i in range(_ROW_BLOCKS):
+            block(i)
+    return targets, contexts, labels
 
 
-def _grouped_positions(lengths: np.ndarray, window: int):
-    """Flat positions of all positive pairs, grouped by playlist (int64 (P,) each).
+def _grouped_songs(flat: np.ndarray, lengths: np.ndarray, window: int):
+    """Songs of every positive pair, grouped by playlist: ``(targets, contexts)`` int32 (P,).
 
-    Within a playlist the order is by target position, then by context position.
+    Within a playlist the order is by target position, then by context position. Built
+    from a (positions, 2 * window) table of neighbour songs (0 where the offset leaves the
+    playlist; 0 is never a song), so no pair of positions is ever materialised.
     """
-    n = int(lengths.sum())
+    n = flat.size
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
-    starts = np.cumsum(lengths) - lengths
-    pos_in = np.arange(n) - np.repeat(starts, lengths)
-    rel = pos_in[:, None] + offsets
-    valid = (rel >= 0) & (rel < np.repeat(lengths, lengths)[:, None])
-    rows, cols = np.nonzero(valid)
-    return rows, rows + offsets[cols]
+    owner = np.repeat(np.arange(lengths.size, dtype=np.int32), lengths)
+    table = np.zeros((n, offsets.size), dtype=np.int32)
+    for j, off in enumerate(offsets):
+        lo, hi = max(0, -off), min(n, n - off)   # rows whose neighbour index is in range
+        if lo >= hi:
+            continue
+        same = owner[lo:hi] == owner[lo + off:hi + off]
+        table[lo:hi, j] = np.where(same, flat[lo + off:hi + off], 0)
+    valid = table != 0
+    return np.repeat(flat, valid.sum(axis=1)), table[valid]
 
 
 # --------------------------------------------------------------------------- positives
@@ -355,9 +417,11 @@ def epoch_positives(flat: np.ndarray, lengths: np.ndarray, window: int,
         pairs = np.stack([np.concatenate(targets), np.concatenate(contexts)], axis=1)
     else:
         pairs = np.zeros((0, 2), dtype=np.int32)
-    pairs = pairs.astype(np.int32, copy=False)
+    pairs = np.ascontiguousarray(pairs, dtype=np.int32)
     if shuffle and len(pairs):
-        pairs = pairs[rng.permutation(len(pairs))]
+        # A row of two int32 is one int64: shuffling that 1-D view in place moves whole
+        # rows, about 3x faster than a permutation plus a copy and with no extra memory.
+        rng.shuffle(pairs.view(np.int64).reshape(-1))
     return pairs
 
 
@@ -416,6 +480,38 @@ def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             small.append(g)
     # Leftovers are 1 up to rounding; they keep threshold 1 (never use their alias).
     return threshold.astype(np.float32), alias.astype(np.int32)
+
+
+def next_song_tables(target_vectors: np.ndarray, context_vectors: np.ndarray | None,
+                     counts: np.ndarray, power: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tables whose dot product ranks songs by the model's estimate of P(next | query).
+
+    At its optimum the SGNS logit of (t, c) is ``log P(c | t) - log(k * noise(c))``: the
+    noise distribution ``∝ count ** power`` is divided out. Adding ``power * log
+    count(c)`` back gives ``log P(c | t)`` up to a constant per query. The term is folded
+    into one extra column (1 in the target table, ``power * log max(count, 1)`` in the
+    context table), so ``EmbeddingScorer(*next_song_tables(...), mode="dot")`` ranks by
+    it. With ``power == 0`` the extra column is constant and changes no ranking.
+
+    ``target_vectors`` float (V+1, d); ``context_vectors`` float (V+1, d) or ``None``
+    (shared table: the target table plays both roles); ``counts`` int (V+1,) training
+    counts. Returns two float32 (V+1, d+1) arrays. Use the raw target vectors, not these,
+    for cosine similarity.
+    """
+    t = np.asarray(target_vectors, dtype=np.float32)
+    c = t if context_vectors is None else np.asarray(context_vectors, dtype=np.float32)
+    n = np.asarray(counts, dtype=np.float64)
+    if t.ndim != 2 or c.shape != t.shape:
+        raise ValueError(f"target and context tables must both be (V+1, d), got {t.shape} "
+                         f"and {c.shape}")
+    if n.shape != (t.shape[0],):
+        raise ValueError(f"counts must have shape ({t.shape[0]},), got {n.shape}")
+    if not _is_real(power):
+        raise ValueError(f"power must be a finite number, got {power!r}")
+    bias = (float(power) * np.log(np.maximum(n, 1.0))).astype(np.float32)
+    bias[0] = 0.0
+    ones = np.ones((t.shape[0], 1), dtype=np.float32)
+    return np.hstack([t, ones]), np.hstack([c, bias[:, None]])
 
 
 # --------------------------------------------------------------------------- model
@@ -680,13 +776,20 @@ def _step_runner(model):
     return run
 
 
-def _epoch_batches(pairs: np.ndarray, batch: int) -> np.ndarray:
-    """(n_steps, batch, 2): the rows in order, the last batch topped up from the start."""
+def _epoch_batches(pairs: np.ndarray, batch: int) -> list[np.ndarray]:
+    """The rows in order as blocks of shape (n, batch, 2): a view of every full batch,
+    then (if rows are left) one batch of the leftover rows topped up from the start.
+
+    Every batch has the same shape, so the compiled step is traced once; the top-up
+    repeats fewer than ``batch`` rows of the epoch.
+    """
     n = len(pairs)
-    steps = -(-n // batch)
-    if steps * batch != n:
-        pairs = pairs[np.arange(steps * batch) % n]
-    return pairs.reshape(steps, batch, 2)
+    full = n // batch
+    blocks = [pairs[: full * batch].reshape(full, batch, 2)] if full else []
+    if full * batch != n:
+        rest = pairs[np.arange(full * batch, full * batch + batch) % n]
+        blocks.append(rest.reshape(1, batch, 2))
+    return blocks
 
 
 def _validation_loss(model, val_pairs: np.ndarray, val_negs: np.ndarray,
@@ -805,10 +908,12 @@ def train_fast(train_encoded: Sequence[np.ndarray], vocab_size: int,
         model.loss_sum.assign(0.0)
         model.loss_count.assign(0)
         start = time.perf_counter()
-        blocks = _epoch_batches(current, batch)
-        for a in range(0, len(blocks), config.steps_per_execution):
-            run(tf.constant(blocks[a:a + config.steps_per_execution]))
-        updates += blocks.shape[0] * batch * (config.negatives + 1)
+        steps = 0
+        for blocks in _epoch_batches(current, batch):
+            for a in range(0, len(blocks), config.steps_per_execution):
+                run(tf.constant(blocks[a:a + config.steps_per_execution]))
+            steps += len(blocks)
+        updates += steps * batch * (config.negatives + 1)
         history["loss"].append(float(model.loss_sum.numpy() / max(1, model.loss_count.numpy())))
         if worker is not None:
             worker.join()

@@ -1,0 +1,143 @@
+"""Shared pieces of the benchmark scripts: data, splits, child-process measurements, CSV.
+
+Every measurement that reports memory runs in a fresh child process (``spawn``), and the
+child reports its own peak resident size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``),
+so one measurement's allocations (or TensorFlow's) never inflate another's. The figure
+includes the interpreter and the imported libraries (about 0.1 GB for NumPy alone, about
+0.5 GB once TensorFlow is loaded).
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+RESULTS = BENCH_DIR / "results"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+DEFAULT_DATA = Path("/work/shared/data/cornell")
+SEED_PLAYLISTS = 200          # the seed's setting: first 200 yes_complete playlists
+TEST_FRACTION = 0.1           # held-out playlists for HR@10
+SPLIT_SEED = 0
+FULL_EVAL_CASES = 5000        # held-out next-song cases scored on the full data (sampled)
+
+
+def data_dir() -> Path:
+    """``SONGREC_DATA_DIR`` if set, else the shared copy of the Cornell data."""
+    value = os.environ.get("SONGREC_DATA_DIR")
+    return Path(value) if value else DEFAULT_DATA
+
+
+def _read_train_gz(folder: Path) -> list[np.ndarray]:
+    """Fallback reader for yes_complete/train.txt(.gz): two header lines, one playlist per
+    line of space-separated song IDs."""
+    import gzip
+
+    path = folder / "train.txt"
+    opener = open
+    if not path.exists():
+        path, opener = folder / "train.txt.gz", gzip.open
+    with opener(path, "rt") as fh:
+        lines = fh.read().splitlines()[2:]
+    return [np.array(line.split(), dtype=np.int64) for line in lines]
+
+
+def load_playlists(limit: int | None = None) -> list[np.ndarray]:
+    """yes_complete playlists with at least 2 songs (raw IDs, int64), first ``limit``."""
+    try:
+        from helpers.data import load_cornell
+
+        playlists = load_cornell(data_dir(), "yes_complete", min_length=2,
+                                 with_tags=False).playlists
+    except ImportError:  # the data stage not installed yet: read the file directly
+        folder = data_dir() / "yes_complete"
+        playlists = [p for p in _read_train_gz(folder) if p.size >= 2]
+    return playlists[:limit] if limit else playlists
+
+
+def split(limit: int | None, max_cases: int | None = None):
+    """Split by playlist, vocabulary on the training side, held-out next-song cases.
+
+    Returns ``(EvalSplit, queries, answers)``; with ``max_cases`` a seeded sample of the
+    cases (sorted back into playlist order) keeps the ranking cost bounded.
+    """
+    from helpers.evaluate import split_and_encode
+
+    sp = split_and_encode(load_playlists(limit), TEST_FRACTION, SPLIT_SEED)
+    q, a = sp.queries, sp.answers
+    if max_cases and q.size > max_cases:
+        pick = np.sort(np.random.default_rng(SPLIT_SEED).choice(q.size, max_cases,
+                                                                 replace=False))
+        q, a = q[pick], a[pick]
+    return sp, q, a
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(fn, args, kwargs):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    out = fn(*args, **kwargs)
+    out = dict(out or {})
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def in_child(fn, *args, **kwargs) -> dict:
+    """Run ``fn(*args, **kwargs)`` (returning a dict) in a fresh process; add its peak
+    RSS under ``"peak_rss_mb"``. ``fn`` must be importable (a module-level function)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(_child, fn, args, kwargs).result()
+
+
+def write_csv(name: str, rows: list[dict]) -> Path:
+    """Write ``rows`` to bench/results/<name>.csv (columns = union of keys, in order)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.csv"
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _fmt(v) for k, v in r.items()})
+    return path
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def say(*parts):
+    print(*parts, flush=True)
