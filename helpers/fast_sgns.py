@@ -215,8 +215,10 @@ def _check_vocab_size(vocab_size) -> int:
 # --------------------------------------------------------------------------- seed rows
 
 
-# Blocks of playlists processed independently by fast_skipgram_rows (two cores here).
+# Blocks of playlists processed independently by fast_skipgram_rows (two cores here),
+# and playlists handled per vectorised step inside a block.
 _ROW_BLOCKS = 2
+_PLAYLISTS_PER_STEP = 16
 
 
 def fast_skipgram_rows(encoded: Sequence, window: int, negatives: int, vocab_size: int, *,
@@ -289,36 +291,35 @@ def fast_skipgram_rows(encoded: Sequence, window: int, negatives: int, vocab_siz
         s0 = int(song_start[lo])
         s1 = int(song_start[hi - 1] + lengths[hi - 1])
         tsong, csong = _grouped_songs(flat[s0:s1], lengths[lo:hi], window)
-        first_pos = np.cumsum(per_playlist[lo:hi]) - per_playlist[lo:hi]
-        a = int(out_end[lo - 1]) if lo else 0
-        # Every row starts as a noise row; the positives are written over their rows.
-        contexts[a:int(out_end[hi - 1])] = gen.integers(
-            1, vocab_size + 1, size=int(out_end[hi - 1]) - a, dtype=np.int32)
-        labels[a:int(out_end[hi - 1])] = 0.0
-        # One playlist at a time keeps the arrays small enough to stay in cache.
-        for p in range(lo, hi):
-            n_rows = int(rows_per[p])
-            if n_rows == 0:
-                continue
-            f = int(first_pos[p - lo])
-            t_p = tsong[f:f + per_playlist[p]]
-            c_p = csong[f:f + per_playlist[p]]
-            if n_rows > cap:
-                # Row r is slot r % k1 of positive r // k1 (slot 0 = the positive).
-                # shuffle=False: the same uniform subset, without shuffling its order.
-                local = gen.choice(n_rows, size=cap, replace=False, shuffle=False)
-                b = a + cap
-                slot_of = local // k1
-                pos = np.flatnonzero(local == slot_of * k1)
-                targets[a:b] = t_p[slot_of]
-                contexts[a + pos] = c_p[slot_of[pos]]
-                labels[a + pos] = 1.0
-            else:
-                b = a + n_rows
-                targets[a:b] = np.repeat(t_p, k1)
-                contexts[a:b:k1] = c_p
-                labels[a:b:k1] = 1.0
-            a = b
+        # Row r of a playlist is slot r % k1 of positive r // k1 (slot 0 = the positive);
+        # rows are numbered across the block, so one division finds each row's positive.
+        first_row = (np.cumsum(per_playlist[lo:hi]) - per_playlist[lo:hi]) * k1
+        a0 = int(out_end[lo - 1]) if lo else 0
+        b0 = int(out_end[hi - 1])
+        # Every row starts as a noise row; positives are written over their rows.
+        contexts[a0:b0] = gen.integers(1, vocab_size + 1, size=b0 - a0, dtype=np.int32)
+        labels[a0:b0] = 0.0
+        # A few playlists at a time: arrays small enough to stay in cache, few enough
+        # NumPy calls that the GIL is mostly free for the other block.
+        for c0 in range(lo, hi, _PLAYLISTS_PER_STEP):
+            c1 = min(hi, c0 + _PLAYLISTS_PER_STEP)
+            parts = []
+            for p in range(c0, c1):
+                n_rows = int(rows_per[p])
+                if n_rows > cap:
+                    # shuffle=False: the same uniform subset, without shuffling its order.
+                    local = gen.choice(n_rows, size=cap, replace=False, shuffle=False)
+                    local += first_row[p - lo]
+                else:
+                    local = np.arange(first_row[p - lo], first_row[p - lo] + n_rows)
+                parts.append(local)
+            rows = np.concatenate(parts)
+            slot_of = rows // k1
+            pos = np.flatnonzero(rows == slot_of * k1)
+            a = int(out_end[c0 - 1]) if c0 else 0
+            targets[a:a + rows.size] = tsong[slot_of]
+            contexts[a + pos] = csong[slot_of[pos]]
+            labels[a + pos] = 1.0
 
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
