@@ -4,9 +4,10 @@ Setting (the seed's): first 200 yes_complete playlists, vocabulary built on them
 10, 5 uniform negatives per positive, at most 10,000 rows per playlist. The seed loop
 (bench/seed_pipeline.py) runs once; each vectorised generator runs once untimed (warm-up)
 then ``REPEATS`` times, and its median time is used (the minimum is reported too).
-``fast_skipgram_rows`` uses both cores (two blocks of playlists in threads). Each generator runs in its own
-child process, which reports its peak RSS. Checks that both produce the same number of
-rows and the same share of positives (up to the cap's sampling).
+``fast_skipgram_rows`` uses both cores (two blocks of playlists in threads); it is also
+timed with one thread. Each generator runs in its own child process, which reports its
+peak RSS. Checks that both produce the same number of rows and the same share of
+positives (up to the cap's sampling).
 
 Writes bench/results/pairs.csv and prints the speed-up.
 """

@@ -107,7 +107,8 @@ def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
         lines.append(
             f"| 5 | student path | `TrainConfig()` = seed settings: "
             f"{'yes' if r['trainconfig_is_seed'] else 'NO'} | six notebooks, CI profile: "
-            f"{_f(t, '{:.0f}')} s | {'ok' if r['notebooks_ok'] else 'not run' if ok is None else 'FAILED'}"
+            f"{_f(t, '{:.0f}')} s | "
+            f"{'ok' if r['notebooks_ok'] else 'not run' if ok is None else 'FAILED'}"
             f" | <= 180 s: {_mark(ok)} |")
     for name, q in res.get("quality", {}).items():
         label = "first 200 playlists" if name == "seed200" else "full yes_complete"

@@ -2,20 +2,26 @@
 
 The seed pipeline materialises every (target, context, label) row in Python, noise rows
 included, and feeds them to ``model.fit`` one small batch at a time. This module keeps the
-same model (a target table, a context table, a sigmoid of their dot product, binary
-cross-entropy) and changes how it is fed:
+model (a target table, a context table, a sigmoid of their dot product, binary
+cross-entropy) and changes how it is fed and updated:
 
 * only *positive* pairs leave NumPy. They are regenerated every epoch with vectorised code
-  (word2vec's shrinking window and frequent-song subsampling are optional), shuffled and cut
-  into large batches;
+  (:func:`epoch_positives`; word2vec's shrinking window and frequent-song subsampling are
+  optional), shuffled and cut into large batches, the next epoch's in a background thread;
 * the ``negatives`` noise contexts of every positive are drawn inside the TensorFlow graph,
   fresh for every step, from ``counts ** power`` (an alias table, so one draw costs two
-  gathers whatever the vocabulary size) or uniformly when ``power == 0``;
-* the train step is compiled (XLA with ``jit_compile``) and several steps run per Python
-  call (``steps_per_execution``), so Python and ``tf.data`` never sit in the inner loop;
-* ``optimizer="lazy_adam"`` updates only the embedding rows a batch touches (Adam moments
-  included), instead of Keras' dense Adam, which rewrites the whole of both tables and
-  their moments on every step.
+  gathers whatever the vocabulary size) or uniformly when ``power == 0``. Groups of
+  ``negative_group`` positives share their noise contexts, so far fewer context rows are
+  gathered and updated per step; every positive still meets ``negatives`` of them;
+* gradients are written out by hand and ``optimizer="lazy_adam"`` updates only the rows a
+  batch touches (Adam moments included), instead of Keras' dense Adam, which rewrites both
+  tables and their moments at every step;
+* the train step runs inside a ``tf.function`` that loops over ``steps_per_execution``
+  batches per Python call (XLA via ``jit_compile`` for the ``"sgd"`` and ``"adam"``
+  optimizers).
+
+Ranking next songs: :func:`next_song_tables` turns the tables into ones whose dot product
+is the model's estimate of ``log P(next | query)`` (it adds back the noise term).
 
 Determinism: every random draw comes from the ``seed`` given to :func:`train_fast`
 (positives of epoch ``e`` from ``default_rng([seed, e])``, negatives from a stateless
@@ -58,12 +64,12 @@ __all__ = [
 
 OPTIMIZERS = ("lazy_adam", "sgd", "adam")
 
-# Chosen with bench/bench_quality.py on held-out playlists of the full yes_complete (see
-# bench/RESULTS.md and bench/README.md). Next-song prediction wants near neighbours, so a
-# short fixed window; noise count ** 0.75 trains faster than uniform noise at this
-# vocabulary size, and next_song_tables adds the 0.75 * log count back when ranking.
-# Larger dims (128, 256), more negatives (25), more epochs (8, 20), dynamic windows of
-# 3..10 and other learning rates scored the same or lower.
+# Chosen on held-out playlists of the full yes_complete (bench/bench_quality.py measures
+# them; the settings tried are listed in bench/README.md). Next-song prediction wants near
+# neighbours, so a short fixed window; noise count ** 0.75 trains better than uniform
+# noise at this vocabulary size, and next_song_tables adds 0.75 * log count back when
+# ranking. Larger dims (128, 256), more negatives (25), more epochs (8, 20), shrinking
+# windows of 3..10 and other learning rates scored the same or lower.
 REFERENCE_SETTINGS: dict[str, Any] = {
     "window": 2,
     "dynamic_window": False,
