@@ -46,7 +46,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from helpers.training import TrainResult
+from helpers.training import TrainResult, _is_int
 
 __all__ = [
     "REFERENCE_SETTINGS",
@@ -87,10 +87,6 @@ REFERENCE_SETTINGS: dict[str, Any] = {
     "steps_per_execution": 32,
     "jit_compile": False,
 }
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_real(value) -> bool:
