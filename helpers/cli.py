@@ -8,19 +8,24 @@
     songrec evaluate --run DIR               HR@K / MRR@K of the run and baselines
     songrec demo                             what `make run` calls: data, train, recommend
 
-Errors print one line on stderr and exit 2 (bad input) or 1 (I/O, network).
+Errors print one line on stderr and exit 2 (bad input) or 1 (I/O, network). Output to a
+closed pipe (``songrec ... | head``) ends quietly with status 141, as for other Unix tools.
+Every folder or file written follows the rule of :mod:`helpers.outdir`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 from helpers.errors import OfflineError, SongrecError
+from helpers.terminal import printable
 
 # A few songs most listeners know, used by `songrec demo` and the README.
 WELL_KNOWN = [
@@ -32,7 +37,12 @@ WELL_KNOWN = [
 
 
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    print(printable(msg), file=sys.stderr, flush=True)
+
+
+# --power outside this range makes count ** power overflow or vanish for real counts.
+POWER_RANGE = (-2.0, 2.0)
+SEED_MAX = 2**32 - 1  # numpy's legacy seeding, which Keras uses, stops here
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -67,7 +77,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", default="runs/latest", help="run folder to write")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run folder (only one songrec wrote)")
+    p.add_argument("--max-memory", default=None,
+                   help="refuse settings whose estimated memory exceeds this (e.g. 16G; "
+                        "default $SONGREC_MAX_MEMORY or 8G)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--trust-pickle", action="store_true",
                    help="allow unpickling --from-pickle (a pickle can run code: only for files you trust)")
     b.add_argument("--out", required=True, help="output .npz file")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing .npz that songrec wrote")
 
     t = sub.add_parser("train", help="train SGNS embeddings and save a run folder")
     _train_args(t)
@@ -128,13 +143,18 @@ def cmd_data(args) -> int:
     from helpers import data, fetch
 
     if args.action == "fetch":
-        dest = Path(args.data_dir) if args.data_dir else data.find_data_dir(None) or data.default_data_dir()
+        if args.data_dir is not None:
+            dest = Path(args.data_dir)
+            if not str(args.data_dir).strip():
+                raise ValueError("--data-dir is empty; expected the folder to download the data into")
+        else:
+            dest = data.find_data_dir(None) or data.default_data_dir()
         if (dest / "yes_complete").exists():
             _say(f"{dest} already holds the dataset; checking it instead")
         else:
             url = args.url or _data_url()
             _say(f"downloading {url} into {dest} ...")
-            fetch.fetch(dest, url, progress=fetch.stderr_progress)
+            fetch.fetch(dest, url, progress=fetch.stderr_progress, notice=_say)
         return _report_checks(dest)
     if args.action == "check":
         return _report_checks(_resolve_data_dir(args.data_dir))
@@ -142,11 +162,12 @@ def cmd_data(args) -> int:
         out = Path(args.out)
         if out.suffix != ".npz":
             raise ValueError(f"--out must end in .npz, got {out}")
+        data.check_dataset_target(out, overwrite=args.overwrite)
         if args.from_pickle:
             ds = data.load_course_pickle(args.from_pickle, trust=args.trust_pickle)
         else:
             ds = data.load_cornell(_resolve_data_dir(args.data_dir), args.variant, min_length=args.min_length)
-        data.save_dataset(ds, out)
+        data.save_dataset(ds, out, overwrite=args.overwrite)
         print(json.dumps({"written": str(out), **ds.describe(), "dropped": ds.dropped}, indent=2))
         return 0
     raise AssertionError(args.action)
@@ -169,11 +190,13 @@ def _report_checks(data_dir: Path) -> int:
         if chk.status not in ("ok", "missing"):
             bad += 1
     present = [c for c in checks if c.ok]
-    if not present:
-        _say(f"no known data file found in {data_dir}")
-        return 1
     if bad:
-        _say(f"{bad} file(s) failed the sha256 check in {data_dir}: delete them and run `songrec data fetch` again")
+        _say(f"{bad} file(s) found in {data_dir} failed their checksum (see MISMATCH above): "
+             f"delete them and run `songrec data fetch` again")
+        return 1
+    if not present:
+        _say(f"no known data file found in {data_dir} (expected yes_small/, yes_big/ or yes_complete/ "
+             f"with train.txt, song_hash.txt, ...)")
         return 1
     print(f"all {len(present)} present files match their published sha256")
     return 0
@@ -229,6 +252,30 @@ def _config_dict(config) -> dict:
     return config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
 
 
+def _check_flags(args) -> None:
+    """Flags whose bad values would otherwise surface deep inside NumPy or Keras."""
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed must be an integer in 0..{SEED_MAX}, got {args.seed}")
+    lo, hi = POWER_RANGE
+    if args.power is not None and not (math.isfinite(args.power) and lo <= args.power <= hi):
+        raise ValueError(f"--power must be a number in [{lo:g}, {hi:g}] (noise ∝ count ** power; "
+                         f"0.75 is word2vec's), got {args.power:g}")
+
+
+def _check_memory(args, config, train_enc, val_enc, vocab_size: int) -> None:
+    from helpers import limits
+
+    settings = _config_dict(config)
+    parts = limits.training_memory(
+        [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size, method=args.method,
+        window=settings["window"], negatives=settings["negatives"], dim=settings["dim"],
+        batch_size=settings["batch_size"], shared=settings["shared"],
+        max_pairs_per_playlist=settings.get("max_pairs_per_playlist"),
+        steps_per_execution=settings.get("steps_per_execution", 1))
+    limit = limits.size_limit(limits.MEMORY_ENV, limits.DEFAULT_MEMORY, args.max_memory, "--max-memory")
+    limits.check_training_memory(parts, limit, flags="--dim, --negatives, --window, --batch-size or --playlists")
+
+
 def train_run(args, dataset, note: str) -> Path:
     """Split by playlist, build the vocabulary on the training side, train, save."""
     from helpers.evaluate import split_by_playlist
@@ -243,6 +290,7 @@ def train_run(args, dataset, note: str) -> Path:
         playlists = playlists[: args.playlists]
     if not 0 < args.val_fraction < 1:
         raise ValueError(f"--val-fraction must be strictly between 0 and 1, got {args.val_fraction}")
+    _check_flags(args)
     config = _config_from_args(args)
     # Refuse an unusable --out now rather than after minutes of training.
     check_run_target(args.out, overwrite=args.overwrite)
@@ -250,6 +298,7 @@ def train_run(args, dataset, note: str) -> Path:
     vocab = build_vocab(train_raw, dataset.songs)
     train_enc = vocab.encode(train_raw)
     val_enc = [p for p in vocab.encode(val_raw, unknown="drop") if len(p) >= 2]
+    _check_memory(args, config, train_enc, val_enc, vocab.size)
     skipped = len(dataset.playlists) - len([p for p in dataset.playlists if len(p) >= 2])
     skipped += int(dataset.dropped.get("playlists", 0))
     if skipped:
@@ -291,9 +340,9 @@ def cmd_train(args) -> int:
 
 def _print_recommendations(rec, song: str, n: int) -> None:
     table = rec.recommend(song, n)
-    print(f"\nSongs like {song}:")
+    print(f"\nSongs like {printable(song)}:")
     for row in table.itertuples():
-        print(f"  {row.rank:2d}. {row.name}  (cosine {row.similarity:.3f})")
+        print(f"  {row.rank:2d}. {printable(row.name)}  (cosine {row.similarity:.3f})")
 
 
 def cmd_recommend(args) -> int:
@@ -331,7 +380,7 @@ def cmd_demo(args) -> int:
 
                 data_dir = data.default_data_dir()
                 _say(f"no data configured; downloading the Cornell dataset into {data_dir} ...")
-                fetch.fetch(data_dir, _data_url(), progress=fetch.stderr_progress)
+                fetch.fetch(data_dir, _data_url(), progress=fetch.stderr_progress, notice=_say)
             dataset, note = _load_training_data(args)
         except OfflineError as exc:
             _say(f"NOTICE: {exc}")
@@ -349,7 +398,7 @@ def cmd_demo(args) -> int:
             _print_recommendations(rec, song, 10)
             shown += 1
         except (UnknownSongError, AmbiguousSongError) as exc:
-            print(f"\n{song}: {exc}")
+            print(printable(f"\n{song}: {exc}"))
     if shown == 0:
         for _, _, name, _ in run.vocab.most_common(2):
             _print_recommendations(rec, name, 10)
@@ -362,19 +411,43 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"data": cmd_data, "train": cmd_train, "recommend": cmd_recommend,
                "evaluate": cmd_evaluate, "demo": cmd_demo}[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except OfflineError as exc:
         _say(f"songrec: offline: {exc}")
         return 1
     except (SongrecError, ValueError, TypeError, KeyError) as exc:
         _say(f"songrec: error: {exc}")
         return 2
+    except (OverflowError, RecursionError) as exc:  # a value no check above caught
+        _say(f"songrec: error: a value is out of range ({type(exc).__name__}: {exc})")
+        return 2
+    except MemoryError:
+        _say("songrec: error: out of memory; lower the sizes (--dim, --negatives, --window, --batch-size)")
+        return 1
     except (FileNotFoundError, FileExistsError, PermissionError, OSError) as exc:
         _say(f"songrec: error: {exc}")
         return 1
     except KeyboardInterrupt:
         _say("songrec: interrupted")
         return 130
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``songrec ... | head``): stop quietly, as ``cat`` would.
+
+    stdout is pointed at /dev/null so that Python's final flush cannot complain again;
+    the status is the one of a process ended by SIGPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (e.g. captured by pytest)
+    return 128 + getattr(signal, "SIGPIPE", 13)
 
 
 if __name__ == "__main__":

@@ -202,9 +202,7 @@ def reference_run(mapping: Mapping | None = None, **overrides):
         try:
             return load_run(path)
         except Exception:  # a damaged cache is rebuilt, never trusted
-            import shutil
-
-            shutil.rmtree(path, ignore_errors=True)
+            pass  # save_run below replaces it, under the output-folder rule (helpers.outdir)
     train, val = reference_split(mapping)
     result = train_sgns(train, mapping.vocab.size, config, val or None)
     save_run(path, mapping.vocab, result.target_vectors, result.context_vectors,

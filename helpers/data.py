@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ import pandas as pd
 
 from helpers.errors import DataFormatError, UntrustedPickleError
 
+INT64_MAX = 2**63 - 1
 DEFAULT_VARIANT = "yes_complete"
 DATA_DIR_ENV = "SONGREC_DATA_DIR"
 VARIANTS = ("yes_small", "yes_big", "yes_complete")
@@ -123,19 +124,49 @@ class Dataset:
 # --------------------------------------------------------------------------- reading text
 
 
+def max_text_bytes() -> int:
+    """Largest data text file read (after decompression): ``SONGREC_MAX_DATA_BYTES``, by
+    default 4 times the largest published Cornell file (yes_complete/train.txt)."""
+    from helpers import limits
+    from helpers.fetch import KNOWN_FILES
+
+    default = 4 * max(size for size, _ in KNOWN_FILES.values())
+    return limits.size_limit(limits.DATA_BYTES_ENV, default)
+
+
+def _read_capped(fh, cap: int, path: Path) -> bytes:
+    blocks, total = [], 0
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        total += len(block)
+        if total > cap:
+            from helpers.limits import DATA_BYTES_ENV
+
+            raise DataFormatError(
+                f"{path}: more than {cap:,} bytes of text; expected a data file of at most that size "
+                f"(4x the largest published Cornell file); set {DATA_BYTES_ENV} to raise the limit")
+        blocks.append(block)
+    return b"".join(blocks)
+
+
 def _read_text(path: str | os.PathLike, what: str) -> tuple[Path, str]:
-    """Whole file as text (gunzipped when it starts with the gzip magic), strict UTF-8."""
+    """Whole file as text (gunzipped when it starts with the gzip magic), strict UTF-8.
+
+    Read in blocks and stopped at :func:`max_text_bytes`, so a gzip bomb costs at most
+    that much memory.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
+    cap = max_text_bytes()
     with open(path, "rb") as fh:
         magic = fh.read(2)
     try:
         if magic == b"\x1f\x8b":
             with gzip.open(path, "rb") as fh:
-                raw = fh.read()
+                raw = _read_capped(fh, cap, path)
         else:
-            raw = path.read_bytes()
+            with open(path, "rb") as fh:
+                raw = _read_capped(fh, cap, path)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFormatError(f"{path}: cannot decompress gzip data ({exc})") from exc
     try:
@@ -243,6 +274,10 @@ def read_song_hash(path: str | os.PathLike) -> pd.DataFrame:
         sid = fields[0].strip()
         if not _is_uint(sid):
             raise DataFormatError(f"{path}, line {lineno}: song ID {sid!r} is not a non-negative integer")
+        if len(sid) > 19 or int(sid) > INT64_MAX:
+            raise DataFormatError(
+                f"{path}, line {lineno}: song ID {sid[:30]!r} does not fit in int64; expected an integer "
+                f"in 0..{INT64_MAX}")
         value = int(sid)
         if value in first_line:
             raise DataFormatError(
@@ -443,9 +478,10 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 def _song_id(value: Any, where: str, path: Path) -> int:
-    if isinstance(value, str) and _is_uint(value.strip()):
+    if isinstance(value, str) and _is_uint(value.strip()) and len(value.strip()) <= 19 \
+            and int(value.strip()) <= INT64_MAX:
         return int(value.strip())
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < 2**63:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
         return int(value)
     raise DataFormatError(f"{path}: {where} is {value!r}; expected a song ID (non-negative int or digit string)")
 
@@ -601,34 +637,57 @@ def _dataset_arrays(ds: Dataset) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
+def is_songrec_dataset(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a ``.npz`` written by :func:`save_dataset` (its ``format``
+    array says so); reads only that small array, never unpickles."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo("format.npy")
+            if info.file_size > 4096:
+                return False
+            with zf.open(info) as fh:
+                value = np.lib.format.read_array(fh, allow_pickle=False)
+        return value.ndim == 0 and value.dtype.kind == "U" and str(value) == NPZ_FORMAT
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        return False
+
+
+def check_dataset_target(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Raise before any work if ``save_dataset(ds, path, overwrite=...)`` would be refused
+    (the rule of :mod:`helpers.outdir`: an existing file is replaced only with ``overwrite``
+    and only when it is a songrec dataset)."""
+    from helpers import outdir
+
+    return outdir.check_file_target(path, overwrite=overwrite, recognise=is_songrec_dataset,
+                                    kind="dataset file")
+
+
+def save_dataset(ds: Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``ds`` to ``path`` as a compressed ``.npz`` that loads without pickle.
 
     Arrays: ``playlist_ids`` int64 ``(N,)`` (all playlists back to back) and
     ``playlist_offsets`` int64 ``(P+1,)``; ``song_id`` int64 ``(S,)`` with ``title``,
     ``artist`` (and optional ``tags``, joined by ``\\x1f``; ``genre``) unicode ``(S,)``;
     ``name``/``source``/``format`` 0-d unicode. Written to a temporary file in the same
-    folder and renamed into place, so a failure never leaves a half-written file.
+    folder and renamed into place, so a failure never leaves a half-written file. An
+    existing ``path`` is replaced only with ``overwrite`` and only when it is a songrec
+    dataset (:mod:`helpers.outdir`).
     """
     if not isinstance(ds, Dataset):
         raise TypeError(f"save_dataset expects a Dataset, got {type(ds).__name__}")
+    from helpers import outdir
+
     path = Path(path)
     arrays = _dataset_arrays(ds)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+
+    return outdir.write_file(path, write, overwrite=overwrite, recognise=is_songrec_dataset,
+                             kind="dataset file")
 
 
 def _check(cond: bool, path: Path, message: str) -> None:
@@ -636,11 +695,44 @@ def _check(cond: bool, path: Path, message: str) -> None:
         raise DataFormatError(f"{path}: {message}; not a valid songrec dataset file (rebuild it with `songrec data build`)")
 
 
+# yes_complete as .npz is about 70 MB unpacked; a larger member is not a songrec dataset.
+MAX_NPZ_BYTES = 1 << 30
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Read every member's .npy header and refuse, before loading anything, a member whose
+    header promises more data than the member holds, or a file over MAX_NPZ_BYTES."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = 0
+            for info in zf.infolist():
+                total += info.file_size
+                _check(total <= MAX_NPZ_BYTES, path, f"unpacks to more than {MAX_NPZ_BYTES:,} bytes")
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                              else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = header(fh)
+                    offset = fh.tell()
+                need = offset + math.prod(shape) * dtype.itemsize
+                _check(dtype.hasobject or need == info.file_size, path,
+                       f"{info.filename} declares shape {shape} of {dtype} ({need:,} bytes) but holds "
+                       f"{info.file_size:,} bytes")
+    except DataFormatError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError, SyntaxError) as exc:
+        raise DataFormatError(
+            f"{path}: cannot read as .npz ({type(exc).__name__}: {exc}); the file is truncated, corrupt "
+            f"or not a songrec dataset"
+        ) from exc
+
+
 def load_dataset(path: str | os.PathLike) -> Dataset:
     """Read a file written by :func:`save_dataset` (``allow_pickle=False``), checking every array."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset file {str(path)!r} does not exist (create it with `songrec data build`)")
+    _check_npz_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in _NPZ_REQUIRED if k not in npz.files]

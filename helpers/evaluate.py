@@ -651,7 +651,8 @@ def evaluate_run(
     fingerprint, so the embeddings are never scored on playlists they were trained on.
     ``max_pairs`` caps the held-out cases with a seeded sample (ranking 75k songs per case
     is the slow part). Writes ``evaluation.csv`` and ``evaluation.png`` to ``out_dir``
-    (default: the run folder) and returns the table (method, HR@k, MRR@k, coverage,
+    (default: the run folder), both or neither, under the rule of :mod:`helpers.outdir`
+    (a new folder, or one songrec wrote), and returns the table (method, HR@k, MRR@k, coverage,
     seconds) with the number of cases and skipped pairs in ``table.attrs``.
     """
     from pathlib import Path
@@ -662,6 +663,11 @@ def evaluate_run(
     from helpers.plots import plot_method_comparison
     from helpers.runs import load_run
 
+    from helpers import outdir
+
+    # Refuse an unusable output folder before the slow part.
+    out = outdir.check_target(out_dir if out_dir is not None else run_dir, kinds=("evaluation", "run"),
+                              overwrite=True, what="--out")
     run = load_run(run_dir)
     st = run.settings
     info = st.get("dataset") or {}
@@ -702,8 +708,10 @@ def evaluate_run(
     ]
     table = evaluate_methods(scorers, queries, answers, k=k)
     table.attrs.update({"cases": int(len(queries)), "skipped": dict(split.skipped)})
-    out = Path(out_dir) if out_dir is not None else run.path
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "evaluation.csv", index=False)
-    plot_method_comparison(table, metric=f"HR@{k}", path=out / "evaluation.png")
+    # Both files or neither: each is written to a temporary name, then both are renamed.
+    outdir.ensure_folder(out, kinds=("evaluation", "run"), kind="evaluation", what="--out")
+    outdir.write_files(out, {
+        "evaluation.csv": lambda path: table.to_csv(path, index=False),
+        "evaluation.png": lambda path: plot_method_comparison(table, metric=f"HR@{k}", path=path),
+    })
     return table

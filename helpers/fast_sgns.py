@@ -405,7 +405,8 @@ def epoch_positives(flat: np.ndarray, lengths: np.ndarray, window: int,
     reach = rng.integers(1, window + 1, size=n, dtype=np.int32) if dynamic_window \
         else None
     targets, contexts = [], []
-    for d in range(1, window + 1):
+    # Offsets past the longest playlist pair nothing; stopping there keeps an absurd window cheap.
+    for d in range(1, min(window, int(right.max(initial=0))) + 1):
         i = np.flatnonzero(right >= d)
         j = i + d
         if reach is None:

@@ -1,9 +1,12 @@
 """Download, unpack and verify Cornell's playlist archive.
 
 :func:`fetch` downloads ``dataset.tar.gz`` to a temporary file next to the destination,
-unpacks it into a temporary folder (refusing absolute paths, ``..``, links and devices),
-checks every published file, and only then renames the folder into place. Whatever fails,
-the temporary files go away and the destination is left as it was.
+streams it through tar once, writing only the published files (each no larger than its
+published size) into a temporary folder and refusing absolute paths, ``..``, links and
+devices; checks every published file, and only then renames the folder into place.
+The download has an overall deadline and a size bound, and unpacking stops at the size
+every published file together can have. Whatever fails, the temporary files go away and
+the destination is left as it was.
 
 Checksums come from ``/work/shared/data/cornell/SOURCE.md`` (the files as shared by six
 independent public repositories). ``test.txt`` has no published sha256; its git blob id
@@ -19,7 +22,7 @@ import os
 import shutil
 import sys
 import tarfile
-import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -230,34 +233,134 @@ def _offline(url: str, reason: str) -> OfflineError:
 
 _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError)
 
+# A test.txt has no published size, only its git blob id; every copy seen is 4-10 MB.
+UNKNOWN_SIZE_CAP = 64 << 20
 
-def _download(url: str, out, timeout: float, progress: Callable[[int, int | None], None] | None) -> None:
+
+class NotAnArchiveError(ChecksumError):
+    """The server sent something other than a gzip-compressed tar archive."""
+
+
+class ArchiveTooLargeError(ChecksumError):
+    """The download or its unpacked content is larger than the dataset can be."""
+
+
+def member_caps(known: Mapping[str, tuple[int, str]], known_blobs: Mapping[str, str]) -> dict[str, int]:
+    """Largest size each archive member may have: the published size for files with a
+    sha256, :data:`UNKNOWN_SIZE_CAP` for the others; ``name.gz`` gets the same bound plus
+    gzip's overhead on incompressible data."""
+    caps = {}
+    for name in sorted(set(known) | set(known_blobs)):
+        size = known[name][0] if name in known else UNKNOWN_SIZE_CAP
+        caps[name] = size
+        caps[name + ".gz"] = size + size // 100 + 1024
+    return caps
+
+
+def unpacked_cap(caps: Mapping[str, int]) -> int:
+    """Bytes an archive of these members can unpack to, tar headers included: the bound at
+    which unpacking stops, and the default bound on the download itself."""
+    return sum(caps.values()) + 1024 * len(caps) + (1 << 20)
+
+
+def _download(url: str, out, timeout: float, progress: Callable[[int, int | None], None] | None,
+              deadline: float, max_bytes: int) -> str:
+    """Stream ``url`` into ``out``; return the Content-Type. The whole download must end
+    within ``deadline`` seconds (checked after every read, and no read waits longer than
+    the time left) and bring at most ``max_bytes``."""
+    from helpers.limits import DEADLINE_ENV, DOWNLOAD_BYTES_ENV
+
+    started = time.monotonic()
+
+    def left() -> float:
+        return deadline - (time.monotonic() - started)
+
+    def too_slow(done: int) -> OfflineError:
+        return _offline(url, f"the download did not finish within the {deadline:g} s deadline "
+                             f"(got {done:,} bytes; the server is stalled or too slow). Set "
+                             f"{DEADLINE_ENV} to allow longer")
+
+    def too_big(size: int) -> ArchiveTooLargeError:
+        return ArchiveTooLargeError(
+            f"{url} sends {size:,} bytes or more; the dataset archive is at most {max_bytes:,}, so this is "
+            f"not it: nothing was written. Check the URL, or set {DOWNLOAD_BYTES_ENV} to raise the limit")
+
     request = urllib.request.Request(url, headers={"User-Agent": "songrec (course data fetch)"})
     try:
-        resp = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - scheme checked by caller
+        resp = urllib.request.urlopen(request, timeout=max(min(timeout, left()), 0.001))  # noqa: S310
     except urllib.error.HTTPError as exc:
         raise _offline(url, f"the server answered HTTP {exc.code} {exc.reason}") from exc
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError) and left() <= 0:
+            raise too_slow(0) from exc
         raise _offline(url, f"{exc.reason}") from exc
     except _NETWORK_ERRORS as exc:
+        if left() <= 0:
+            raise too_slow(0) from exc
         raise _offline(url, f"{type(exc).__name__}: {exc}") from exc
     with resp:
         header = resp.headers.get("Content-Length")
         total = int(header) if header and header.strip().isdigit() else None
+        if total is not None and total > max_bytes:
+            raise too_big(total)
+        content_type = resp.headers.get_content_type() if hasattr(resp.headers, "get_content_type") else ""
+        # read1 returns what has arrived (one read), so a server that trickles bytes cannot
+        # keep one call waiting past the deadline.
+        read = getattr(resp, "read1", resp.read)
         done = 0
         while True:
+            if left() <= 0:
+                raise too_slow(done)
             try:
-                block = resp.read(_BLOCK)
+                block = read(_BLOCK)
             except _NETWORK_ERRORS as exc:
+                if left() <= 0:
+                    raise too_slow(done) from exc
                 raise _offline(url, f"the download broke off after {done} bytes ({type(exc).__name__}: {exc})") from exc
             if not block:
                 break
-            out.write(block)
             done += len(block)
+            if done > max_bytes:
+                raise too_big(done)
+            out.write(block)
             if progress is not None:
                 progress(done, total)
     if total is not None and done != total:
         raise _offline(url, f"the download broke off: got {done} of {total} bytes")
+    return content_type
+
+
+def _sniff(archive: Path, url: str, content_type: str) -> None:
+    """One clear line when the download is not a .tar.gz (an HTML page, an error text)."""
+    with open(archive, "rb") as fh:
+        head = fh.read(512)
+    if head[:2] == b"\x1f\x8b":
+        return
+    start = head.lstrip()[:14].lower()
+    advice = "check the URL (--url or SONGREC_DATA_URL); nothing was written"
+    if content_type in ("text/html", "application/xhtml+xml") or start.startswith((b"<!doctype", b"<html", b"<")):
+        raise NotAnArchiveError(
+            f"{url} sent an HTML page (Content-Type {content_type or 'not given'}), not the dataset's "
+            f".tar.gz archive: {advice}")
+    raise NotAnArchiveError(
+        f"{url} sent {archive.stat().st_size:,} bytes that are not a gzip-compressed tar archive "
+        f"(they start with {head[:8]!r}): {advice}")
+
+
+class _Capped:
+    """A reader that raises once more than ``cap`` bytes have come through it."""
+
+    def __init__(self, raw, cap: int):
+        self.raw, self.cap, self.count = raw, cap, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        if self.count > self.cap:
+            raise ArchiveTooLargeError(
+                f"the archive unpacks to more than {self.cap:,} bytes, more than every published file "
+                f"together: refusing it (a decompression bomb or not the dataset); nothing was written")
+        return data
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
@@ -277,30 +380,49 @@ def _check_member(member: tarfile.TarInfo) -> None:
         )
 
 
-def _safe_extract(archive: Path, target: Path) -> None:
-    target_resolved = target.resolve()
+def _relative(name: str) -> str:
+    """Member name inside the dataset: ``dataset/yes_small/train.txt`` -> ``yes_small/train.txt``."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
+    if parts and parts[0] == "dataset":
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _safe_extract(archive: Path, target: Path, caps: Mapping[str, int]) -> list[str]:
+    """Stream the archive once, writing only the known files into ``target``.
+
+    Members with absolute paths, ``..``, links or devices make the whole archive refused;
+    a known file larger than its cap too; other files are skipped and their names returned.
+    The decompressed stream is cut off at :func:`unpacked_cap`, so a decompression bomb
+    costs at most that much reading and nothing beyond the caps is written.
+    """
+    skipped = []
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            # Check everything first, so a bad member late in the archive writes nothing at all.
-            for member in members:
-                _check_member(member)
-            for member in members:
-                out = (target / member.name).resolve()
-                if out != target_resolved and target_resolved not in out.parents:
-                    raise UnsafeArchiveError(f"archive member {member.name!r} would land outside {target}")
-                if member.isdir():
-                    out.mkdir(parents=True, exist_ok=True)
-                    continue
-                out.parent.mkdir(parents=True, exist_ok=True)
-                src = tar.extractfile(member)
-                with src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, _BLOCK)
+        with open(archive, "rb") as raw, gzip.GzipFile(fileobj=raw) as gz:
+            with tarfile.open(fileobj=_Capped(gz, unpacked_cap(caps)), mode="r|") as tar:
+                for member in tar:
+                    _check_member(member)
+                    if member.isdir():
+                        continue
+                    rel = _relative(member.name)
+                    if rel not in caps:
+                        skipped.append(member.name)
+                        continue
+                    if member.size > caps[rel]:
+                        raise ArchiveTooLargeError(
+                            f"archive member {member.name!r} is {member.size:,} bytes; expected at most "
+                            f"{caps[rel]:,} for {rel}: refusing the archive; nothing was written")
+                    out = target / rel
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    src = tar.extractfile(member)
+                    with src, open(out, "wb") as dst:
+                        shutil.copyfileobj(src, dst, _BLOCK)
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ChecksumError(
             f"the downloaded archive is not a readable tar.gz ({type(exc).__name__}: {exc}); "
             f"it may be corrupt or truncated. Try again, or download it by hand."
         ) from exc
+    return skipped
 
 
 def _remove(path: Path) -> None:
@@ -321,18 +443,28 @@ def fetch(
     progress: Callable[[int, int | None], None] | None = None,
     known: Mapping[str, tuple[int, str]] | None = None,
     known_blobs: Mapping[str, str] | None = None,
+    deadline: float | None = None,
+    max_bytes: int | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Path:
     """Download Cornell's archive, unpack it safely, verify it, and move it to ``dest_dir``.
 
     Afterwards ``dest_dir`` holds ``README``, ``yes_small/``, ``yes_big/``, ``yes_complete/``
-    (the archive's ``dataset/`` folder). ``dest_dir`` must not exist or be empty.
+    (the archive's ``dataset/`` folder, known files only) and songrec's marker.
+    ``dest_dir`` must not exist or be empty, and follows the rule of :mod:`helpers.outdir`.
     ``progress(done_bytes, total_bytes_or_None)`` is called per block (see
     :func:`stderr_progress`). ``known``/``known_blobs`` default to :data:`KNOWN_FILES` and
-    :data:`KNOWN_GIT_BLOBS`; every file they name must be in the archive and match.
+    :data:`KNOWN_GIT_BLOBS`; every file they name must be in the archive and match; other
+    members are skipped and named through ``notice`` (default: stderr). ``deadline``
+    (seconds, default ``$SONGREC_DOWNLOAD_DEADLINE`` or 900) bounds the whole download;
+    ``max_bytes`` (default ``$SONGREC_MAX_DOWNLOAD_BYTES`` or :func:`unpacked_cap`) its size.
 
-    Raises OfflineError (network failure, broken-off download), ChecksumError (corrupt
-    archive or file; UnsafeArchiveError for dangerous members), FileExistsError.
+    Raises OfflineError (network failure, broken-off or too slow download), ChecksumError
+    (corrupt archive or file; UnsafeArchiveError for dangerous members, NotAnArchiveError,
+    ArchiveTooLargeError), FileExistsError.
     """
+    from helpers import limits, outdir
+
     known = KNOWN_FILES if known is None else dict(known)
     known_blobs = KNOWN_GIT_BLOBS if known_blobs is None else dict(known_blobs)
     if not known and not known_blobs:
@@ -340,40 +472,43 @@ def fetch(
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in ("http", "https", "file"):
         raise ValueError(f"url must be http(s):// or file://, got {url!r}")
+    caps = member_caps(known, known_blobs)
+    if deadline is None:
+        deadline = limits.seconds_limit(limits.DEADLINE_ENV, limits.DEFAULT_DEADLINE)
+    if max_bytes is None:
+        max_bytes = limits.size_limit(limits.DOWNLOAD_BYTES_ENV, unpacked_cap(caps))
     dest = Path(dest_dir)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+    if str(dest_dir).strip() and dest.is_dir() and not dest.is_symlink() and any(dest.iterdir()) \
+            and outdir.folder_kind(dest) is None:
+        outdir.refuse_protected(dest, "data folder")
         raise FileExistsError(
             f"{dest} already exists and is not empty; run `songrec data check` to verify it, "
             f"or remove it to download again"
         )
-    parent = dest.parent
-    parent.mkdir(parents=True, exist_ok=True)
-
-    fd, archive_name = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}-download-", suffix=".tar.gz")
-    archive = Path(archive_name)
-    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}-unpack-"))
-    try:
+    say = notice or (lambda line: print(line, file=sys.stderr, flush=True))
+    with outdir.new_folder(dest, kind="dataset", what="data folder") as staging:
+        archive = staging / ".download.tar.gz"
         try:
-            with os.fdopen(fd, "wb") as out:
-                _download(url, out, timeout, progress)
+            try:
+                with open(archive, "wb") as out:
+                    content_type = _download(url, out, timeout, progress, deadline, max_bytes)
+            finally:
+                if progress is stderr_progress:
+                    # End the carriage-return progress line, also when the download broke
+                    # off, so an error message starts on a line of its own.
+                    print(file=sys.stderr)
+            _sniff(archive, url, content_type)
+            skipped = _safe_extract(archive, staging, caps)
         finally:
-            if progress is stderr_progress:
-                # End the carriage-return progress line, also when the download broke
-                # off, so an error message starts on a line of its own.
-                print(file=sys.stderr)
-        _safe_extract(archive, staging)
-        root = staging / "dataset" if (staging / "dataset").is_dir() else staging
-        failed = [c for c in verify_dir(root, known=known, known_blobs=known_blobs) if not c.ok]
+            _remove(archive)
+        failed = [c for c in verify_dir(staging, known=known, known_blobs=known_blobs) if not c.ok]
         if failed:
             lines = "; ".join(c.describe() for c in failed)
             raise ChecksumError(
                 f"the archive from {url} does not match the published checksums ({len(failed)} file(s)): "
                 f"{lines}. Nothing was written to {dest}."
             )
-        if dest.exists():
-            dest.rmdir()
-        os.replace(root, dest)
-    finally:
-        _remove(archive)
-        _remove(staging)
+    if skipped:
+        shown = ", ".join(repr(n) for n in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        say(f"skipped {len(skipped)} archive member(s) that are not published dataset files: {shown}")
     return dest

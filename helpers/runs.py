@@ -7,16 +7,14 @@ Layout of a run folder::
     target_vectors.npy    float32 (V+1, dim)
     context_vectors.npy   float32 (V+1, dim), only for separate tables
 
-The folder is written to a temporary sibling and renamed into place, so a crash never
-leaves a half-written run that looks complete.
+The folder is written to a temporary sibling and swapped into place (see
+:mod:`helpers.outdir`), so a crash never leaves a half-written run that looks complete,
+and ``--overwrite`` replaces only a folder that is recognisably a songrec run.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 import helpers
-from helpers.errors import RunMismatchError
-from helpers.vocab import Vocab
+from helpers import outdir
+from helpers.errors import DataFormatError, RunMismatchError
+from helpers.vocab import MAX_NAME_CHARS, Vocab, vocab_schema
 
 
 @dataclass
@@ -58,21 +57,12 @@ def _jsonable(obj):
 def check_run_target(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Raise before any work is done if ``save_run(out_dir)`` could not succeed.
 
-    FileExistsError when the folder exists and ``overwrite`` is off; NotADirectoryError or
-    PermissionError when the nearest existing parent is not a writable folder. Creates
-    nothing, so a refused command leaves no empty folders behind.
+    The rule of :mod:`helpers.outdir`: UnsafeOutputError for a protected path or an
+    existing folder that is not a songrec run; FileExistsError for an existing run when
+    ``overwrite`` is off; NotADirectoryError or PermissionError when the nearest existing
+    parent is not a writable folder. Creates nothing.
     """
-    out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"run folder {out} already exists; pass overwrite=True (CLI: --overwrite) or pick another --out")
-    parent = out.parent if str(out.parent) else Path(".")
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise NotADirectoryError(f"cannot write the run folder {out}: {parent} is a file, expected a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write the run folder {out}: {parent} is not writable")
-    return out
+    return outdir.check_target(out_dir, kinds=("run",), overwrite=overwrite)
 
 
 def save_run(
@@ -86,7 +76,7 @@ def save_run(
     history: dict | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write a run folder atomically and return its path."""
+    """Write a run folder (all or nothing, see :mod:`helpers.outdir`) and return its path."""
     out = Path(out_dir)
     for name, vec in (("target_vectors", target_vectors), ("context_vectors", context_vectors)):
         if vec is None:
@@ -95,73 +85,100 @@ def save_run(
             raise RunMismatchError(
                 f"{name} has {np.asarray(vec).shape[0]} rows; the vocabulary needs {vocab.size + 1}"
             )
-    check_run_target(out, overwrite=overwrite)
-    parent = out.parent if str(out.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    except OSError as exc:
-        raise OSError(f"cannot write the run folder {out}: {exc.strerror or exc}") from exc
-    try:
+    meta = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "songrec_version": helpers.__version__,
+        "vocab_size": vocab.size,
+        "vocab_fingerprint": vocab.fingerprint(),
+        "settings": settings or {},
+        "metrics": metrics or {},
+        "history": history or {},
+    }
+    with outdir.new_folder(out, kind="run", overwrite=overwrite) as tmp:
         np.save(tmp / "target_vectors.npy", np.asarray(target_vectors, dtype=np.float32), allow_pickle=False)
         if context_vectors is not None:
             np.save(tmp / "context_vectors.npy", np.asarray(context_vectors, dtype=np.float32), allow_pickle=False)
         (tmp / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-        meta = {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "songrec_version": helpers.__version__,
-            "vocab_size": vocab.size,
-            "vocab_fingerprint": vocab.fingerprint(),
-            "settings": settings or {},
-            "metrics": metrics or {},
-            "history": history or {},
-        }
         (tmp / "run.json").write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
+# Limits of what a run folder may hold; far above any real run (Cornell: 75,262 songs).
+MAX_VOCAB = 5_000_000
+MAX_DIM = 1 << 16
+MAX_RUN_JSON_BYTES = 16 << 20
+# Per song in vocab.json: an ID and a count of up to 20 digits, a name of up to
+# MAX_NAME_CHARS characters written as \uXXXX escapes, separators.
+_VOCAB_BYTES_PER_SONG = 64 + 6 * MAX_NAME_CHARS
+
+
+def _run_schema():
+    from helpers.data import VARIANTS
+    from helpers.validate import INT64_MAX, Bool, Int, List, Num, Obj, Plain, Str
+
+    seed = Int(0, 2**32 - 1)
+    settings = Obj(
+        optional={
+            "playlists": Int(2, INT64_MAX), "val_fraction": Num(0, 1, open_lo=True, open_hi=True),
+            "seed": seed, "split_seed": seed, "window": Int(1, INT64_MAX), "dim": Int(1, MAX_DIM),
+            "negatives": Int(0, INT64_MAX), "shared": Bool(),
+            "method": Str(choices=("reference", "assignment")),
+            "dataset": Obj(optional={"kind": Str(choices=("synthetic", "cornell")),
+                                     "variant": Str(choices=(*VARIANTS, "synthetic")),
+                                     "synthetic_seed": seed}),
+        },
+        extra=Plain(),
+    )
+    return Obj(
+        required={"vocab_size": Int(1, MAX_VOCAB), "vocab_fingerprint": Str(hex_len=64)},
+        optional={"created": Str(100), "songrec_version": Str(100), "settings": settings,
+                  "metrics": Obj(extra=Plain()),
+                  "history": Obj(extra=List(Num(allow_nan=True), max_len=1_000_000))},
+    )
+
+
 def load_run(run_dir: str | Path) -> Run:
-    """Load and cross-check a run folder written by ``save_run``."""
+    """Load and cross-check a run folder written by ``save_run``.
+
+    ``run.json`` and ``vocab.json`` are checked against their schemas, and each ``.npy``
+    header against the vocabulary size (and ``settings.dim``) before its data is read;
+    any mismatch raises :class:`~helpers.errors.DataFormatError` naming the file and field.
+    """
+    from helpers.validate import read_json, read_vectors
+
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist (train one with `songrec train --out {run_dir}`)")
     for name in ("run.json", "vocab.json", "target_vectors.npy"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"run folder {run_dir} is incomplete: {name} is missing")
+    meta = read_json(run_dir / "run.json", _run_schema(), max_bytes=MAX_RUN_JSON_BYTES, what="run.json")
+    size = meta["vocab_size"]
+    vocab_path = run_dir / "vocab.json"
+    raw = read_json(vocab_path, vocab_schema(None), max_bytes=(1 << 16) + size * _VOCAB_BYTES_PER_SONG,
+                    what=f"vocab.json of {size} songs (vocab_size in run.json)")
     try:
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunMismatchError(f"{run_dir / 'run.json'} is not valid JSON: {exc}") from exc
-    try:
-        vocab = Vocab.from_json((run_dir / "vocab.json").read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RunMismatchError(f"{run_dir / 'vocab.json'}: {exc}") from exc
-    if meta.get("vocab_fingerprint") != vocab.fingerprint():
+        vocab = Vocab.from_dict(raw)
+    except ValueError as exc:
+        raise DataFormatError(f"{vocab_path}: {exc}") from exc
+    if vocab.size != size:
+        raise RunMismatchError(
+            f"{run_dir}: vocab.json does not belong to this run: it holds {vocab.size} songs, run.json "
+            f"records vocab_size {size}")
+    if meta["vocab_fingerprint"] != vocab.fingerprint():
         raise RunMismatchError(
             f"{run_dir}: vocab.json does not belong to this run (fingerprint {vocab.fingerprint()[:12]} "
-            f"!= {str(meta.get('vocab_fingerprint'))[:12]} recorded in run.json)"
+            f"!= {meta['vocab_fingerprint'][:12]} recorded in run.json; the fingerprint covers raw IDs, "
+            f"counts and names)"
         )
+    settings = meta.get("settings", {})
+    dim = settings.get("dim") if isinstance(settings.get("dim"), int) else None
 
-    def _load(name):
+    def _load(name, dim):
         path = run_dir / name
         if not path.exists():
             return None
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, EOFError) as exc:  # EOFError: an empty file
-            raise RunMismatchError(f"{path} is not a plain .npy array: {exc}") from exc
-        if arr.ndim != 2 or arr.shape[0] != vocab.size + 1:
-            raise RunMismatchError(
-                f"{path} has shape {arr.shape}; expected ({vocab.size + 1}, dim) for this run's vocabulary"
-            )
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise RunMismatchError(f"{path} holds {arr.dtype}; expected float vectors")
+        arr = read_vectors(path, vocab.size + 1, dim)
         # Row 0 is padding and never ranked, so only song rows must be finite.
         bad = ~np.isfinite(arr[1:]).all(axis=1)
         if bad.any():
@@ -171,12 +188,13 @@ def load_run(run_dir: str | Path) -> Run:
             )
         return arr.astype(np.float32, copy=False)
 
+    target = _load("target_vectors.npy", dim)
     return Run(
         path=run_dir,
         vocab=vocab,
-        target_vectors=_load("target_vectors.npy"),
-        context_vectors=_load("context_vectors.npy"),
-        settings=meta.get("settings", {}),
+        target_vectors=target,
+        context_vectors=_load("context_vectors.npy", target.shape[1]),
+        settings=settings,
         metrics=meta.get("metrics", {}),
         history=meta.get("history", {}),
     )

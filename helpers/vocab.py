@@ -184,8 +184,16 @@ class Vocab:
 
     # -- persistence ----------------------------------------------------------
     def fingerprint(self) -> str:
-        """sha256 of the raw-ID order: two vocabularies agree on every row iff equal."""
-        return hashlib.sha256(self.raw_ids.astype("<i8").tobytes()).hexdigest()
+        """sha256 of the raw IDs, counts and names in row order.
+
+        Two vocabularies with equal fingerprints agree on every row: same song, same
+        count, same display name (so swapped names in a saved ``vocab.json`` are caught).
+        """
+        digest = hashlib.sha256(b"songrec-vocab-v2\0")
+        digest.update(self.raw_ids.astype("<i8").tobytes())
+        digest.update(self.counts.astype("<i8").tobytes())
+        digest.update(json.dumps(self.names, ensure_ascii=True).encode("ascii"))
+        return digest.hexdigest()
 
     def to_json(self) -> str:
         return json.dumps(
@@ -198,15 +206,49 @@ class Vocab:
         )
 
     @classmethod
+    def from_dict(cls, d: dict) -> "Vocab":
+        """Build from the parsed ``vocab.json``; the content must pass :func:`vocab_schema`.
+
+        Raises ValueError naming the field at fault.
+        """
+        from helpers.validate import SchemaError
+
+        try:
+            vocab_schema(None).check(d, "")
+        except SchemaError as exc:
+            raise ValueError(f"field {exc.where.lstrip('.') or 'top level'}: expected {exc.expected}") from None
+        if len(d["counts"]) != len(d["raw_ids"]) + 1 or len(d["names"]) != len(d["raw_ids"]) + 1:
+            raise ValueError(f"fields counts and names must hold {len(d['raw_ids']) + 1} entries "
+                             f"(one per raw ID plus padding), got {len(d['counts'])} and {len(d['names'])}")
+        vocab = cls(np.array(d["raw_ids"], dtype=np.int64), np.array(d["counts"], dtype=np.int64), list(d["names"]))
+        if "fingerprint" in d and d["fingerprint"] != vocab.fingerprint():
+            raise ValueError("saved vocabulary is corrupted: its fingerprint does not match its IDs, counts and names")
+        return vocab
+
+    @classmethod
     def from_json(cls, text: str) -> "Vocab":
         try:
             d = json.loads(text)
-            vocab = cls(np.array(d["raw_ids"], dtype=np.int64), np.array(d["counts"], dtype=np.int64), list(d["names"]))
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"not a saved vocabulary ({exc})") from exc
-        if "fingerprint" in d and d["fingerprint"] != vocab.fingerprint():
-            raise ValueError("saved vocabulary is corrupted: its fingerprint does not match its IDs")
-        return vocab
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ValueError(f"not a saved vocabulary ({type(exc).__name__})") from None
+        return cls.from_dict(d)
+
+
+# A display name longer than this is not a song title (Cornell's longest is 178).
+MAX_NAME_CHARS = 1000
+
+
+def vocab_schema(size: int | None):
+    """Schema of ``vocab.json`` for ``size`` songs (None: any size)."""
+    from helpers.validate import INT64_MAX, Int, List, Obj, Str
+
+    rows = None if size is None else size + 1
+    return Obj(
+        required={"raw_ids": List(Int(0, INT64_MAX), length=size),
+                  "counts": List(Int(0, INT64_MAX), length=rows),
+                  "names": List(Str(MAX_NAME_CHARS), length=rows)},
+        optional={"fingerprint": Str(hex_len=64)},
+    )
 
 
 def build_vocab(playlists: Iterable[Sequence[int]], songs: pd.DataFrame | None = None) -> Vocab:

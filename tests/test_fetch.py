@@ -155,8 +155,8 @@ def test_fetch_archive_missing_a_file(tmp_path, server):
     assert leftovers(tmp_path) == []
 
 
-def test_fetch_unreadable_archive(tmp_path, server):
-    with pytest.raises(ChecksumError, match="not a readable tar.gz"):
+def test_fetch_html_page_instead_of_archive(tmp_path, server):
+    with pytest.raises(ChecksumError, match="sent an HTML page"):
         run_fetch(tmp_path / "cornell", server("/junk.tgz", b"<html>moved</html>"))
     assert leftovers(tmp_path) == []
 

@@ -1,0 +1,146 @@
+"""Resource limits, stated in one place and checked before anything large is allocated.
+
+=============================  ================================  ==========================
+limit                          default                           raise it with
+=============================  ================================  ==========================
+training memory (estimate)     8 GiB                             ``--max-memory``, ``SONGREC_MAX_MEMORY``
+one data text file             4 x the largest published file    ``SONGREC_MAX_DATA_BYTES``
+download size                  see :mod:`helpers.fetch`          ``SONGREC_MAX_DOWNLOAD_BYTES``
+download time, all included    900 s                             ``SONGREC_DOWNLOAD_DEADLINE``
+=============================  ================================  ==========================
+
+The training estimate (:func:`training_memory`) counts what grows with the settings: the
+embedding tables and their Adam state, one epoch of pairs (two while the next epoch is
+built), the validation pairs with their noise, and one step's gathered vectors. It is a
+rough upper bound meant to stop absurd settings (``--dim 10**6``, ``--negatives 10**6``)
+in a second instead of after minutes of swapping; TensorFlow's own overhead is not in it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from helpers.errors import SongrecError
+
+GiB = 1 << 30
+MEMORY_ENV = "SONGREC_MAX_MEMORY"
+DEFAULT_MEMORY = 8 * GiB
+DATA_BYTES_ENV = "SONGREC_MAX_DATA_BYTES"
+DOWNLOAD_BYTES_ENV = "SONGREC_MAX_DOWNLOAD_BYTES"
+DEADLINE_ENV = "SONGREC_DOWNLOAD_DEADLINE"
+DEFAULT_DEADLINE = 900.0
+
+
+class ResourceLimitError(SongrecError, ValueError):
+    """A setting would need more memory, bytes or time than the stated limit (exit 2)."""
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str | int, what: str) -> int:
+    """``"8G"``, ``"512M"``, ``"1048576"`` -> bytes (binary units, case-insensitive)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(text))
+        if not m:
+            raise ValueError(f"{what} must be a size such as 8G, 512M or 1048576, got {text!r}")
+        value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+        if not math.isfinite(value) or value > 2**62:
+            raise ValueError(f"{what} must be at most 4 EiB, got {text!r}")
+        value = int(value)
+    if value < 1:
+        raise ValueError(f"{what} must be at least 1 byte, got {text!r}")
+    return value
+
+
+def size_limit(env: str, default: int, flag_value: str | None = None, flag: str | None = None) -> int:
+    """A byte limit: the flag if given, else the environment variable, else ``default``."""
+    if flag_value is not None:
+        return parse_size(flag_value, flag or env)
+    value = os.environ.get(env)
+    return parse_size(value, f"environment variable {env}") if value else default
+
+
+def seconds_limit(env: str, default: float) -> float:
+    value = os.environ.get(env)
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"environment variable {env} must be a number of seconds > 0, got {value!r}")
+    return seconds
+
+
+def human(n: float) -> str:
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _positives(lengths: np.ndarray, window: int) -> int:
+    # Closed form of sum_d 2 * max(L - d, 0) over d = 1..window, in Python ints so no
+    # window or length overflows; a window past the longest playlist adds nothing.
+    m = np.minimum(min(window, 1 << 31), np.maximum(lengths - 1, 0)).astype(object)
+    return int((m * (2 * lengths.astype(object) - m - 1)).sum()) if len(lengths) else 0
+
+
+def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *,
+                    method: str, window: int, negatives: int, dim: int, batch_size: int, shared: bool,
+                    max_pairs_per_playlist: int | None = None, steps_per_execution: int = 1) -> dict[str, int]:
+    """Bytes the parts of one training run need, by the estimate described above.
+
+    Returns ``{"tables": ..., "pairs": ..., "validation": ..., "step": ..., "total": ...}``
+    (Python ints, so absurd settings give large numbers rather than overflow).
+    """
+    train = np.asarray(train_lengths, dtype=np.int64)
+    val = np.asarray(val_lengths, dtype=np.int64)
+    k1 = negatives + 1
+    n_tables = 1 if shared else 2
+    # Weights plus Adam's two moments, float32.
+    tables = 3 * n_tables * (vocab_size + 1) * dim * 4
+    positives = _positives(train, window)
+    val_positives = _positives(val, window)
+    if method == "assignment":
+        # Every row (target, context, label) is materialised: 12 bytes, about three
+        # copies alive while Keras builds its dataset.
+        per = [_positives(np.array([n]), window) * k1 for n in train.tolist()]
+        rows = sum(per if max_pairs_per_playlist is None else (min(r, max_pairs_per_playlist) for r in per))
+        pairs = 3 * rows * 12
+        validation = 3 * val_positives * k1 * 12
+        batch = min(batch_size, max(rows, 1))
+        step = 4 * batch * dim * 4 * 2
+    else:
+        # int32 (P, 2) per epoch; the current and the next epoch, plus the pieces the next
+        # one is built from.
+        pairs = 4 * positives * 8
+        validation = val_positives * 8 + val_positives * negatives * 4
+        batch = min(batch_size, max(positives, 1))
+        # Gathered target, context and noise rows, their gradients and Adam's scatter.
+        step = 4 * batch * k1 * dim * 4 + steps_per_execution * batch * 8
+    parts = {"tables": tables, "pairs": pairs, "validation": validation, "step": step}
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def check_training_memory(parts: dict[str, int], limit: int, *, flags: str) -> None:
+    """Raise :class:`ResourceLimitError` when ``parts["total"]`` exceeds ``limit``.
+
+    ``flags`` lists the settings to lower, as the user would type them.
+    """
+    if parts["total"] <= limit:
+        return
+    detail = ", ".join(f"{k} {human(v)}" for k, v in parts.items() if k != "total" and v)
+    raise ResourceLimitError(
+        f"training would need about {human(parts['total'])} of memory ({detail}), over the limit of "
+        f"{human(limit)}; lower {flags}, or raise the limit with --max-memory or {MEMORY_ENV}")

@@ -1,0 +1,396 @@
+"""The one rule for every folder and file songrec writes.
+
+Used by ``songrec train``/``demo`` (run folders), ``evaluate`` (CSV + PNG), ``data build``
+(a ``.npz`` file), ``data fetch`` (the data folder) and the notebooks' reference-run cache.
+
+* Never written to or replaced: ``''``, ``/``, the home folder, the repository root, the
+  current folder, or any folder that holds one of these (``.``, ``..``, ``~``, ...).
+* Songrec marks what it creates with a small file, :data:`MARKER` (``.songrec``), whose
+  first line names the kind (``songrec-run``, ``songrec-evaluation``, ``songrec-dataset``).
+  An existing folder is replaced only when it holds that marker (or, for run folders
+  saved before markers existed, ``run.json``) and nothing but files songrec writes in
+  such a folder; with ``overwrite=False`` it is not replaced at all. Any other existing
+  folder is refused, ``--overwrite`` or not. An empty folder counts as absent.
+* A new folder is built beside the target under a temporary name and swapped in with one
+  atomic ``renameat2(RENAME_EXCHANGE)``; where the system lacks it, with two renames that
+  are undone if the second fails. A crash at any instant therefore leaves the old or the
+  new folder complete: either at the target or, after a crash between the two renames,
+  under its temporary name, from where the next run restores it (:func:`clean_leftovers`).
+* Temporary names are ``.<name>.songrec-tmp-<pid>-<random>`` (``-old-`` for a folder on its
+  way out). The next run that writes ``<name>`` removes those whose process is gone and
+  says so on stderr.
+
+A refused target raises :class:`UnsafeOutputError` (exit 2) or ``FileExistsError``
+(exit 1, "pass --overwrite"); nothing is created before that check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from helpers.errors import SongrecError
+
+MARKER = ".songrec"
+KINDS = ("run", "evaluation", "dataset")
+_TAGS = {"tmp": ".songrec-tmp-", "old": ".songrec-old-"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The files songrec itself puts in a folder of each kind; anything else in an existing
+# folder is the user's, so the folder is never replaced.
+OWN_FILES = {
+    "run": {MARKER, "run.json", "vocab.json", "target_vectors.npy", "context_vectors.npy",
+            "evaluation.csv", "evaluation.png"},
+    "evaluation": {MARKER, "evaluation.csv", "evaluation.png"},
+    "dataset": {MARKER, "README", "yes_small", "yes_big", "yes_complete"},
+}
+
+
+class UnsafeOutputError(SongrecError, ValueError):
+    """An output path songrec must not write to or replace (exit 2)."""
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def _protected() -> list[tuple[Path, str]]:
+    places = [(Path("/"), "the root folder"), (Path.cwd(), "the current folder"),
+              (REPO_ROOT, "the songrec repository")]
+    with contextlib.suppress(RuntimeError, KeyError):
+        places.append((Path.home(), "your home folder"))
+    return [(p.resolve(), label) for p, label in places]
+
+
+def _protected_reason(path: Path) -> str | None:
+    """Why ``path`` may never be replaced, or None."""
+    resolved = path.resolve()
+    for place, label in _protected():
+        if resolved == place:
+            return f"is {label} ({place})"
+        if resolved in place.parents:
+            return f"holds {label} ({place})"
+    return None
+
+
+def refuse_protected(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Raise UnsafeOutputError when ``path`` is empty or a protected folder (or holds one)."""
+    if str(path).strip() == "":
+        raise UnsafeOutputError(f"{what} is empty; expected a new folder name such as runs/latest")
+    reason = _protected_reason(Path(path))
+    if reason is not None:
+        raise UnsafeOutputError(
+            f"{what} {str(path)!r} {reason}; songrec never writes into or replaces it: "
+            f"name a new subfolder such as runs/latest")
+    return Path(path)
+
+
+def _marker_kind(folder: Path) -> str | None:
+    try:
+        with open(folder / MARKER, "rb") as fh:
+            first = fh.read(64).split(b"\n", 1)[0].decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    kind = first.removeprefix("songrec-")
+    return kind if first.startswith("songrec-") and kind in KINDS else None
+
+
+def folder_kind(folder: str | os.PathLike) -> str | None:
+    """The kind of songrec folder ``folder`` is (``"run"``, ...), or None.
+
+    A run folder from before markers existed counts as ``"run"`` when it has ``run.json``
+    and nothing but run files.
+    """
+    folder = Path(folder)
+    kind = _marker_kind(folder)
+    if kind is not None:
+        return kind
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return None
+    if "run.json" in names and names <= OWN_FILES["run"]:
+        return "run"
+    return None
+
+
+def _foreign_entries(folder: Path, kind: str) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES[kind])
+
+
+def check_target(path: str | os.PathLike, *, kinds: Iterable[str] = ("run",), overwrite: bool = False,
+                 what: str = "--out") -> Path:
+    """Raise unless ``path`` may become (or be replaced by) a songrec folder of ``kinds``.
+
+    Returns the path. Creates and changes nothing. ``what`` names the setting in messages.
+    """
+    kinds = tuple(kinds)
+    out = refuse_protected(path, what)
+    if out.is_symlink():
+        raise UnsafeOutputError(f"{what} {str(path)!r} is a symbolic link; expected a folder songrec creates")
+    if out.exists():
+        if not out.is_dir():
+            raise UnsafeOutputError(f"{what} {str(path)!r} is a file; expected a folder songrec creates")
+        if any(out.iterdir()):
+            kind = folder_kind(out)
+            foreign = _foreign_entries(out, kind) if kind in kinds else []
+            if kind not in kinds or foreign:
+                why = (f"holds {', '.join(repr(n) for n in foreign[:3])} that songrec did not write"
+                       if foreign else f"has no {MARKER} marker of a songrec {' or '.join(kinds)} folder")
+                raise UnsafeOutputError(
+                    f"{what} {str(path)!r} already exists and is not a songrec {' or '.join(kinds)} folder "
+                    f"(it {why}); songrec replaces only folders it wrote, so nothing was changed: "
+                    f"pick another {what}")
+            if not overwrite:
+                raise FileExistsError(
+                    f"{what} {str(path)!r} already exists; pass --overwrite (overwrite=True) to replace "
+                    f"it, or pick another {what}")
+    _check_parent(out, what)
+    return out
+
+
+def _check_parent(out: Path, what: str) -> None:
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot write {what} {out}: {parent} is a file, expected a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {what} {out}: {parent} is not writable (Permission denied)")
+
+
+# --------------------------------------------------------------------------- leftovers
+
+
+def _sibling(target: Path, tag: str, suffix: str = "") -> Path:
+    return target.parent / f".{target.name}{_TAGS[tag]}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # exists but is someone else's; an impossible pid is not alive
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _say(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(f"songrec: {message}", file=sys.stderr, flush=True)
+
+
+def clean_leftovers(target: str | os.PathLike) -> list[str]:
+    """Tidy what a killed songrec left beside ``target``; return one line per action.
+
+    A folder on its way out (``-old-``) is moved back when ``target`` is missing (a crash
+    between the two renames of a swap); other temporary siblings of processes that are
+    gone are removed. Those of a process still running are left alone and named.
+    """
+    target = Path(target)
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        siblings = list(parent.iterdir())
+    except OSError:
+        return []
+    done = []
+    for path in sorted(siblings):
+        for tag, mark in _TAGS.items():
+            prefix = f".{target.name}{mark}"
+            if not path.name.startswith(prefix):
+                continue
+            pid_text = path.name[len(prefix):].split("-", 1)[0]
+            if not pid_text.isdigit():
+                continue
+            if _alive(int(pid_text)):
+                if int(pid_text) != os.getpid():
+                    done.append(f"left {path} alone: process {pid_text} that wrote it is still running")
+                continue
+            if tag == "old" and not os.path.lexists(target):
+                os.replace(path, target)
+                done.append(f"restored {target} from {path.name}, left by an interrupted run")
+            else:
+                _remove(path)
+                done.append(f"removed {path}, left by an interrupted run")
+    for line in done:
+        _say(line)
+    return done
+
+
+# --------------------------------------------------------------------------- swapping
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two paths atomically (Linux ``renameat2``); OSError where unsupported."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError) as exc:
+        raise OSError(errno.ENOSYS, "renameat2 is not available") from exc
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _install(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target``; the old ``target`` (if any) is removed afterwards."""
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        os.replace(new, target)  # a missing or empty folder: one atomic rename
+        return
+    try:
+        _exchange(new, target)
+        old = new  # the exchange left the old folder under the temporary name
+    except OSError:
+        old = _sibling(target, "old")
+        os.replace(target, old)
+        try:
+            os.replace(new, target)
+        except BaseException:
+            os.replace(old, target)  # undo: the old folder goes back where it was
+            raise
+    _remove(old)
+
+
+def write_marker(folder: Path, kind: str) -> None:
+    (folder / MARKER).write_text(
+        f"songrec-{kind}\nThis folder was written by songrec; `--overwrite` may replace it.\n",
+        encoding="ascii")
+
+
+@contextlib.contextmanager
+def new_folder(target: str | os.PathLike, *, kind: str, overwrite: bool = False,
+               what: str = "--out") -> Iterator[Path]:
+    """Build a songrec folder of ``kind`` at ``target``, all or nothing.
+
+    Yields an empty temporary folder beside ``target``; when the block ends normally the
+    marker is added and the folder swapped into place. If the block (or the swap) fails,
+    the temporary folder is removed and ``target`` is as it was.
+    """
+    target = check_target(target, kinds=(kind,), overwrite=overwrite, what=what)
+    clean_leftovers(target)
+    check_target(target, kinds=(kind,), overwrite=overwrite, what=what)  # a restore may change it
+    target.absolute().parent.mkdir(parents=True, exist_ok=True)
+    tmp = _sibling(target, "tmp")
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise OSError(f"cannot write {what} {target}: {exc.strerror or exc}") from exc
+    try:
+        yield tmp
+        write_marker(tmp, kind)
+        _install(tmp, target)
+    finally:
+        if tmp.exists():
+            _remove(tmp)
+
+
+def ensure_folder(target: str | os.PathLike, *, kinds: Iterable[str], kind: str, what: str = "--out") -> Path:
+    """An existing songrec folder of ``kinds`` to add files to, or a new one of ``kind``."""
+    target = check_target(target, kinds=kinds, overwrite=True, what=what)
+    if not target.exists() or not any(target.iterdir()):
+        with new_folder(target, kind=kind, overwrite=True, what=what):
+            pass
+    return target
+
+
+def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
+    """Write several files into ``folder``, all or nothing.
+
+    ``writers`` maps a file name to a function that writes that file at the path it is
+    given (a temporary name with the same suffix). Only when every writer succeeded are
+    the files renamed into place; if a rename fails, the files already renamed are put
+    back as they were.
+    """
+    folder = Path(folder)
+    for name in writers:
+        clean_leftovers(folder / name)
+        path = folder / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise UnsafeOutputError(f"{path} exists and is not a plain file; expected a file songrec writes")
+    temps: dict[str, Path] = {}
+    moved: list[tuple[Path, Path | None]] = []
+    try:
+        for name, write in writers.items():
+            temps[name] = _sibling(folder / name, "tmp", Path(name).suffix)
+            write(temps[name])
+        for name, tmp in temps.items():
+            path = folder / name
+            backup = None
+            if path.exists():
+                backup = _sibling(path, "old")
+                os.replace(path, backup)
+            moved.append((path, backup))
+            os.replace(tmp, path)
+    except BaseException:
+        for path, backup in reversed(moved):
+            if backup is not None:
+                os.replace(backup, path)
+            elif path.exists():
+                path.unlink()
+        raise
+    finally:
+        for tmp in temps.values():
+            _remove(tmp)
+    for _, backup in moved:
+        if backup is not None:
+            _remove(backup)
+    return [folder / n for n in writers]
+
+
+def check_file_target(target: str | os.PathLike, *, overwrite: bool = False,
+                      recognise: Callable[[Path], bool], what: str = "--out", kind: str = "file") -> Path:
+    """Raise unless ``write_file`` may write ``target``; creates nothing.
+
+    An existing ``target`` may be replaced only with ``overwrite`` and when
+    ``recognise(target)`` says songrec wrote it; a folder, a link or a protected path never.
+    """
+    if str(target).strip() == "":
+        raise UnsafeOutputError(f"{what} is empty; expected a file name")
+    target = Path(target)
+    reason = _protected_reason(target)
+    if reason is not None:
+        raise UnsafeOutputError(f"{what} {str(target)!r} {reason}; expected a new file name")
+    if target.is_symlink():
+        raise UnsafeOutputError(f"{what} {str(target)!r} is a symbolic link; expected a file songrec writes")
+    if target.is_dir():
+        raise IsADirectoryError(f"{what} {str(target)!r} is a folder; expected a file name")
+    if target.exists():
+        if not recognise(target):
+            raise UnsafeOutputError(
+                f"{what} {str(target)!r} already exists and is not a songrec {kind}; songrec replaces only "
+                f"files it wrote, so nothing was changed: pick another {what}")
+        if not overwrite:
+            raise FileExistsError(f"{what} {str(target)!r} already exists; pass --overwrite to replace it")
+    _check_parent(target, what)
+    return target
+
+
+def write_file(target: str | os.PathLike, write: Callable[[Path], object], *, overwrite: bool = False,
+               recognise: Callable[[Path], bool], what: str = "--out", kind: str = "file") -> Path:
+    """Write one file at ``target`` through a temporary sibling and a rename, under the
+    rule of :func:`check_file_target`."""
+    target = check_file_target(target, overwrite=overwrite, recognise=recognise, what=what, kind=kind)
+    target.absolute().parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(target)
+    write_files(target.parent, {target.name: write})
+    return target
