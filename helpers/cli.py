@@ -332,7 +332,21 @@ def train_run(args, dataset, note: str) -> Path:
     return out
 
 
+def _preflight(args) -> None:
+    """Every check that needs no data, before data is loaded or downloaded."""
+    from helpers.runs import check_run_target
+
+    _check_flags(args)
+    _config_from_args(args)
+    check_run_target(args.out, overwrite=args.overwrite)
+    if args.max_memory is not None:
+        from helpers.limits import parse_size
+
+        parse_size(args.max_memory, "--max-memory")
+
+
 def cmd_train(args) -> int:
+    _preflight(args)
     dataset, note = _load_training_data(args)
     train_run(args, dataset, note)
     return 0
@@ -371,6 +385,7 @@ def cmd_demo(args) -> int:
     from helpers.recommend import Recommender
     from helpers.runs import load_run
 
+    _preflight(args)
     dataset = None
     if not args.synthetic:
         try:

@@ -655,7 +655,6 @@ def evaluate_run(
     (a new folder, or one songrec wrote), and returns the table (method, HR@k, MRR@k, coverage,
     seconds) with the number of cases and skipped pairs in ``table.attrs``.
     """
-    from pathlib import Path
     from types import SimpleNamespace
 
     from helpers.baselines import CooccurrenceScorer, EmbeddingScorer, PopularityScorer, RandomScorer
@@ -668,6 +667,7 @@ def evaluate_run(
     # Refuse an unusable output folder before the slow part.
     out = outdir.check_target(out_dir if out_dir is not None else run_dir, kinds=("evaluation", "run"),
                               overwrite=True, what="--out")
+    outdir.check_files(out, ("evaluation.csv", "evaluation.png"))
     run = load_run(run_dir)
     st = run.settings
     info = st.get("dataset") or {}

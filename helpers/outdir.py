@@ -61,10 +61,10 @@ class UnsafeOutputError(SongrecError, ValueError):
 
 
 def _protected() -> list[tuple[Path, str]]:
-    places = [(Path("/"), "the root folder"), (Path.cwd(), "the current folder"),
-              (REPO_ROOT, "the songrec repository")]
+    places = [(Path("/"), "the root folder"), (REPO_ROOT, "the songrec repository")]
     with contextlib.suppress(RuntimeError, KeyError):
         places.append((Path.home(), "your home folder"))
+    places.append((Path.cwd(), "the current folder"))
     return [(p.resolve(), label) for p, label in places]
 
 
@@ -313,6 +313,14 @@ def ensure_folder(target: str | os.PathLike, *, kinds: Iterable[str], kind: str,
     return target
 
 
+def check_files(folder: str | os.PathLike, names: Iterable[str]) -> None:
+    """Raise UnsafeOutputError if any ``folder/name`` exists as something other than a file."""
+    for name in names:
+        path = Path(folder) / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise UnsafeOutputError(f"{path} exists and is not a plain file; expected a file songrec writes")
+
+
 def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
     """Write several files into ``folder``, all or nothing.
 
@@ -322,11 +330,9 @@ def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], o
     back as they were.
     """
     folder = Path(folder)
+    check_files(folder, writers)
     for name in writers:
         clean_leftovers(folder / name)
-        path = folder / name
-        if path.is_symlink() or (path.exists() and not path.is_file()):
-            raise UnsafeOutputError(f"{path} exists and is not a plain file; expected a file songrec writes")
     temps: dict[str, Path] = {}
     moved: list[tuple[Path, Path | None]] = []
     try:

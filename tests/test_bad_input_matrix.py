@@ -30,6 +30,7 @@ import pickle
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,7 @@ import pytest
 from helpers import fetch as fetch_module
 from helpers.cli import main
 from helpers.errors import DataFormatError, UntrustedPickleError
+from helpers.outdir import REPO_ROOT
 from helpers.runs import save_run
 from helpers.vocab import build_vocab
 
@@ -137,11 +139,22 @@ ARCHIVE_KNOWN = {n: (len(b), hashlib.sha256(b).hexdigest()) for n, b in ARCHIVE_
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        body, declared = self.server.routes[self.path]
+        body, declared, kind = self.server.routes[self.path]
         self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8" if kind == "html" else "application/gzip")
         self.send_header("Content-Length", str(declared))
         self.end_headers()
-        self.wfile.write(body)
+        if kind == "trickle":
+            # One byte at a time, slowly: each read sees progress, only a deadline ends it.
+            for i in range(len(body)):
+                try:
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                except OSError:
+                    break
+                time.sleep(0.05)
+        else:
+            self.wfile.write(body)
         self.close_connection = True
 
     def log_message(self, *args):
@@ -167,15 +180,23 @@ class Ctx:
     monkeypatch: pytest.MonkeyPatch
     marker: Path | None = None  # set by cases with a hostile pickle: must never appear
 
-    def serve(self, body: bytes, declared: int | None = None) -> str:
+    def serve(self, body: bytes, declared: int | None = None, kind: str = "archive") -> str:
         path = f"/{len(self.server.routes)}/dataset.tar.gz"
-        self.server.routes[path] = (body, len(body) if declared is None else declared)
+        self.server.routes[path] = (body, len(body) if declared is None else declared, kind)
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def fetch_args(self, body: bytes, declared: int | None = None) -> list[str]:
+    def fetch_args(self, body: bytes, declared: int | None = None, kind: str = "archive") -> list[str]:
         self.monkeypatch.setattr(fetch_module, "KNOWN_FILES", ARCHIVE_KNOWN)
         self.monkeypatch.setattr(fetch_module, "KNOWN_GIT_BLOBS", {})
-        return ["data", "fetch", "--data-dir", str(self.out / "cornell"), "--url", self.serve(body, declared)]
+        return ["data", "fetch", "--data-dir", str(self.out / "cornell"), "--url", self.serve(body, declared, kind)]
+
+    def mine(self) -> Path:
+        """A folder of the user's own files, made the current folder."""
+        folder = self.tmp / "mine"
+        write(folder / "notes.txt", "my notes")
+        write(folder / "thesis" / "chapter1.tex", "\\section{One}")
+        self.monkeypatch.chdir(folder)
+        return folder
 
     def build_args(self, *extra: str) -> list[str]:
         return ["data", "build", *extra, "--out", str(self.out / "data.npz")]
@@ -183,9 +204,9 @@ class Ctx:
     def cornell_args(self, **override) -> list[str]:
         return self.build_args("--data-dir", str(cornell(self.tmp / "cornell", **override)), "--variant", "yes_small")
 
-    def train_args(self, *extra: str) -> list[str]:
+    def train_args(self, *extra: str, out: str | None = None) -> list[str]:
         return ["train", "--synthetic", "--epochs", "1", "--dim", "4", "--window", "2",
-                "--out", str(self.out / "run"), *extra]
+                "--out", str(self.out / "run") if out is None else out, *extra]
 
 
 # --------------------------------------------------------------------------- the table
@@ -580,6 +601,337 @@ def archive_member_hardlink(ctx):
     return ctx.fetch_args(tarball(ARCHIVE_FILES, member("dataset/hard", tarfile.LNKTYPE, "dataset/README")))
 
 
+# -- where output goes (train, demo, data build, evaluate: helpers.outdir) ------------------------
+
+@case("--out '.'", "is the current folder", "never writes into or replaces it")
+def out_is_dot_with_overwrite(ctx):
+    ctx.mine()
+    return ctx.train_args("--overwrite", out=".")
+
+
+@case("--out is empty", "expected a new folder name")
+def out_is_empty_string(ctx):
+    ctx.mine()
+    return ctx.train_args("--overwrite", out="")
+
+
+@case("is the current folder", "never writes into or replaces it")
+def out_is_the_cwd_by_its_full_path(ctx):
+    folder = ctx.mine()
+    return ctx.train_args("--overwrite", out=str(folder))
+
+
+@case("'..'", "holds the current folder")
+def out_holds_the_cwd(ctx):
+    ctx.mine()
+    return ctx.train_args("--overwrite", out="..")
+
+
+@case("is your home folder")
+def out_is_home(ctx):
+    home = ctx.tmp / "home"
+    write(home / ".bashrc", "export PS1='$ '")
+    ctx.monkeypatch.setenv("HOME", str(home))
+    return ctx.train_args("--overwrite", out=str(home))
+
+
+@case("'/'", "is the root folder")
+def out_is_root(ctx):
+    return ctx.train_args(out="/")
+
+
+@case("is the songrec repository")
+def out_is_the_repository(ctx):
+    return ctx.train_args(out=str(REPO_ROOT))
+
+
+@case("'mine'", "is not a songrec run folder", "no .songrec marker", "nothing was changed")
+def overwrite_of_a_folder_that_is_not_a_run(ctx):
+    ctx.mine()
+    ctx.monkeypatch.chdir(ctx.tmp)
+    return ctx.train_args("--overwrite", out="mine")
+
+
+@case("is not a songrec run folder", "'notes.txt'", "songrec did not write")
+def overwrite_of_a_run_holding_the_users_files(ctx):
+    run = make_run(ctx.out / "run")
+    write(run / "notes.txt", "why this run matters")
+    return ctx.train_args("--overwrite")
+
+
+@case("is a symbolic link")
+def out_is_a_symlink(ctx):
+    make_run(ctx.tmp / "real")
+    (ctx.out / "run").symlink_to(ctx.tmp / "real")
+    return ctx.train_args("--overwrite")
+
+
+@case("'mine'", "is not a songrec run folder")
+def demo_into_an_existing_folder(ctx):
+    ctx.mine()
+    ctx.monkeypatch.chdir(ctx.tmp)
+    return ["demo", "--synthetic", "--epochs", "1", "--dim", "4", "--out", "mine"]
+
+
+@case("data.npz", "is not a songrec dataset file", "nothing was changed")
+def build_overwrite_of_a_foreign_npz(ctx):
+    np.savez(ctx.out / "data.npz", weights=np.arange(3))
+    return ctx.cornell_args() + ["--overwrite"]
+
+
+@case("data.npz", "already exists", "--overwrite", code=1)
+def build_onto_an_existing_dataset(ctx):
+    assert main(ctx.cornell_args()) == 0
+    return ctx.cornell_args()
+
+
+@case("elsewhere", "is not a songrec evaluation or run folder")
+def evaluate_into_a_foreign_folder(ctx):
+    write(ctx.tmp / "elsewhere" / "paper.md", "draft")
+    return ["evaluate", "--run", str(make_run(ctx.tmp / "run")), "--out", str(ctx.tmp / "elsewhere")]
+
+
+@case("evaluation.png exists and is not a plain file")
+def evaluate_png_path_is_a_folder(ctx):
+    run = make_run(ctx.tmp / "run")
+    (run / "evaluation.png").mkdir()
+    return ["evaluate", "--run", str(run)]
+
+
+# -- run files read back (recommend, evaluate: helpers.validate) ----------------------------------
+
+def edit_json(path: Path, change: Callable[[dict], object]) -> None:
+    value = json.loads(path.read_text())
+    value = change(value) or value
+    path.write_text(json.dumps(value))
+
+
+@case("run.json", "top level is a list of 0", "expected a JSON object")
+def run_json_is_a_list(ctx):
+    run = make_run(ctx.tmp / "run")
+    (run / "run.json").write_text("[]")
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("run.json", "field settings is a list of 2", "expected a JSON object")
+def run_json_settings_is_a_list(ctx):
+    run = make_run(ctx.tmp / "run")
+    edit_json(run / "run.json", lambda m: m.update(settings=[1, 2]))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("run.json", "nested too deeply", "expected a run.json")
+def run_json_nested_beyond_the_parser(ctx):
+    run = make_run(ctx.tmp / "run")
+    text = (run / "run.json").read_text()
+    (run / "run.json").write_text(text.replace('"settings": {}', '"settings": ' + "[" * 100_000 + "]" * 100_000))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("run.json", "levels of nesting")
+def run_json_nested_deeper_than_any_run(ctx):
+    run = make_run(ctx.tmp / "run")
+    edit_json(run / "run.json", lambda m: m["metrics"].update(x=json.loads("[" * 40 + "]" * 40)))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("run.json", "field vocab_size is '5'", "expected an integer in 1..")
+def run_json_vocab_size_is_text(ctx):
+    run = make_run(ctx.tmp / "run")
+    edit_json(run / "run.json", lambda m: m.update(vocab_size="5"))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("run.json", "field settings.val_fraction is 1.5", "expected a number in (0, 1)")
+def run_json_split_fraction_out_of_range(ctx):
+    run = make_run(ctx.tmp / "run")
+    edit_json(run / "run.json", lambda m: m.update(settings={"val_fraction": 1.5}))
+    return ["evaluate", "--run", str(run)]
+
+
+@case("vocab.json", "field names[2] is 7", "expected a string")
+def vocab_name_is_not_a_string(ctx):
+    run = make_run(ctx.tmp / "run")
+    edit_json(run / "vocab.json", lambda v: v["names"].__setitem__(2, 7))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("vocab.json", "field raw_ids[4] is 18446744073709551616", "expected an integer in 0..9223372036854775807")
+def vocab_raw_id_of_2_to_the_64(ctx):
+    run = make_run(ctx.tmp / "run")
+    edit_json(run / "vocab.json", lambda v: v["raw_ids"].__setitem__(4, 2**64))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("vocab.json does not belong to this run", "fingerprint", "names")
+def vocab_names_swapped(ctx):
+    run = make_run(ctx.tmp / "run")
+
+    def swap(v):
+        v["names"][1], v["names"][2] = v["names"][2], v["names"][1]
+        del v["fingerprint"]  # as if written by hand: only run.json can tell now
+    edit_json(run / "vocab.json", swap)
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("vocab.json", "fingerprint does not match")
+def vocab_names_swapped_fingerprint_kept(ctx):
+    run = make_run(ctx.tmp / "run")
+    edit_json(run / "vocab.json", lambda v: v.update(names=[v["names"][0], *reversed(v["names"][1:])]))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+def npy_with_header(path: Path, shape: tuple, body: bytes, dtype: str = "<f4") -> None:
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": dtype, "fortran_order": False, "shape": shape})
+        fh.write(body)
+
+
+@case("target_vectors.npy", "has shape (1000000000000, 3)", "expected (6, dim)")
+def npy_header_declares_10_to_the_12_rows(ctx):
+    run = make_run(ctx.tmp / "run")
+    npy_with_header(run / "target_vectors.npy", (10**12, 3), b"\0" * 72)
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("target_vectors.npy", "is 150 bytes", "expected 200", "truncated")
+def npy_data_cut_short(ctx):
+    run = make_run(ctx.tmp / "run")
+    whole = (run / "target_vectors.npy").read_bytes()
+    (run / "target_vectors.npy").write_bytes(whole[:150])
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("target_vectors.npy", "holds int64 data", "expected float32")
+def npy_of_integers(ctx):
+    run = make_run(ctx.tmp / "run")
+    np.save(run / "target_vectors.npy", np.ones((6, 3), np.int64))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("context_vectors.npy", "has shape (6, 5)", "expected (6, 3)")
+def npy_tables_of_different_widths(ctx):
+    run = make_run(ctx.tmp / "run")
+    np.save(run / "context_vectors.npy", np.ones((6, 5), np.float32))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
+@case("song_hash.txt", "line 2", "'18446744073709551616'", "does not fit in int64")
+def song_hash_id_of_2_to_the_64(ctx):
+    return ctx.cornell_args(**{"song_hash.txt": SONG_HASH.replace("1\tOne", "18446744073709551616\tOne")})
+
+
+@case("old.pkl", "'18446744073709551616'", "expected a song ID")
+def pickle_song_id_of_2_to_the_64(ctx):
+    path = course_pickle(ctx.tmp / "old.pkl", train_playlists=[["0", "18446744073709551616"]])
+    return ctx.build_args("--from-pickle", str(path), "--trust-pickle")
+
+
+# -- resource limits (helpers.limits) -------------------------------------------------------------
+
+@case("training would need about", "TiB", "over the limit of 8.0 GiB", "--negatives", "--max-memory")
+def negatives_absurd(ctx):
+    return ctx.train_args("--negatives", "1000000000")
+
+
+@case("training would need about", "over the limit of 8.0 GiB", "--dim", "SONGREC_MAX_MEMORY")
+def dim_absurd(ctx):
+    return ctx.train_args("--dim", "100000000")
+
+
+@case("training would need about", "over the limit of 8.0 GiB")
+def batch_and_dim_absurd_for_the_assignment_method(ctx):
+    return ctx.train_args("--method", "assignment", "--dim", "2000000", "--batch-size", "100000000")
+
+
+@case("training would need about", "over the limit of 100.0 KiB")
+def memory_limit_lowered_by_flag(ctx):
+    return ctx.train_args("--max-memory", "100K")
+
+
+@case("over the limit of 1.0 KiB")
+def memory_limit_lowered_by_environment(ctx):
+    ctx.monkeypatch.setenv("SONGREC_MAX_MEMORY", "1K")
+    return ctx.train_args()
+
+
+@case("--max-memory must be a size such as 8G", "'lots'")
+def memory_limit_not_a_size(ctx):
+    return ctx.train_args("--max-memory", "lots")
+
+
+@case("train.txt.gz", "more than 1,000 bytes of text", "SONGREC_MAX_DATA_BYTES")
+def train_gzip_bomb(ctx):
+    ctx.monkeypatch.setenv("SONGREC_MAX_DATA_BYTES", "1000")
+    bomb = gzip.compress(b"11 12 13 14 \n2 2 2 1 \n" + b"0 1 2 " * 100_000 + b"\n")
+    return ctx.cornell_args(**{"train.txt": None, "train.txt.gz": bomb})
+
+
+@case("did not finish within the 0.3 s deadline", "SONGREC_DOWNLOAD_DEADLINE", code=1)
+def download_trickles(ctx):
+    ctx.monkeypatch.setenv("SONGREC_DOWNLOAD_DEADLINE", "0.3")
+    return ctx.fetch_args(tarball(ARCHIVE_FILES), kind="trickle")
+
+
+@case("sends 5,000 bytes or more", "at most 1,000", "SONGREC_MAX_DOWNLOAD_BYTES")
+def download_larger_than_the_dataset(ctx):
+    ctx.monkeypatch.setenv("SONGREC_MAX_DOWNLOAD_BYTES", "1000")
+    return ctx.fetch_args(b"\x1f\x8b" + b"\0" * 4998)
+
+
+@case("'dataset/README'", "is 5,000,000 bytes", "expected at most 12", "nothing was written")
+def archive_member_larger_than_published(ctx):
+    files = dict(ARCHIVE_FILES, README=b"\0" * 5_000_000)
+    return ctx.fetch_args(tarball(files))
+
+
+@case("unpacks to more than", "decompression bomb", "nothing was written")
+def archive_decompression_bomb(ctx):
+    # 50 MB of zeros in an unknown member: skipped, but unpacking stops at the bound.
+    return ctx.fetch_args(tarball(dict(ARCHIVE_FILES, **{"yes_small/padding.bin": b"\0" * 50_000_000})))
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+@case("--power must be a number in [-2, 2]", "got 1e+308")
+def power_absurd(ctx):
+    return ctx.train_args("--power", "1e308")
+
+
+@case("--power must be a number in [-2, 2]", "got nan")
+def power_not_a_number(ctx):
+    return ctx.train_args("--method", "assignment", "--power", "nan")
+
+
+@case("--seed must be an integer in 0..4294967295", "got -1")
+def seed_negative(ctx):
+    return ctx.train_args("--seed", "-1")
+
+
+@case("sent an HTML page", "Content-Type text/html", "check the URL")
+def download_is_an_html_page(ctx):
+    return ctx.fetch_args(b"<!DOCTYPE html><html><body>Moved to a new page</body></html>", kind="html")
+
+
+@case("are not a gzip-compressed tar archive", "b'PK", "check the URL")
+def download_is_a_zip(ctx):
+    return ctx.fetch_args(b"PK\x03\x04" + b"\0" * 100)
+
+
+@case("--data-dir is empty")
+def fetch_into_an_empty_name(ctx):
+    ctx.mine()
+    return ctx.fetch_args(tarball(ARCHIVE_FILES))[:2] + ["--data-dir", ""]
+
+
+@case("data folder '.'", "is the current folder")
+def fetch_into_the_cwd(ctx):
+    ctx.mine()
+    args = ctx.fetch_args(tarball(ARCHIVE_FILES))
+    args[3] = "."
+    return args
+
+
 # -- files no command reads (library) ------------------------------------------------------------
 
 @case("data.npz", "cannot read as .npz", "truncated, corrupt", raises=DataFormatError)
@@ -665,7 +1017,7 @@ def test_bad_input(make: Callable, expect, code, raises, tmp_path, http, monkeyp
 
 
 def test_matrix_is_complete():
-    assert len(CASES) >= 25
+    assert len(CASES) >= 100
     ids = [p.id for p in CASES]
     assert len(ids) == len(set(ids))
 
