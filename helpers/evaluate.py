@@ -709,9 +709,8 @@ def evaluate_run(
     table = evaluate_methods(scorers, queries, answers, k=k)
     table.attrs.update({"cases": int(len(queries)), "skipped": dict(split.skipped)})
     # Both files or neither: each is written to a temporary name, then both are renamed.
-    outdir.ensure_folder(out, kinds=("evaluation", "run"), kind="evaluation", what="--out")
-    outdir.write_files(out, {
+    outdir.write_output_files(out, {
         "evaluation.csv": lambda path: table.to_csv(path, index=False),
         "evaluation.png": lambda path: plot_method_comparison(table, metric=f"HR@{k}", path=path),
-    })
+    }, kinds=("evaluation", "run"), kind="evaluation", what="--out")
     return table

@@ -304,13 +304,20 @@ def new_folder(target: str | os.PathLike, *, kind: str, overwrite: bool = False,
             _remove(tmp)
 
 
-def ensure_folder(target: str | os.PathLike, *, kinds: Iterable[str], kind: str, what: str = "--out") -> Path:
-    """An existing songrec folder of ``kinds`` to add files to, or a new one of ``kind``."""
+def write_output_files(target: str | os.PathLike, writers: dict[str, Callable[[Path], object]], *,
+                       kinds: Iterable[str], kind: str, what: str = "--out") -> list[Path]:
+    """Write the files of ``writers`` (see :func:`write_files`) into ``target``, all or nothing.
+
+    ``target`` is an existing songrec folder of ``kinds`` (the files are added or replaced)
+    or a new folder, then built whole as a folder of ``kind`` and swapped into place.
+    """
     target = check_target(target, kinds=kinds, overwrite=True, what=what)
-    if not target.exists() or not any(target.iterdir()):
-        with new_folder(target, kind=kind, overwrite=True, what=what):
-            pass
-    return target
+    if target.exists() and any(target.iterdir()):
+        return write_files(target, writers)
+    with new_folder(target, kind=kind, overwrite=True, what=what) as tmp:
+        for name, write in writers.items():
+            write(tmp / name)
+    return [target / n for n in writers]
 
 
 def check_files(folder: str | os.PathLike, names: Iterable[str]) -> None:

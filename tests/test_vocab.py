@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -118,3 +119,24 @@ def test_json_round_trip_and_fingerprint():
     tampered["raw_ids"][0] = 6
     with pytest.raises(ValueError, match="fingerprint"):
         Vocab.from_json(json.dumps(tampered))
+
+
+def test_fingerprint_covers_names_and_counts():
+    vocab = build_vocab([[5, 20, 7, 8]], SONGS)
+    swapped = Vocab(vocab.raw_ids, vocab.counts, [vocab.names[0], vocab.names[2], vocab.names[1], *vocab.names[3:]])
+    recounted = Vocab(vocab.raw_ids, vocab.counts + np.arange(len(vocab.counts)), vocab.names)
+    prints = {v.fingerprint() for v in (vocab, swapped, recounted)}
+    assert len(prints) == 3
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d["raw_ids"].__setitem__(0, 2**64), "raw_ids[0]"),
+    (lambda d: d["names"].__setitem__(1, None), "names[1]"),
+    (lambda d: d.update(counts="1 2 3"), "counts"),
+    (lambda d: d.pop("names"), "names"),
+])
+def test_from_json_names_the_bad_field(change, field):
+    d = json.loads(build_vocab([[5, 20, 7, 8]], SONGS).to_json())
+    change(d)
+    with pytest.raises(ValueError, match=re.escape(f"field {field}")):
+        Vocab.from_json(json.dumps(d))
