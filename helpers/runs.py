@@ -137,6 +137,13 @@ def _run_schema():
     )
 
 
+def _raw_id_fingerprint(vocab: Vocab) -> str:
+    """The fingerprint of songrec before names and counts were covered (to say so)."""
+    import hashlib
+
+    return hashlib.sha256(vocab.raw_ids.astype("<i8").tobytes()).hexdigest()
+
+
 def load_run(run_dir: str | Path) -> Run:
     """Load and cross-check a run folder written by ``save_run``.
 
@@ -158,13 +165,18 @@ def load_run(run_dir: str | Path) -> Run:
     raw = read_json(vocab_path, vocab_schema(None), max_bytes=(1 << 16) + size * _VOCAB_BYTES_PER_SONG,
                     what=f"vocab.json of {size} songs (vocab_size in run.json)")
     try:
-        vocab = Vocab.from_dict(raw)
+        vocab = Vocab.from_dict(raw, checked=True)
     except ValueError as exc:
         raise DataFormatError(f"{vocab_path}: {exc}") from exc
     if vocab.size != size:
         raise RunMismatchError(
             f"{run_dir}: vocab.json does not belong to this run: it holds {vocab.size} songs, run.json "
             f"records vocab_size {size}")
+    if meta["vocab_fingerprint"] == _raw_id_fingerprint(vocab):
+        raise RunMismatchError(
+            f"{run_dir} was saved by an older songrec whose fingerprint covered raw IDs only, so its "
+            f"names and counts cannot be vouched for; expected a run saved by this version: retrain it "
+            f"(songrec train --out {run_dir} --overwrite)")
     if meta["vocab_fingerprint"] != vocab.fingerprint():
         raise RunMismatchError(
             f"{run_dir}: vocab.json does not belong to this run (fingerprint {vocab.fingerprint()[:12]} "

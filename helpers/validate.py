@@ -28,6 +28,7 @@ import numpy as np
 from helpers.errors import DataFormatError
 
 INT64_MAX = 2**63 - 1
+_SCALARS = (type(None), bool, int, float, str)
 # Deeper than any file songrec writes (run.json nests 3 levels), far below Python's limit.
 MAX_DEPTH = 16
 
@@ -43,6 +44,14 @@ def _show(value: Any) -> str:
         return f"a {'JSON object' if isinstance(value, dict) else 'list'} of {len(value)}"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "missing"
+
+
+_MISSING = _Missing()
 
 
 class Spec:
@@ -118,8 +127,19 @@ class List(Spec):
             raise SchemaError(where, f"a list of exactly {self.length}", value)
         if len(value) > self.max_len:
             raise SchemaError(where, f"a list of at most {self.max_len}", value)
+        if self._all_fine(value):
+            return
         for i, v in enumerate(value):
             self.item.check(v, f"{where}[{i}]")
+
+    def _all_fine(self, value: list) -> bool:
+        """Fast path for long lists of plain ints or strings; False means look item by item."""
+        item = self.item
+        if type(item) is Int:
+            return all(type(v) is int for v in value) and (not value or item.lo <= min(value) and max(value) <= item.hi)
+        if type(item) is Str and not item.choices and item.hex_len is None:
+            return all(type(v) is str for v in value) and max(map(len, value), default=0) <= item.max_len
+        return False
 
 
 @dataclass
@@ -137,7 +157,8 @@ class Plain(Spec):
             if isinstance(v, dict):
                 stack += [(x, f"{w}.{k}", d + 1) for k, x in v.items()]
             elif isinstance(v, list):
-                stack += [(x, f"{w}[{i}]", d + 1) for i, x in enumerate(v)]
+                if not all(type(x) in _SCALARS for x in v):
+                    stack += [(x, f"{w}[{i}]", d + 1) for i, x in enumerate(v)]
             elif not (v is None or isinstance(v, (bool, int, float, str))):
                 raise SchemaError(w, "a JSON value", v)
 
@@ -156,8 +177,7 @@ class Obj(Spec):
             raise SchemaError(where, "a JSON object", value)
         missing = [k for k in self.required if k not in value]
         if missing:
-            raise SchemaError(f"{where}.{missing[0]}" if where else missing[0], "a value (the field is missing)",
-                              "nothing")
+            raise SchemaError(f"{where}.{missing[0]}" if where else missing[0], "the field to be present", _MISSING)
         for key, v in value.items():
             spec = self.required.get(key) or self.optional.get(key) or self.extra
             name = f"{where}.{key}" if where else key

@@ -206,15 +206,17 @@ class Vocab:
         )
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocab":
-        """Build from the parsed ``vocab.json``; the content must pass :func:`vocab_schema`.
+    def from_dict(cls, d: dict, *, checked: bool = False) -> "Vocab":
+        """Build from the parsed ``vocab.json``; the content must pass :func:`vocab_schema`
+        (``checked=True``: the caller has already checked it).
 
         Raises ValueError naming the field at fault.
         """
         from helpers.validate import SchemaError
 
         try:
-            vocab_schema(None).check(d, "")
+            if not checked:
+                vocab_schema(None).check(d, "")
         except SchemaError as exc:
             raise ValueError(f"field {exc.where.lstrip('.') or 'top level'}: expected {exc.expected}") from None
         if len(d["counts"]) != len(d["raw_ids"]) + 1 or len(d["names"]) != len(d["raw_ids"]) + 1:

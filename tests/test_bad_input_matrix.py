@@ -781,6 +781,15 @@ def vocab_names_swapped_fingerprint_kept(ctx):
     return ["recommend", "A by Band", "--run", str(run)]
 
 
+@case("saved by an older songrec", "raw IDs only", "retrain it")
+def run_saved_before_names_were_fingerprinted(ctx):
+    run = make_run(ctx.tmp / "run")
+    ids = json.loads((run / "vocab.json").read_text())["raw_ids"]
+    old_print = hashlib.sha256(np.array(ids, dtype="<i8").tobytes()).hexdigest()
+    edit_json(run / "run.json", lambda m: m.update(vocab_fingerprint=old_print))
+    return ["recommend", "A by Band", "--run", str(run)]
+
+
 def npy_with_header(path: Path, shape: tuple, body: bytes, dtype: str = "<f4") -> None:
     with open(path, "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, {"descr": dtype, "fortran_order": False, "shape": shape})
