@@ -453,8 +453,14 @@ def noise_weights(counts: np.ndarray, power: float) -> np.ndarray:
         seen = np.flatnonzero(c[1:] > 0) + 1
         if seen.size == 0:
             raise ValueError("counts are all zero over songs 1..V; need at least one > 0")
-        w[seen] = c[seen] ** float(power)
-    return w / w.sum()
+        with np.errstate(over="ignore", divide="ignore"):
+            w[seen] = c[seen] ** float(power)
+    total = w.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError(f"power {power:g} is out of range for these counts: count ** power over- or "
+                         f"underflows (counts up to {c.max():g}); expected a power of a few units at most "
+                         f"(word2vec uses 0.75)")
+    return w / total
 
 
 def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -251,7 +251,11 @@ def noise_distribution(counts, power: float = 0.75) -> np.ndarray:
         raise ValueError(f"power must be a finite number >= 0, got {power}")
     weights = np.zeros_like(c)
     # 0 ** 0 == 1 in NumPy, so power 0 makes every song (even unseen ones) equally likely.
-    weights[1:] = c[1:] ** float(power)
+    with np.errstate(over="ignore"):
+        weights[1:] = c[1:] ** float(power)
+    if not np.isfinite(weights.sum()):
+        raise ValueError(f"power {power:g} is too large for these counts: the largest count ({c.max():g}) "
+                         f"** power overflows; expected a power of a few units at most (word2vec uses 0.75)")
     return weights / weights.sum()
 
 

@@ -72,3 +72,16 @@ def test_the_default_settings_on_the_full_data_fit_the_default_limit(real_data_d
                                         negatives=seed.negatives, dim=seed.dim, batch_size=seed.batch_size,
                                         shared=seed.shared, max_pairs_per_playlist=seed.max_pairs_per_playlist)
     assert fast["total"] < limits.DEFAULT_MEMORY and assignment["total"] < limits.DEFAULT_MEMORY
+
+
+@pytest.mark.parametrize("power", [1e308, 400.0, -1e308])
+def test_noise_power_that_overflows_is_named(power):
+    from helpers.fast_sgns import noise_weights
+    from helpers.skipgrams import noise_distribution
+
+    counts = np.array([0, 5, 1000, 3])
+    with pytest.raises(ValueError, match="power"):
+        noise_weights(counts, power)
+    if power > 0:
+        with pytest.raises(ValueError, match="too large for these counts"):
+            noise_distribution(counts, power)
