@@ -206,7 +206,8 @@ def reference_run(mapping: Mapping | None = None, **overrides):
 
             shutil.rmtree(path, ignore_errors=True)
     train, val = reference_split(mapping)
-    result = train_sgns(train, mapping.vocab.size, config, val or None)
+    print(f"Training the reference model ({config.epochs} epochs); the next notebooks reuse it.")
+    result = train_sgns(train, mapping.vocab.size, config, val or None, progress=True)
     save_run(path, mapping.vocab, result.target_vectors, result.context_vectors,
              settings=settings, metrics={"pairs": result.n_pairs, "seconds": result.seconds},
              history=result.history, overwrite=True)
