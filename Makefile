@@ -21,18 +21,23 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 ## A student's environment (`pip install -e ".[student]"`: no nbgrader), for the browser
-## test. STUDENT_VENV may point outside the checkout so that CI reuses it between runs;
-## it is rebuilt from scratch when pyproject.toml, constraints.txt or the checkout change.
+## test. STUDENT_VENV may point outside the checkout so that CI reuses it between runs: it
+## is rebuilt from scratch when pyproject.toml or constraints.txt change, and only the
+## editable install of this package is redone when the checkout moves.
 STUDENT_VENV ?= .venv-student
-STUDENT_KEY  := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-8)
+STUDENT_KEY  := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 venv-student:
-	@if [ -f "$(STUDENT_VENV)/.songrec-$(STUDENT_KEY)" ]; then \
-	  echo "student environment $(STUDENT_VENV) is up to date"; \
-	else \
+	@if [ ! -f "$(STUDENT_VENV)/.songrec-$(STUDENT_KEY)" ]; then \
+	  echo "building the student environment in $(STUDENT_VENV) ..."; \
 	  rm -rf "$(STUDENT_VENV)" && $(PY) -m venv "$(STUDENT_VENV)" && \
 	  "$(STUDENT_VENV)/bin/python" -m pip install -q --upgrade pip && \
 	  "$(STUDENT_VENV)/bin/python" -m pip install -q -c constraints.txt -e ".[student]" && \
-	  touch "$(STUDENT_VENV)/.songrec-$(STUDENT_KEY)"; \
+	  touch "$(STUDENT_VENV)/.songrec-$(STUDENT_KEY)" && echo "$(CURDIR)" > "$(STUDENT_VENV)/.songrec-checkout"; \
+	elif [ "$$(cat "$(STUDENT_VENV)/.songrec-checkout" 2>/dev/null)" != "$(CURDIR)" ]; then \
+	  echo "student environment $(STUDENT_VENV): pointing it at this checkout"; \
+	  "$(STUDENT_VENV)/bin/python" -m pip install -q --no-deps -e . && echo "$(CURDIR)" > "$(STUDENT_VENV)/.songrec-checkout"; \
+	else \
+	  echo "student environment $(STUDENT_VENV) is up to date"; \
 	fi
 
 ## What the browser test needs: Debian's chromium (installed with apt when running as root),
