@@ -8,15 +8,54 @@ export PYTHONDONTWRITEBYTECODE = 1
 # Tools that shell out (nbgrader -> alembic, jupyter kernels) must find the venv's copies.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv run test test-fast data demo notebooks release autograde feedback export check-notebooks bench clean
+.PHONY: venv venv-student browser-deps test-browser run test test-fast data demo notebooks release autograde feedback export check-notebooks bench clean
 
+# This repository's environment: both roles' packages (the instructor's are a superset of
+# the students') plus the test tools.
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[course,test]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[instructor,test]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+## A student's environment (`pip install -e ".[student]"`: no nbgrader), for the browser
+## test. STUDENT_VENV may point outside the checkout so that CI reuses it between runs: it
+## is rebuilt from scratch when pyproject.toml or constraints.txt change, and only the
+## editable install of this package is redone when the checkout moves.
+STUDENT_VENV ?= .venv-student
+STUDENT_KEY  := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+venv-student:
+	@if [ ! -f "$(STUDENT_VENV)/.songrec-$(STUDENT_KEY)" ]; then \
+	  echo "building the student environment in $(STUDENT_VENV) ..."; \
+	  rm -rf "$(STUDENT_VENV)" && $(PY) -m venv "$(STUDENT_VENV)" && \
+	  "$(STUDENT_VENV)/bin/python" -m pip install -q --upgrade pip && \
+	  "$(STUDENT_VENV)/bin/python" -m pip install -q -c constraints.txt -e ".[student]" && \
+	  touch "$(STUDENT_VENV)/.songrec-$(STUDENT_KEY)" && echo "$(CURDIR)" > "$(STUDENT_VENV)/.songrec-checkout"; \
+	elif [ "$$(cat "$(STUDENT_VENV)/.songrec-checkout" 2>/dev/null)" != "$(CURDIR)" ]; then \
+	  echo "student environment $(STUDENT_VENV): pointing it at this checkout"; \
+	  "$(STUDENT_VENV)/bin/python" -m pip install -q --no-deps -e . && echo "$(CURDIR)" > "$(STUDENT_VENV)/.songrec-checkout"; \
+	else \
+	  echo "student environment $(STUDENT_VENV) is up to date"; \
+	fi
+
+## What the browser test needs: Debian's chromium (installed with apt when running as root),
+## Playwright's Python package (drives that chromium; downloads no browser), the student
+## environment. Each piece that cannot be had makes the test skip with the reason.
+browser-deps: venv
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "browser-deps: could not install chromium (needs root and apt); the browser test will skip"
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[browser]" || \
+	  echo "browser-deps: could not install playwright; the browser test will skip"
+	@$(MAKE) --no-print-directory venv-student || \
+	  echo "browser-deps: could not build the student environment; the browser test will skip"
+
+## The real-browser test alone: JupyterLab (student and instructor environments) in headless Chromium.
+test-browser: browser-deps
+	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest -m browser -p no:cacheprovider tests/test_browser.py
 
 ## The main job: find (or download) the data, train the reference model, print
 ## recommendations, then execute the six notebooks into build/.
@@ -26,10 +65,10 @@ run: venv
 
 ## Every test: helpers, CLI, notebooks (nbval, CI profile) and the nbgrader round trip.
 test: venv
-	SONGREC_PROFILE=ci $(BIN)/python -m pytest
+	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest
 
 test-fast: venv
-	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m "not slow"
+	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m "not slow and not browser"
 
 data: venv
 	$(BIN)/songrec data fetch
@@ -60,4 +99,4 @@ bench: venv
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf build release autograded feedback runs/course .pytest_cache
+	rm -rf build release autograded feedback exchange runs/course .pytest_cache

@@ -9,6 +9,9 @@ Environment variables read here:
                           validating (default 1800, enough for the default-profile
                           training cell; tests use ~90 so a student's infinite loop
                           fails fast instead of hanging CI).
+    SONGREC_EXCHANGE      nbgrader's exchange folder (default: exchange/ next to this
+                          file, created when missing). On a shared JupyterHub set it to
+                          the folder all users share (see docs/GRADING.md).
 """
 
 import os
@@ -29,6 +32,18 @@ c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_COURSE_ROOT, "gradebook.db")
+# The exchange is where `nbgrader release_assignment`/`collect` and the students'
+# Assignment List meet. nbgrader's default, /usr/local/share/nbgrader/exchange, does not
+# exist on an instructor's laptop, and the formgrader and the Assignment List then show
+# "The exchange directory ... does not exist" / "Error fetching courses!". The course hands
+# out release/song2vec.zip (or Colab links) instead, so a folder of its own is enough here.
+_EXCHANGE = os.environ.get("SONGREC_EXCHANGE") or os.path.join(_COURSE_ROOT, "exchange")
+try:
+    os.makedirs(_EXCHANGE, exist_ok=True)
+except OSError:  # read-only course copy: nbgrader then explains that the exchange is missing
+    pass
+c.Exchange.root = _EXCHANGE
+
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",
     "*.pyc",

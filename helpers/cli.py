@@ -372,7 +372,7 @@ def cmd_evaluate(args) -> int:
     from helpers.evaluate import evaluate_run
 
     table = evaluate_run(args.run, data_dir=_resolve_data_dir(args.data_dir, required=False),
-                         k=args.k, out_dir=args.out)
+                         k=args.k, out_dir=args.out, progress=True)
     print(table.to_string(index=False))
     skipped = ", ".join(f"{k} {v}" for k, v in table.attrs.get("skipped", {}).items())
     print(f"\n{table.attrs.get('cases', '?')} held-out next-song pairs scored (skipped: {skipped or 'none'})")

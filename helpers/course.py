@@ -10,6 +10,8 @@ Profiles (environment variable ``SONGREC_PROFILE``):
   5 uniform negatives, cap 10,000 rows per playlist, dim 32, batch 2048, 20 epochs.
 - ``ci`` — the same pipeline shrunk so all six notebooks execute in a few minutes on
   two CPU cores: fewer playlists, a smaller window, 2 epochs.
+- ``synthetic`` — the default settings on the synthetic genre corpus, whether or not the
+  Cornell data is present: what ``make run`` uses with no data and no network.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Profile:
     seed: int
     val_fraction: float
     variant: str = "yes_complete"
+    synthetic: bool = False   # always the synthetic genre corpus instead of Cornell's data
 
     def train_config(self, **overrides):
         from helpers.training import TrainConfig
@@ -60,6 +63,7 @@ PROFILES = {
     "ci": Profile("ci", num_playlists=60, window=5, negatives=5, max_pairs_per_playlist=10_000,
                   dim=32, batch_size=2048, epochs=2, learning_rate=1e-2, seed=42, val_fraction=0.1),
 }
+PROFILES["synthetic"] = replace(PROFILES["default"], name="synthetic", synthetic=True)
 
 
 def profile(name: str | None = None) -> Profile:
@@ -86,7 +90,8 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
     and ``SONGREC_TRUST_PICKLE=1`` (a pickle can run code, so it is only read on that
     explicit opt-in); else Cornell's yes_complete from ``data_dir`` / ``SONGREC_DATA_DIR``
     / ``data/cornell`` (downloaded on Colab if absent); else, only in the ``ci`` profile or
-    with ``allow_synthetic=True``, the synthetic corpus with a printed notice.
+    with ``allow_synthetic=True``, the synthetic corpus with a printed notice. The
+    ``synthetic`` profile always uses the synthetic corpus (and says so).
     Playlists with fewer than two songs are dropped (they give no training pair).
 
     Every call returns a fresh copy of the cached data, so code that changes the arrays in
@@ -103,6 +108,8 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
     if pkl:
         trust = os.environ.get("SONGREC_TRUST_PICKLE") == "1"
         ds = data.load_course_pickle(pkl, trust=trust)
+    elif profile().synthetic:
+        ds = _synthetic_stand_in("the synthetic profile (SONGREC_PROFILE=synthetic) uses")
     else:
         found = data.find_data_dir(data_dir)
         if found is None and in_colab():
@@ -119,14 +126,18 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
                     "The Cornell playlist data was not found. Run `songrec data fetch` (or `make data`) "
                     "in a terminal, or set SONGREC_DATA_DIR to the folder holding yes_complete/."
                 )
-            from helpers.synthetic import make_synthetic
-
-            print("NOTICE: no Cornell data found; using the synthetic genre corpus instead.")
-            ds = make_synthetic(n_genres=6, songs_per_genre=60, n_playlists=400, seed=0)
+            ds = _synthetic_stand_in("no Cornell data found; using")
         else:
             ds = data.load_cornell(found, profile().variant, min_length=2)
     _DATASET_CACHE[key] = ds
     return _fresh_copy(ds)
+
+
+def _synthetic_stand_in(why: str):
+    from helpers.synthetic import make_synthetic
+
+    print(f"NOTICE: {why} the synthetic genre corpus instead of the real playlists.")
+    return make_synthetic(n_genres=6, songs_per_genre=60, n_playlists=400, seed=0)
 
 
 def _fresh_copy(ds):
@@ -204,7 +215,8 @@ def reference_run(mapping: Mapping | None = None, **overrides):
         except Exception:  # a damaged cache is rebuilt, never trusted
             pass  # save_run below replaces it, under the output-folder rule (helpers.outdir)
     train, val = reference_split(mapping)
-    result = train_sgns(train, mapping.vocab.size, config, val or None)
+    print(f"Training the reference model ({config.epochs} epochs); the next notebooks reuse it.")
+    result = train_sgns(train, mapping.vocab.size, config, val or None, progress=True)
     save_run(path, mapping.vocab, result.target_vectors, result.context_vectors,
              settings=settings, metrics={"pairs": result.n_pairs, "seconds": result.seconds},
              history=result.history, overwrite=True)

@@ -419,14 +419,20 @@ def evaluate_methods(
     answers: np.ndarray,
     k: int = 10,
     batch: int | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """One row per scorer: ``method``, ``HR@k``, ``MRR@k``, ``coverage``, ``seconds``.
 
     ``seconds`` is the wall time spent scoring and ranking that method (for orientation
-    only; it depends on the machine).
+    only; it depends on the machine). ``progress=True`` prints a line after each method
+    (see :mod:`helpers.progress`).
     """
     rows = []
     names: set[str] = set()
+    if progress:
+        from helpers.progress import report
+
+        scorers = report(scorers, "evaluated", name=lambda s: getattr(s, "name", "?"))
     for scorer in scorers:
         name = getattr(scorer, "name", None)
         if not isinstance(name, str) or not name:
@@ -643,6 +649,7 @@ def evaluate_run(
     out_dir: Any = None,
     max_pairs: int | None = 20_000,
     seed: int = 0,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Score a saved ``songrec train`` run and the baselines on the run's own held-out playlists.
 
@@ -653,7 +660,8 @@ def evaluate_run(
     is the slow part). Writes ``evaluation.csv`` and ``evaluation.png`` to ``out_dir``
     (default: the run folder), both or neither, under the rule of :mod:`helpers.outdir`
     (a new folder, or one songrec wrote), and returns the table (method, HR@k, MRR@k, coverage,
-    seconds) with the number of cases and skipped pairs in ``table.attrs``.
+    seconds) with the number of cases and skipped pairs in ``table.attrs``. ``progress``:
+    print a line after each method.
     """
     from types import SimpleNamespace
 
@@ -706,7 +714,7 @@ def evaluate_run(
         PopularityScorer(run.vocab.counts),
         RandomScorer(v, seed=seed),
     ]
-    table = evaluate_methods(scorers, queries, answers, k=k)
+    table = evaluate_methods(scorers, queries, answers, k=k, progress=progress)
     table.attrs.update({"cases": int(len(queries)), "skipped": dict(split.skipped)})
     # Both files or neither: each is written to a temporary name, then both are renamed.
     outdir.write_output_files(out, {

@@ -902,6 +902,10 @@ def train_fast(train_encoded: Sequence[np.ndarray], vocab_size: int,
     updates = 0
     seconds = 0.0
     current = first
+    if progress:
+        from helpers.progress import Steps
+
+        clock = Steps(config.epochs)
     for epoch in range(config.epochs):
         # Next epoch's positives are built in a thread while this one trains (NumPy
         # releases the GIL in the heavy parts).
@@ -933,9 +937,10 @@ def train_fast(train_encoded: Sequence[np.ndarray], vocab_size: int,
         if val_pairs is not None:
             history["val_loss"].append(_validation_loss(model, val_pairs, val_negs, batch))
         if progress:
+            clock.step()
             extra = f"  val_loss {history['val_loss'][-1]:.4f}" if val is not None else ""
             print(f"epoch {epoch + 1}/{config.epochs}  loss {history['loss'][-1]:.4f}"
-                  f"{extra}  {updates / seconds:,.0f} pair updates/s", flush=True)
+                  f"{extra}  {updates / seconds:,.0f} pair updates/s  ({clock.line()})", flush=True)
 
     from helpers.model import embeddings_of
 

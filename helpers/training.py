@@ -315,8 +315,9 @@ def train_sgns(train_encoded: Sequence[np.ndarray], vocab_size: int,
     ``train_encoded`` / ``val_encoded``: lists of ``int32`` arrays of song indices
     ``1..vocab_size`` (e.g. from :func:`split_playlists`). Unigram noise uses the song
     counts of the *training* playlists for both sides. ``callbacks`` are extra Keras
-    callbacks; ``progress=True`` prints one line per epoch (unless ``config.verbose``
-    already asks for output).
+    callbacks; ``progress=True`` prints one line per epoch with the time left (see
+    :func:`helpers.progress.epoch_progress`) unless ``config.verbose`` already asks for
+    Keras' own output.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
@@ -351,9 +352,12 @@ def train_sgns(train_encoded: Sequence[np.ndarray], vocab_size: int,
     model = build_sgns(vocab_size, config.dim, shared=config.shared,
                        dense_head=config.dense_head, seed=config.seed)
     compile_sgns(model, config.learning_rate)
-    verbose = config.verbose if (config.verbose or not progress) else 2
+    if progress and not config.verbose:
+        from helpers.progress import epoch_progress
+
+        callbacks = [*callbacks, epoch_progress()]
     history, seconds = fit_arrays(model, targets, contexts, labels, config, validation,
-                                  callbacks, verbose=verbose)
+                                  callbacks)
     epochs_run = len(history.get("loss", []))
     return TrainResult(
         history=history,

@@ -4,6 +4,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -11,7 +13,7 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!~ \[;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
-def pyproject_requirements(extras=("course", "test")):
+def pyproject_requirements(extras=("instructor", "test")):
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(meta["dependencies"])
     for extra in extras:
@@ -19,10 +21,10 @@ def pyproject_requirements(extras=("course", "test")):
     return {_name(r): r for r in reqs}
 
 
-def conda_requirements():
+def conda_requirements(filename="environment.yml"):
     names = {}
     in_deps = False
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+    for line in (ROOT / filename).read_text().splitlines():
         if not line.startswith(" "):
             in_deps = line.startswith("dependencies:")
             continue
@@ -32,9 +34,11 @@ def conda_requirements():
     return names
 
 
-def test_environment_yml_names_the_same_packages_as_pyproject():
-    py = pyproject_requirements()
-    conda = conda_requirements()
+@pytest.mark.parametrize("filename, extras", [("environment.yml", ("instructor", "test")),
+                                               ("environment-student.yml", ("student",))])
+def test_environment_yml_names_the_same_packages_as_pyproject(filename, extras):
+    py = pyproject_requirements(extras)
+    conda = conda_requirements(filename)
     assert set(conda) == set(py), (
         f"only in environment.yml: {sorted(set(conda) - set(py))}; "
         f"only in pyproject.toml: {sorted(set(py) - set(conda))}"
@@ -49,5 +53,12 @@ def test_constraints_pin_every_direct_dependency():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==")
             pins[_name(name)] = version.strip()
-    missing = [n for n in pyproject_requirements(("course", "test", "bench")) if n not in pins]
+    missing = [n for n in pyproject_requirements(("instructor", "test", "bench", "browser")) if n not in pins]
     assert not missing, f"constraints.txt does not pin {missing}"
+
+
+def test_students_get_no_instructor_tools():
+    """nbgrader's lab extensions put Formgrader/Create Assignment/Validate in the menus."""
+    student = pyproject_requirements(("student",))
+    assert "nbgrader" not in student and "nbgrader" in pyproject_requirements(("instructor",))
+    assert {"jupyterlab", "ipykernel"} <= set(student)

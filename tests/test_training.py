@@ -292,7 +292,8 @@ def test_unigram_noise_with_exclusion_trains_and_progress_prints(capsys):
     r = train_sgns(TRAIN, V, cfg, progress=True)
     assert r.n_pairs == 60 * POSITIVES_PER_PLAYLIST * 4
     assert np.isfinite(r.target_vectors).all()
-    assert "loss:" in capsys.readouterr().out  # one summary line for the epoch
+    out = capsys.readouterr().out
+    assert out.startswith("epoch 1/1  loss ") and out.count("\n") == 1, out  # one line for the epoch
 
 
 def test_cap_limits_pairs_per_playlist():

@@ -1,0 +1,124 @@
+"""Progress lines for long cells and commands: one line per step, with elapsed time and ETA.
+
+Plain ``print`` lines (stdout by default), one per epoch or per evaluated method, never a
+carriage-return progress bar: they appear live in JupyterLab and Colab, and a notebook
+stored by nbconvert/nbgrader or a CI log keeps a few readable lines instead of thousands
+of ``\\r`` updates. Keras' own ``verbose=1`` bar does the latter, so training cells use
+``verbose=0`` plus :func:`epoch_progress` (or :func:`show_progress` around a function
+that calls ``fit`` itself, like the student's ``train``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+
+def format_seconds(seconds: float) -> str:
+    """``8 s``, ``1 min 05 s``, ``2 h 03 min``; seconds are rounded (``nan`` -> ``?``)."""
+    if seconds != seconds or seconds < 0:  # NaN or negative: unknown
+        return "?"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class Steps:
+    """Times ``total`` equal-ish steps; :meth:`line` says how far, how long, how much left.
+
+    The estimate of the time left is the mean step time so far times the steps left.
+    ``clock`` is injectable for tests.
+    """
+
+    def __init__(self, total: int, clock=time.perf_counter):
+        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+            raise ValueError(f"total must be an int >= 1 (the number of steps), got {total!r}")
+        self.total = total
+        self.done = 0
+        self._clock = clock
+        self._start = clock()
+
+    def step(self) -> None:
+        self.done += 1
+
+    @property
+    def elapsed(self) -> float:
+        return self._clock() - self._start
+
+    def line(self) -> str:
+        elapsed = self.elapsed
+        left = self.total - self.done
+        if left <= 0:
+            return f"{format_seconds(elapsed)} in all"
+        eta = elapsed / self.done * left if self.done else float("nan")
+        return f"{format_seconds(elapsed)} elapsed, about {format_seconds(eta)} left"
+
+
+def _format_logs(logs: dict) -> str:
+    parts = []
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if key in (logs or {}):
+            parts.append(f"{key} {float(logs[key]):.4f}")
+    return "  ".join(parts)
+
+
+def epoch_progress(label: str = "", file=None):
+    """A Keras callback printing one line per epoch: metrics, elapsed time, time left.
+
+    ``label`` prefixes every line; ``file`` defaults to ``sys.stdout`` at print time
+    (a notebook's stdout, not the red stderr box).
+    """
+    import keras
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.clock = Steps(int(self.params.get("epochs") or 1))
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.clock.step()
+            width = len(str(self.clock.total))
+            prefix = f"{label}: " if label else ""
+            print(f"{prefix}epoch {epoch + 1:>{width}}/{self.clock.total}  {_format_logs(logs)}  "
+                  f"({self.clock.line()})", file=file or sys.stdout, flush=True)
+
+    return EpochProgress()
+
+
+@contextlib.contextmanager
+def show_progress(model, label: str = "", file=None):
+    """Within the block, every ``model.fit`` call also runs :func:`epoch_progress`.
+
+    For code that calls ``fit`` where no callback can be passed in (the student's
+    ``train`` function); the model's own ``fit`` is back in place after the block.
+    """
+    original = model.fit
+
+    def fit(*args, callbacks=None, **kwargs):
+        return original(*args, callbacks=[*(callbacks or []), epoch_progress(label, file)], **kwargs)
+
+    model.fit = fit
+    try:
+        yield model
+    finally:
+        del model.fit
+
+
+def report(items, label: str, file=None, name=str):
+    """Iterate over ``items`` (a sized collection), printing a line after each one.
+
+    ``name(item)`` names the item in the line. For loops over a few slow things (methods
+    to evaluate), not over many fast ones.
+    """
+    items = list(items)
+    if not items:
+        return
+    clock = Steps(len(items))
+    for item in items:
+        yield item
+        clock.step()
+        print(f"{label} {clock.done}/{clock.total} ({name(item)}): {clock.line()}",
+              file=file or sys.stdout, flush=True)
