@@ -34,13 +34,13 @@ test: venv
 test-colab: venv
 	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m colab
 
-## The fast tests and the nbgrader toy round trip on the oldest versions pyproject.toml
-## accepts (tests/min/), in a venv cached under ~/.cache/songrec-ci. Needs no `make venv`.
+## The fast tests (the six notebooks and the nbgrader toy round trip included) on the oldest
+## versions pyproject.toml accepts (tests/min/), in a venv cached under ~/.cache/songrec-ci.
+## Needs no `make venv`.
 test-min:
 	@venv=$$($(PY) tools/ci_venv.py min) && echo "test-min: $$venv" && \
 	export PATH="$$venv/bin:$$PATH" PYTHONPATH="$(CURDIR)" SONGREC_PROFILE=ci && \
-	"$$venv/bin/python" -m pytest -p no:cacheprovider -m "not slow and not colab" && \
-	"$$venv/bin/python" -m pytest -p no:cacheprovider -m slow tests/test_nbgrader_roundtrip.py -k toy
+	"$$venv/bin/python" -m pytest -p no:cacheprovider -m "not slow and not colab"
 
 data: venv
 	$(BIN)/songrec data fetch
