@@ -86,7 +86,9 @@ def build_wheel(out: Path) -> Path:
     shutil.copytree(REPO_ROOT / "helpers", src / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO_ROOT / name, src / name)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+    # The venv's own setuptools saves a download; without one, pip fetches the build backend.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
                            "-w", str(out / "dist"), str(src)], capture_output=True, text=True)
     if proc.returncode != 0:
         _skip(f"could not build a wheel of this checkout: {proc.stderr[-500:]}")
