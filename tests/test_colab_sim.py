@@ -137,7 +137,7 @@ def data_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def colab_python():
+def colab_python():  # requested after the data, so a missing data folder skips before any install
     ci_venv = _ci_venv()
     try:
         venv = ci_venv.ensure_venv(ci_venv.SPECS["colab"])
@@ -189,7 +189,7 @@ def _site_packages(python: Path) -> Path:
 # --------------------------------------------------------------------------- tests
 
 
-def test_solved_release_passes_every_cell_on_colab(colab_python, colab_release, data_server):
+def test_solved_release_passes_every_cell_on_colab(data_server, colab_release, colab_python):
     httpd, _ = data_server
     before = len(httpd.paths)
     results = run_on_colab(colab_python, colab_release["solved"], colab_release["work"] / "run-solved")
@@ -209,7 +209,7 @@ def test_solved_release_passes_every_cell_on_colab(colab_python, colab_release, 
     assert not (site / "data").exists() and not (site / "runs").exists()
 
 
-def test_untouched_release_fails_only_with_not_implemented(colab_python, colab_release):
+def test_untouched_release_fails_only_with_not_implemented(colab_release, colab_python):
     results = run_on_colab(colab_python, colab_release["release"], colab_release["work"] / "run-blank")
     enames = {e["ename"] for r in results for e in r["errors"]}
     assert enames == {"NotImplementedError"}, _report(results)
