@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 # Tools that shell out (nbgrader -> alembic, jupyter kernels) must find the venv's copies.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv venv-student browser-deps test-browser run test test-fast data demo notebooks release autograde feedback export check-notebooks bench clean
+.PHONY: venv venv-student browser-deps test-browser run test test-fast test-colab test-min data demo notebooks release publish autograde feedback export check-notebooks bench clean
 
 # This repository's environment: both roles' packages (the instructor's are a superset of
 # the students') plus the test tools.
@@ -64,11 +64,25 @@ run: venv
 	$(MAKE) --no-print-directory notebooks
 
 ## Every test: helpers, CLI, notebooks (nbval, CI profile) and the nbgrader round trip.
+## The simulated-Colab run has its own target (it builds a second, cached environment).
 test: venv
-	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest
+	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest -m "not colab"
 
 test-fast: venv
-	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m "not slow and not browser"
+	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m "not slow and not browser and not colab"
+
+## The released notebooks on a simulated Colab runtime (Colab's pinned versions, Python 3.13,
+## one fresh runtime per notebook); needs SONGREC_DATA_DIR. See README "Colab".
+test-colab: venv
+	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m colab
+
+## The fast tests (the six notebooks and the nbgrader toy round trip included) on the oldest
+## versions pyproject.toml accepts (tests/min/), in a venv cached under ~/.cache/songrec-ci.
+## Needs no `make venv`.
+test-min:
+	@venv=$$($(PY) tools/ci_venv.py min) && echo "test-min: $$venv" && \
+	export PATH="$$venv/bin:$$PATH" PYTHONPATH="$(CURDIR)" SONGREC_PROFILE=ci && \
+	"$$venv/bin/python" -m pytest -p no:cacheprovider -m "not slow and not colab"
 
 data: venv
 	$(BIN)/songrec data fetch
@@ -76,8 +90,14 @@ data: venv
 notebooks: venv
 	$(BIN)/python tools/run_notebooks.py --out build
 
+## Student notebooks in release/song2vec/ (+ zip). For Colab set SONGREC_COURSE_REPO (and
+## SONGREC_RELEASE_REF) or SONGREC_PIP_SPEC, and SONGREC_DATA_URL for a data mirror.
 release: venv
 	$(BIN)/python tools/course.py release
+
+## Commit release/song2vec/ to the branch the Colab badges open (default: student).
+publish: venv
+	$(BIN)/python tools/course.py publish
 
 # Grades come from the test cells, which build their own small inputs, so grading in the
 # fast profile gives the same scores; GRADE_PROFILE=default reruns the full assignment.

@@ -12,6 +12,9 @@ NO_DATA_SANITIZER = Path(__file__).parent / "tests" / "nbval" / "no_real_data.cf
 
 def pytest_configure(config):
     """Without the real data the notebooks still execute, but pinned outputs are not compared."""
+    # Markers of the extra environments (registered here to keep pyproject.toml's list short).
+    config.addinivalue_line("markers", "colab: runs the released notebooks in a simulated Colab "
+                                       "runtime (`make test-colab`; builds a cached venv)")
     if not os.environ.get("SONGREC_DATA_DIR") and hasattr(config.option, "nbval_sanitize_with"):
         if config.option.nbval_sanitize_with is None:
             config.option.nbval_sanitize_with = str(NO_DATA_SANITIZER)

@@ -152,7 +152,7 @@ def cmd_data(args) -> int:
         if (dest / "yes_complete").exists():
             _say(f"{dest} already holds the dataset; checking it instead")
         else:
-            url = args.url or _data_url()
+            url = args.url or fetch.data_url()
             _say(f"downloading {url} into {dest} ...")
             fetch.fetch(dest, url, progress=fetch.stderr_progress, notice=_say)
         return _report_checks(dest)
@@ -171,13 +171,6 @@ def cmd_data(args) -> int:
         print(json.dumps({"written": str(out), **ds.describe(), "dropped": ds.dropped}, indent=2))
         return 0
     raise AssertionError(args.action)
-
-
-def _data_url() -> str:
-    """Cornell's archive, or a mirror named by SONGREC_DATA_URL."""
-    from helpers import fetch
-
-    return os.environ.get("SONGREC_DATA_URL") or fetch.CORNELL_URL
 
 
 def _report_checks(data_dir: Path) -> int:
@@ -395,7 +388,7 @@ def cmd_demo(args) -> int:
 
                 data_dir = data.default_data_dir()
                 _say(f"no data configured; downloading the Cornell dataset into {data_dir} ...")
-                fetch.fetch(data_dir, _data_url(), progress=fetch.stderr_progress, notice=_say)
+                fetch.fetch(data_dir, fetch.data_url(), progress=fetch.stderr_progress, notice=_say)
             dataset, note = _load_training_data(args)
         except OfflineError as exc:
             _say(f"NOTICE: {exc}")

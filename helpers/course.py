@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from helpers.locations import course_cache_root
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,9 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
     Order: the instructor's ``training_data.pkl`` if ``SONGREC_COURSE_PICKLE`` names it
     and ``SONGREC_TRUST_PICKLE=1`` (a pickle can run code, so it is only read on that
     explicit opt-in); else Cornell's yes_complete from ``data_dir`` / ``SONGREC_DATA_DIR``
-    / ``data/cornell`` (downloaded on Colab if absent); else, only in the ``ci`` profile or
-    with ``allow_synthetic=True``, the synthetic corpus with a printed notice. The
+    / the default data folder (see ``helpers.locations``; on Colab downloaded there from
+    ``fetch.data_url()`` if absent); else, only in the ``ci`` profile or with
+    ``allow_synthetic=True``, the synthetic corpus with a printed notice. The
     ``synthetic`` profile always uses the synthetic corpus (and says so).
     Playlists with fewer than two songs are dropped (they give no training pair).
 
@@ -113,11 +114,7 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
     else:
         found = data.find_data_dir(data_dir)
         if found is None and in_colab():
-            from helpers import fetch
-
-            found = data.default_data_dir()
-            print(f"Downloading the Cornell playlist dataset into {found} ...")
-            fetch.fetch(found)
+            found = _download_for_colab(profile().variant)
         if found is None:
             if allow_synthetic is None:
                 allow_synthetic = profile().name == "ci"
@@ -138,6 +135,20 @@ def _synthetic_stand_in(why: str):
 
     print(f"NOTICE: {why} the synthetic genre corpus instead of the real playlists.")
     return make_synthetic(n_genres=6, songs_per_genre=60, n_playlists=400, seed=0)
+
+
+def _download_for_colab(variant: str) -> Path:
+    """Fetch the archive (``fetch.data_url()``: a course mirror or Cornell) into the default
+    data folder. Only the files of ``variant`` are required and verified: a course mirror
+    may carry just the variant the course reads."""
+    from helpers import data, fetch
+
+    dest = data.default_data_dir()
+    known = {name: value for name, value in fetch.KNOWN_FILES.items() if name.startswith(variant + "/")}
+    url = fetch.data_url()
+    print(f"Downloading the playlist data from {url} into {dest} ...")
+    fetch.fetch(dest, url, known=known, known_blobs={})
+    return dest
 
 
 def _fresh_copy(ds):
@@ -191,8 +202,7 @@ def reference_split(mapping: Mapping | None = None):
 
 def _cache_dir(tag: str, settings: dict) -> Path:
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    root = Path(os.environ.get("SONGREC_CACHE_DIR", REPO_ROOT / "runs" / "course"))
-    return root / f"{tag}-{profile().name}-{digest}"
+    return course_cache_root() / f"{tag}-{profile().name}-{digest}"
 
 
 def reference_run(mapping: Mapping | None = None, **overrides):

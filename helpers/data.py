@@ -436,13 +436,18 @@ def load_cornell(
 
 
 def default_data_dir(repo_root: str | os.PathLike | None = None) -> Path:
-    """``<repo>/data/cornell``: where ``songrec data fetch`` puts the data by default."""
-    root = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parent.parent
-    return root / "data" / "cornell"
+    """Where ``songrec data fetch`` puts the data by default: ``<repo_root>/data/cornell``
+    when a repository root is given, else :func:`helpers.locations.default_data_dir`
+    (``data/cornell`` in a checkout, the per-user data folder in an installed package)."""
+    if repo_root is not None:
+        return Path(repo_root) / "data" / "cornell"
+    from helpers.locations import default_data_dir as located
+
+    return located()
 
 
 def find_data_dir(cli_value: str | os.PathLike | None = None, *, repo_root: str | os.PathLike | None = None) -> Path | None:
-    """Where the Cornell data lives: ``--data-dir``, else ``$SONGREC_DATA_DIR``, else ``<repo>/data/cornell``.
+    """Where the Cornell data lives: ``--data-dir``, else ``$SONGREC_DATA_DIR``, else :func:`default_data_dir`.
 
     A flag or environment value that does not exist raises FileNotFoundError naming it and
     where it came from. Returns None when nothing is configured and the default is absent.

@@ -34,6 +34,16 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from helpers.errors import ChecksumError, OfflineError
 
 CORNELL_URL = "https://www.cs.cornell.edu/~shuochen/lme/dataset.tar.gz"
+DATA_URL_ENV = "SONGREC_DATA_URL"
+
+
+def data_url() -> str:
+    """The archive to download: a course mirror named by ``SONGREC_DATA_URL``, else Cornell's.
+
+    The CLI and the notebooks both ask this function, so one setting moves every download.
+    """
+    return os.environ.get(DATA_URL_ENV, "").strip() or CORNELL_URL
+
 
 # relative path inside Cornell's dataset/ folder -> (size in bytes, sha256 of the content).
 # yes_complete/train.txt may be stored gzip-compressed; the values are for the plain bytes.

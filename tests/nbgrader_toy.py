@@ -76,13 +76,18 @@ def _meta(grade_id: str, *, grade=False, solution=False, locked=False, task=Fals
     return {"nbgrader": meta}
 
 
+# The two values `release` fills in, as in the real notebooks' setup cells.
+SETUP_SOURCE = (
+    "# Setup: on Colab this would install the package; locally it does nothing.\n"
+    'PIP_SPEC = ""\n'
+    'DATA_URL = ""\n'
+    "import os\n"
+    "IN_COLAB = 'COLAB_RELEASE_TAG' in os.environ"
+)
+
+
 def _setup_cell(nn: str):
-    cell = new_code_cell(
-        "# Setup: on Colab this would install the package; locally it does nothing.\n"
-        "import os\n"
-        "IN_COLAB = 'COLAB_RELEASE_TAG' in os.environ",
-        metadata=_meta(f"{nn}_setup", locked=True),
-    )
+    cell = new_code_cell(SETUP_SOURCE, metadata=_meta(f"{nn}_setup", locked=True))
     cell.metadata["tags"] = ["setup"]
     return cell
 

@@ -70,7 +70,7 @@ def _meta(grade_id, *, grade=False, solution=False, locked=False, points=None):
 
 
 def state_notebook() -> nbformat.NotebookNode:
-    setup = new_code_cell("import os", metadata=_meta("03_setup", locked=True))
+    setup = new_code_cell(toy.SETUP_SOURCE, metadata=_meta("03_setup", locked=True))
     setup.metadata["tags"] = ["setup"]
     cells = [
         new_markdown_cell("# Toy 03\nTwo parts that start from the reference mapping."),

@@ -155,8 +155,8 @@ def test_toy_release_has_badge_setup_and_zip(toy_course):
         assert first.cell_type == "markdown"
         assert "nbgrader" not in first.metadata
         assert first.metadata["editable"] is False and first.metadata["deletable"] is False
-        url = ("https://colab.research.google.com/github/test-org/songrec/blob/main/"
-               f"release/song2vec/{name}.ipynb")
+        url = ("https://colab.research.google.com/github/test-org/songrec/blob/student/"
+               f"song2vec/{name}.ipynb")
         assert f"]({url})" in first.source
         assert sum("setup" in c.metadata.get("tags", []) for c in nb.cells) == 1
     with zipfile.ZipFile(toy_course["zip"]) as zf:

@@ -234,13 +234,18 @@ def test_owning_solution(test_id, owner):
 
 def test_colab_url_and_repo_validation(monkeypatch):
     monkeypatch.delenv("SONGREC_COURSE_REPO", raising=False)
+    monkeypatch.delenv("SONGREC_RELEASE_BRANCH", raising=False)
     assert course.colab_url("01_mapping.ipynb") == (
-        "https://colab.research.google.com/github/YOUR-ORG/songrec/blob/main/"
-        "release/song2vec/01_mapping.ipynb")
+        "https://colab.research.google.com/github/YOUR-ORG/songrec/blob/student/"
+        "song2vec/01_mapping.ipynb")
     monkeypatch.setenv("SONGREC_COURSE_REPO", "uni-x/ml-course")
-    assert "/github/uni-x/ml-course/blob/main/" in course.colab_url("a.ipynb")
+    monkeypatch.setenv("SONGREC_RELEASE_BRANCH", "colab-2026")
+    assert "/github/uni-x/ml-course/blob/colab-2026/song2vec/a.ipynb" in course.colab_url("a.ipynb")
     with pytest.raises(ValueError, match="'not a repo'"):
         course.course_repo("not a repo")
+    for bad in ("a..b", "-x", "x y", "x.lock"):
+        with pytest.raises(ValueError, match="branch"):
+            course.release_branch(bad)
 
 
 def test_badge_insertion_is_idempotent_and_untracked():

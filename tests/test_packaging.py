@@ -62,3 +62,37 @@ def test_students_get_no_instructor_tools():
     student = pyproject_requirements(("student",))
     assert "nbgrader" not in student and "nbgrader" in pyproject_requirements(("instructor",))
     assert {"jupyterlab", "ipykernel"} <= set(student)
+
+
+def _all_extras_but_bench():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return tuple(e for e in meta.get("optional-dependencies", {}) if e not in ("bench", "browser"))
+
+
+def _lower_bound(req: str) -> str | None:
+    m = re.search(r">=\s*([0-9][0-9A-Za-z.]*)", req)
+    return m.group(1) if m else None
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==")
+            pins[_name(name)] = version.strip()
+    return pins
+
+
+def test_min_test_pins_are_the_lower_bounds():
+    """`make test-min` installs tests/min/lower-bounds.txt: it must pin exactly the lower
+    bound of every dependency in pyproject.toml (and so in environment.yml)."""
+    py = pyproject_requirements(_all_extras_but_bench())
+    pins = _pins(ROOT / "tests" / "min" / "lower-bounds.txt")
+    assert set(pins) == set(py), (f"only in lower-bounds.txt: {sorted(set(pins) - set(py))}; "
+                                  f"only in pyproject.toml: {sorted(set(py) - set(pins))}")
+    for name, req in py.items():
+        assert _lower_bound(req) is not None, f"{name}: {req!r} has no '>=' lower bound"
+        assert pins[name] == _lower_bound(req), f"{name}: pyproject says {req!r}, lower-bounds.txt {pins[name]}"
+    wanted = {_name(line) for line in (ROOT / "tests" / "min" / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")}
+    assert wanted == set(py)

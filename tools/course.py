@@ -1,7 +1,8 @@
 """Instructor tooling for the song2vec nbgrader course.
 
     python tools/course.py check       # metadata + convention checks, points per notebook
-    python tools/course.py release     # check, generate_assignment, Colab badge, zip
+    python tools/course.py release     # check, generate_assignment, Colab setup + badge, zip
+    python tools/course.py publish     # commit the release to the branch the badges open
     python tools/course.py autograde   # every submitted/<student>/song2vec/, grades.csv
     python tools/course.py feedback    # HTML feedback under feedback/
     python tools/course.py export      # grades.csv from the gradebook (after manual grading)
@@ -18,6 +19,7 @@ import argparse
 import ast
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -61,6 +63,21 @@ GRADE_ID_RE = re.compile(r"^\d{2}_[a-z0-9]+(?:_[a-z0-9]+)*$")
 # number) or <id>_test_<suffix>.
 TEST_SUFFIX_RE = re.compile(r"_test\d*(?:_[a-z0-9]+)*$")
 OWNER_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# The branch students open the notebooks from (see publish_release); its files sit under
+# song2vec/, so a Colab link is .../blob/<branch>/song2vec/<notebook>.
+DEFAULT_RELEASE_BRANCH = "student"
+BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+# The two lines of every setup cell that `release` fills in (see bake_setup_source).
+SETUP_VALUE_RE = {
+    name: re.compile(rf"""^({name} = )("[^"\n]*"|'[^'\n]*')""", re.M)
+    for name in ("PIP_SPEC", "DATA_URL")
+}
+NOT_FOR_COLAB_NOTE = (
+    "NOTE: no Colab install spec was given (SONGREC_PIP_SPEC, or SONGREC_COURSE_REPO with "
+    "SONGREC_RELEASE_REF): this release installs nothing on Colab, and its setup cell tells "
+    "students there that this copy was not prepared for Colab. That is fine where the "
+    "package is preinstalled (JupyterHub, lab machines)."
+)
 
 
 class CourseToolError(SongrecError):
@@ -308,6 +325,10 @@ def check_notebook(nb, name: str) -> tuple[list[Problem], NotebookPoints]:
         if cell.cell_type == "code" and SETUP_TAG in tags:
             if kind in ("solution", "test", "answer"):
                 bad(label, "the 'setup' cell must not be a solution or test cell")
+            for name, regex in SETUP_VALUE_RE.items():
+                if len(regex.findall(source)) != 1:
+                    bad(label, f"the 'setup' cell must assign {name} = \"\" once, on a line of "
+                               "its own (release writes the Colab install spec and data URL there)")
             setup_seen = True
         if kind in ("solution", "test", "answer") and not setup_seen:
             bad(label, "a code cell tagged 'setup' must come before the first "
@@ -546,29 +567,102 @@ def course_repo(repo: str | None = None) -> str:
     return value
 
 
-def colab_url(filename: str, repo: str | None = None) -> str:
-    return (f"https://colab.research.google.com/github/{course_repo(repo)}/blob/main/"
-            f"release/{ASSIGNMENT}/{filename}")
+def release_branch(branch: str | None = None) -> str:
+    """Branch the student notebooks are published on (``SONGREC_RELEASE_BRANCH``, default 'student')."""
+    value = branch or os.environ.get("SONGREC_RELEASE_BRANCH") or DEFAULT_RELEASE_BRANCH
+    if not BRANCH_RE.match(value) or ".." in value or value.endswith((".lock", "/", ".")):
+        raise ValueError(f"release branch {value!r} is not a valid git branch name")
+    return value
 
 
-def badge_cell(filename: str, repo: str | None = None):
+def colab_url(filename: str, repo: str | None = None, branch: str | None = None) -> str:
+    """Colab link to a notebook on the published release branch (see :func:`publish_release`)."""
+    return (f"https://colab.research.google.com/github/{course_repo(repo)}/blob/"
+            f"{release_branch(branch)}/{ASSIGNMENT}/{filename}")
+
+
+def project_version(root: Path = REPO_ROOT) -> str:
+    import tomllib
+
+    with open(root / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["project"]["version"]
+
+
+@dataclass(frozen=True)
+class ColabSettings:
+    """What a release bakes into its setup cells and badges.
+
+    ``pip_spec``: what the setup cell pip-installs on Colab ("" = not prepared for Colab);
+    ``data_url``: the archive the notebooks download there ("" = Cornell's);
+    ``repo`` and ``branch``: where the badges point.
+    """
+
+    pip_spec: str
+    data_url: str
+    repo: str
+    branch: str
+
+
+def _one_line(value: str, what: str) -> str:
+    value = value.strip()
+    if any(ch in value for ch in "\r\n\0\"'"):
+        raise ValueError(f"{what} {value!r} must be one line without quotes")
+    return value
+
+
+def colab_settings(*, repo: str | None = None, pip_spec: str | None = None,
+                   data_url: str | None = None, ref: str | None = None,
+                   branch: str | None = None) -> ColabSettings:
+    """Settings from the arguments, else the environment.
+
+    The install spec is ``SONGREC_PIP_SPEC`` when given (a wheel URL, ``git+https://...``,
+    a PyPI requirement); else, when the course repository is set,
+    ``git+https://github.com/<repo>@<ref>`` with ``ref`` from ``SONGREC_RELEASE_REF``
+    (default ``v<version in pyproject.toml>``, a tag to push); else none.
+    """
+    env_repo = os.environ.get("SONGREC_COURSE_REPO")
+    repo_value = course_repo(repo)
+    spec = _one_line(pip_spec if pip_spec is not None else os.environ.get("SONGREC_PIP_SPEC", ""),
+                     "install spec")
+    if not spec and (repo is not None or env_repo) and repo_value != PLACEHOLDER_REPO:
+        ref = _one_line(ref or os.environ.get("SONGREC_RELEASE_REF") or f"v{project_version()}",
+                        "release ref")
+        spec = f"git+https://github.com/{repo_value}@{ref}"
+    url = _one_line(data_url if data_url is not None else os.environ.get("SONGREC_DATA_URL", ""),
+                    "data URL")
+    if url and not url.startswith(("https://", "http://", "file://")):
+        raise ValueError(f"data URL {url!r} must start with https://, http:// or file://")
+    return ColabSettings(spec, url, repo_value, release_branch(branch))
+
+
+def bake_setup_source(source: str, pip_spec: str, data_url: str) -> str:
+    """``source`` of a setup cell with its ``PIP_SPEC = ""`` and ``DATA_URL = ""`` filled in."""
+    for name, value in (("PIP_SPEC", pip_spec), ("DATA_URL", data_url)):
+        regex = SETUP_VALUE_RE[name]
+        if len(regex.findall(source)) != 1:
+            raise CourseToolError(f"setup cell must assign {name} exactly once; got:\n{source}")
+        source = regex.sub(lambda m: m.group(1) + json.dumps(value), source)
+    return source
+
+
+def badge_cell(filename: str, repo: str | None = None, branch: str | None = None):
     """A locked markdown cell with the Open-in-Colab badge.
 
     It carries Jupyter's editable/deletable flags but no nbgrader metadata, so
     nbgrader neither tracks nor checksums it and autograde ignores it.
     """
     cell = nbformat.v4.new_markdown_cell(
-        f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(filename, repo)})")
+        f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(filename, repo, branch)})")
     cell.metadata.update({"editable": False, "deletable": False, "tags": [BADGE_TAG]})
     return cell
 
 
-def add_colab_badge(nb, filename: str, repo: str | None = None) -> bool:
+def add_colab_badge(nb, filename: str, repo: str | None = None, branch: str | None = None) -> bool:
     """Put the badge cell first in ``nb`` (in place). False if one was already there."""
     for cell in nb.cells:
         if BADGE_TAG in cell.get("metadata", {}).get("tags", []):
             return False
-    nb.cells.insert(0, badge_cell(filename, repo))
+    nb.cells.insert(0, badge_cell(filename, repo, branch))
     return True
 
 
@@ -592,8 +686,35 @@ def secrets_in(nb) -> list[str]:
     return found
 
 
-def postprocess_release(course_root: Path, repo: str | None = None) -> list[Path]:
-    """Add the Colab badge to every released notebook and verify it is clean."""
+def _setup_cell(nb):
+    return next(c for c in nb.cells
+                if c.cell_type == "code" and SETUP_TAG in c.get("metadata", {}).get("tags", []))
+
+
+def bake_release_setup(course_root: Path, path: Path, nb, settings: ColabSettings) -> None:
+    """Fill in the setup cell of released notebook ``nb`` (in place).
+
+    A setup cell tracked by nbgrader (locked, with a grade_id) gets a new checksum, and the
+    gradebook's copy is updated too, so that autograding restores the baked cell and
+    ``nbgrader validate`` sees no change.
+    """
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import compute_checksum
+
+    cell = _setup_cell(nb)
+    cell.source = bake_setup_source(cell.source, settings.pip_spec, settings.data_url)
+    grade_id = _nbg(cell).get("grade_id")
+    if not grade_id:
+        return
+    cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
+    with Gradebook(db_url(course_root)) as gb:
+        gb.update_or_create_source_cell(grade_id, path.stem, ASSIGNMENT, source=cell.source,
+                                        checksum=cell.metadata.nbgrader["checksum"])
+
+
+def postprocess_release(course_root: Path, settings: ColabSettings | None = None) -> list[Path]:
+    """Bake the setup cells, add the Colab badge to every released notebook, verify it is clean."""
+    settings = settings or colab_settings()
     rel = course_paths(course_root)["release"]
     done = []
     for path in sorted(rel.glob("*.ipynb")):
@@ -605,7 +726,8 @@ def postprocess_release(course_root: Path, repo: str | None = None) -> list[Path
         if leaks:
             raise CourseToolError(f"released {path.name} still contains instructor-only "
                                   f"text: {leaks}")
-        add_colab_badge(nb, path.name, repo)
+        bake_release_setup(course_root, path, nb, settings)
+        add_colab_badge(nb, path.name, settings.repo, settings.branch)
         nbformat.validate(nb)
         nbformat.write(nb, path)
         done.append(path)
@@ -626,27 +748,96 @@ def zip_release(course_root: Path) -> Path:
 
 
 def run_release(course_root: Path, *, env: dict[str, str] | None = None,
-                repo: str | None = None, out: TextIO | None = None) -> Path:
-    """check -> generate_assignment -> badge/setup/leak post-processing -> zip.
+                repo: str | None = None, settings: ColabSettings | None = None,
+                out: TextIO | None = None) -> Path:
+    """check -> generate_assignment -> setup/badge/leak post-processing -> zip.
 
+    ``settings`` default to :func:`colab_settings` (with ``repo`` if given).
     Returns the path of ``release/song2vec.zip``.
     """
     out = out or sys.stdout
-    repo = course_repo(repo)
+    settings = settings or colab_settings(repo=repo)
     run_check(course_root, out=out)
     rel = course_paths(course_root)["release"]
     if rel.exists():  # a notebook removed from the source must not linger in the release
         shutil.rmtree(rel)
     run_nbgrader(course_root, ["generate_assignment", ASSIGNMENT, "--force"], env=env)
-    released = postprocess_release(course_root, repo)
+    released = postprocess_release(course_root, settings)
     if not released:
         raise CourseToolError(f"generate_assignment wrote no notebooks into {rel}")
     target = zip_release(course_root)
     print(f"released {len(released)} notebook(s) to {rel} and {target}", file=out)
-    if repo == PLACEHOLDER_REPO:
-        print(f"WARNING: Colab links point at the placeholder repository {repo!r}; set "
+    print(f"Colab installs: {settings.pip_spec or '(nothing)'}", file=out)
+    print(f"data from: {settings.data_url or 'Cornell (set SONGREC_DATA_URL for a course mirror)'}",
+          file=out)
+    print(f"badges open: {colab_url('<notebook>', settings.repo, settings.branch)} "
+          f"(run `python tools/course.py publish`, then push branch {settings.branch!r})", file=out)
+    if not settings.pip_spec:
+        print(NOT_FOR_COLAB_NOTE, file=out)
+    if settings.repo == PLACEHOLDER_REPO:
+        print(f"WARNING: Colab links point at the placeholder repository {settings.repo!r}; set "
               "SONGREC_COURSE_REPO=owner/name before releasing to students", file=out)
     return target
+
+
+def _git(root: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
+    proc = subprocess.run(["git", "-C", str(root), *args], input=stdin, capture_output=True,
+                          text=True, env=env)
+    if proc.returncode != 0:
+        raise CourseToolError(f"`git {' '.join(args)}` failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def publish_release(course_root: Path, branch: str | None = None, *,
+                    out: TextIO | None = None) -> str | None:
+    """Commit ``release/song2vec/*.ipynb`` to ``branch`` as ``song2vec/<notebook>``.
+
+    The commit is made with git's plumbing and a private index, so the working tree, the
+    index and the current branch are left alone. The branch holds nothing else: it is what
+    the Colab badges link to once pushed. Returns the new commit id, or None when the
+    release is unchanged since the branch's last commit.
+    """
+    out = out or sys.stdout
+    branch = release_branch(branch)
+    root = Path(course_root).resolve()
+    notebooks = sorted(course_paths(root)["release"].glob("*.ipynb"))
+    if not notebooks:
+        raise CourseToolError(f"nothing to publish in {course_paths(root)['release']}; run "
+                              "`python tools/course.py release` first")
+    top = Path(_git(root, "rev-parse", "--show-toplevel"))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, GIT_INDEX_FILE=str(Path(tmp) / "index"))
+        for var, value in (("GIT_AUTHOR_NAME", "songrec release"), ("GIT_COMMITTER_NAME", "songrec release"),
+                           ("GIT_AUTHOR_EMAIL", "release@songrec.invalid"),
+                           ("GIT_COMMITTER_EMAIL", "release@songrec.invalid")):
+            key = "user.name" if "NAME" in var else "user.email"
+            if not env.get(var) and subprocess.run(["git", "-C", str(top), "config", key],
+                                                   capture_output=True).returncode != 0:
+                env[var] = value
+        _git(top, "read-tree", "--empty", env=env)
+        for path in notebooks:
+            blob = _git(top, "hash-object", "-w", str(path))
+            _git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{ASSIGNMENT}/{path.name}",
+                 env=env)
+        tree = _git(top, "write-tree", env=env)
+        ref = f"refs/heads/{branch}"
+        parent = subprocess.run(["git", "-C", str(top), "rev-parse", "--verify", "-q", ref + "^{commit}"],
+                                capture_output=True, text=True).stdout.strip()
+        if parent and _git(top, "rev-parse", parent + "^{tree}") == tree:
+            print(f"branch {branch!r} already holds this release", file=out)
+            return None
+        source = subprocess.run(["git", "-C", str(top), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip() or "an uncommitted tree"
+        args = ["commit-tree", tree, "-m", f"Student release of {ASSIGNMENT} from {source}"]
+        if parent:
+            args += ["-p", parent]
+        commit = _git(top, *args, env=env)
+        _git(top, "update-ref", ref, commit, *([parent] if parent else []))
+    print(f"published {len(notebooks)} notebook(s) to branch {branch!r} ({commit[:12]}); "
+          f"push it with: git push origin {branch}", file=out)
+    return commit
 
 
 # --------------------------------------------------------------------------- grading
@@ -828,8 +1019,8 @@ def run_feedback(course_root: Path, *, env: dict[str, str] | None = None,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course.py", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["check", "release", "autograde", "feedback",
-                                            "export"])
+    parser.add_argument("command", choices=["check", "release", "publish", "autograde",
+                                            "feedback", "export"])
     parser.add_argument("--root", type=Path, default=REPO_ROOT,
                         help="course root holding nbgrader_config.py (default: the repo)")
     parser.add_argument("--profile", choices=["default", "ci"],
@@ -843,6 +1034,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_check(args.root)
         elif args.command == "release":
             run_release(args.root, env=env)
+        elif args.command == "publish":
+            publish_release(args.root)
         elif args.command == "autograde":
             run_autograde(args.root, env=env, echo=not args.quiet)
         elif args.command == "feedback":

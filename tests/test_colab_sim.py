@@ -1,0 +1,220 @@
+"""The released notebooks on a simulated Colab runtime (marker ``colab``; `make test-colab`).
+
+What is simulated, and how:
+
+- Colab's package versions: a venv of Python 3.13 with Colab's published pins
+  (tests/colab/colab-py313.txt, pip 24.1.2), built once and cached (tools/ci_venv.py);
+- Colab's kernel: ``google.colab`` (a stub) imported at kernel start;
+- a student opening one notebook: each notebook runs in a fresh runtime (songrec not
+  installed, an empty home and working folder, a new kernel);
+- the course: `tools/course.py release` with the install spec pointing at a wheel built
+  from this checkout and the data URL at a local HTTP server on 127.0.0.1 that serves
+  Cornell's archive layout (``dataset.tar.gz``), built from the real data.
+
+The notebooks run in the ``ci`` profile. With the solutions put back into the released
+notebooks every cell must pass; the untouched release may fail only with
+NotImplementedError (the stubs students replace).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nbgrader_toy as toy  # noqa: E402
+
+pytestmark = [pytest.mark.colab, pytest.mark.slow]
+
+REPO_ROOT = toy.REPO_ROOT
+COLAB_DIR = REPO_ROOT / "tests" / "colab"
+course = toy.load_course_tool()
+
+
+def _skip(reason: str):
+    print(f"\nsimulated-Colab test SKIPPED: {reason}", file=sys.stderr)
+    pytest.skip(reason)
+
+
+def _ci_venv():
+    spec = importlib.util.spec_from_file_location("songrec_ci_venv", REPO_ROOT / "tools" / "ci_venv.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def build_archive(data_dir: Path, target: Path) -> Path:
+    """``dataset.tar.gz`` as Cornell publishes it (``dataset/<variant>/<file>``, plain
+    ``train.txt``) from the files in ``data_dir``; a ``.gz`` copy is stored unpacked."""
+    with tarfile.open(target, "w:gz", compresslevel=1) as tar:
+        for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+            rel = path.relative_to(data_dir)
+            if rel.parts[0] not in ("README", "yes_small", "yes_big", "yes_complete"):
+                continue  # SOURCE.md and other notes are not part of Cornell's archive
+            if path.suffix == ".gz":
+                body = gzip.decompress(path.read_bytes())
+                rel = rel.with_suffix("")
+            else:
+                body = path.read_bytes()
+            info = tarfile.TarInfo(f"dataset/{rel.as_posix()}")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return target
+
+
+def build_wheel(out: Path) -> Path:
+    """A wheel of this checkout, built from a copy so no build files land in the checkout."""
+    src = out / "src"
+    shutil.copytree(REPO_ROOT / "helpers", src / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, src / name)
+    # The venv's own setuptools saves a download; without one, pip fetches the build backend.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
+                           "-w", str(out / "dist"), str(src)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        _skip(f"could not build a wheel of this checkout: {proc.stderr[-500:]}")
+    (wheel,) = (out / "dist").glob("songrec-*.whl")
+    return wheel
+
+
+def inject_solutions(release: Path, source: Path, out: Path) -> Path:
+    """Copies of the released notebooks whose solution cells hold the source's solutions."""
+    out.mkdir(parents=True)
+    for path in sorted(release.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        solved = {toy.grade_id(c): c.source for c in nbformat.read(source / path.name, as_version=4).cells
+                  if toy.nbg(c).get("solution") and c.cell_type == "code"}
+        for cell in nb.cells:
+            if toy.grade_id(cell) in solved:
+                cell.source = solved.pop(toy.grade_id(cell))
+        assert not solved, f"{path.name}: solution cells missing from the release: {sorted(solved)}"
+        nbformat.write(nb, out / path.name)
+    return out
+
+
+class _Counting(SimpleHTTPRequestHandler):
+    def do_GET(self):
+        self.server.paths.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def data_server(tmp_path_factory):
+    data = os.environ.get("SONGREC_DATA_DIR")
+    if not data or not (Path(data) / "yes_complete").is_dir():
+        _skip("SONGREC_DATA_DIR does not point at the Cornell data; the Colab notebooks need it")
+    root = tmp_path_factory.mktemp("mirror")
+    build_archive(Path(data), root / "dataset.tar.gz")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Counting, directory=str(root)))
+    httpd.paths = []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    yield httpd, f"http://127.0.0.1:{httpd.server_address[1]}/dataset.tar.gz"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def colab_python():  # requested after the data, so a missing data folder skips before any install
+    ci_venv = _ci_venv()
+    try:
+        venv = ci_venv.ensure_venv(ci_venv.SPECS["colab"])
+    except ci_venv.VenvUnavailable as exc:
+        _skip(f"the Colab venv cannot be built here: {exc}")
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def colab_release(tmp_path_factory, data_server):
+    _, url = data_server
+    work = tmp_path_factory.mktemp("colab_release")
+    wheel = build_wheel(work / "wheel")
+    root = work / "course"
+    toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
+    settings = course.ColabSettings(str(wheel), url, "test-org/songrec", "student")
+    course.run_release(root, env=toy.course_env_for_tests(600), settings=settings, out=io.StringIO())
+    release = root / "release" / toy.ASSIGNMENT
+    solved = inject_solutions(release, root / "notebooks" / toy.ASSIGNMENT, work / "solved")
+    return {"release": release, "solved": solved, "wheel": wheel, "work": work}
+
+
+def run_on_colab(python: Path, notebooks: Path, runtimes: Path) -> list[dict]:
+    out = runtimes / "results.json"
+    runtimes.mkdir(parents=True)
+    env = {"SONGREC_PROFILE": "ci", "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([str(python), str(COLAB_DIR / "run_notebooks.py"), "--notebooks", str(notebooks),
+                           "--runtimes", str(runtimes), "--stub", str(COLAB_DIR / "stub"), "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def _report(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"{r['notebook']}: {len(r['errors'])} error(s)")
+        lines += [f"  cell {e['cell']} ({e['grade_id']}): {e['ename']}: {e['evalue']}\n{e['traceback']}"
+                  for e in r["errors"]]
+    return "\n".join(lines)
+
+
+def _site_packages(python: Path) -> Path:
+    return Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_solved_release_passes_every_cell_on_colab(data_server, colab_release, colab_python):
+    httpd, _ = data_server
+    before = len(httpd.paths)
+    results = run_on_colab(colab_python, colab_release["solved"], colab_release["work"] / "run-solved")
+    assert [r["notebook"] for r in results] == sorted(p.name for p in colab_release["release"].glob("*.ipynb"))
+    assert all(not r["errors"] for r in results), _report(results)
+    assert all(not r["unexecuted"] for r in results), [(r["notebook"], r["unexecuted"]) for r in results]
+    # Every runtime downloaded the data from the course mirror, once.
+    assert httpd.paths[before:] == ["/dataset.tar.gz"] * len(results)
+    for r in results:
+        home = Path(r["home"])
+        assert (home / ".local" / "share" / "songrec" / "cornell" / "yes_complete" / "song_hash.txt").is_file()
+    # The reference run is cached in the runtime's user cache folder, not in site-packages.
+    for name in ("05_recommend", "06_questions"):
+        home = next(Path(r["home"]) for r in results if r["notebook"].startswith(name))
+        assert list((home / ".cache" / "songrec" / "course").glob("reference-ci-*/"))
+    site = _site_packages(colab_python)
+    assert not (site / "data").exists() and not (site / "runs").exists()
+
+
+def test_untouched_release_fails_only_with_not_implemented(colab_release, colab_python):
+    results = run_on_colab(colab_python, colab_release["release"], colab_release["work"] / "run-blank")
+    enames = {e["ename"] for r in results for e in r["errors"]}
+    assert enames == {"NotImplementedError"}, _report(results)
+    with_stubs = {r["notebook"] for r in results if r["errors"]}
+    expected = {p.name for p in colab_release["release"].glob("*.ipynb")
+                if "raise NotImplementedError()" in p.read_text()}
+    assert with_stubs == expected
+    assert all(not r["unexecuted"] for r in results)
