@@ -8,14 +8,14 @@ export PYTHONDONTWRITEBYTECODE = 1
 # Tools that shell out (nbgrader -> alembic, jupyter kernels) must find the venv's copies.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv venv-student browser-deps test-browser run test test-fast test-colab test-min data demo notebooks release publish autograde feedback export check-notebooks bench clean
+.PHONY: lint venv venv-student browser-deps test-browser run test test-fast test-colab test-min data demo notebooks release publish autograde feedback export check-notebooks bench clean
 
 # This repository's environment: both roles' packages (the instructor's are a superset of
 # the students') plus the test tools.
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[instructor,test]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[instructor,test,lint]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -83,6 +83,10 @@ test-min:
 	@venv=$$($(PY) tools/ci_venv.py min) && echo "test-min: $$venv" && \
 	export PATH="$$venv/bin:$$PATH" PYTHONPATH="$(CURDIR)" SONGREC_PROFILE=ci && \
 	"$$venv/bin/python" -m pytest -p no:cacheprovider -m "not slow and not colab"
+
+## One linter for the whole repository (settings in pyproject.toml [tool.ruff]).
+lint: venv
+	$(BIN)/ruff check .
 
 data: venv
 	$(BIN)/songrec data fetch

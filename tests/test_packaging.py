@@ -53,7 +53,7 @@ def test_constraints_pin_every_direct_dependency():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==")
             pins[_name(name)] = version.strip()
-    missing = [n for n in pyproject_requirements(("instructor", "test", "bench", "browser")) if n not in pins]
+    missing = [n for n in pyproject_requirements(("instructor", "test", "bench", "browser", "lint")) if n not in pins]
     assert not missing, f"constraints.txt does not pin {missing}"
 
 
@@ -66,7 +66,7 @@ def test_students_get_no_instructor_tools():
 
 def _all_extras_but_bench():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return tuple(e for e in meta.get("optional-dependencies", {}) if e not in ("bench", "browser"))
+    return tuple(e for e in meta.get("optional-dependencies", {}) if e not in ("bench", "browser", "lint"))
 
 
 def _lower_bound(req: str) -> str | None:
