@@ -1,4 +1,4 @@
-"""nbgrader metadata and course-convention checks (tools/course.py check).
+"""nbgrader metadata and course-convention checks (`python -m tools.instructor check`).
 
 Fast: no notebook is executed and nbgrader is imported in-process only. Each
 negative case breaks one rule in a copy of the toy notebook and expects the checker
@@ -8,16 +8,12 @@ to name the offending cell.
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import nbformat
+import nbgrader_toy as toy
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbgrader_toy as toy  # noqa: E402
-
-course = toy.load_course_tool()
+from tools.instructor import cells, checks, cli, colab, errors, paths
 
 
 def _cell(nb, gid):
@@ -25,7 +21,7 @@ def _cell(nb, gid):
 
 
 def _problems(nb, name):
-    problems, _points = course.check_notebook(nb, name)
+    problems, _points = checks.check_notebook(nb, name)
     return problems
 
 
@@ -56,8 +52,8 @@ def test_toy_source_passes_all_checks(builder, name):
 
 
 def test_toy_points_per_notebook():
-    _, p1 = course.check_notebook(toy.toy_notebook_01(), "01_toy.ipynb")
-    _, p2 = course.check_notebook(toy.toy_notebook_02(), "02_questions.ipynb")
+    _, p1 = checks.check_notebook(toy.toy_notebook_01(), "01_toy.ipynb")
+    _, p2 = checks.check_notebook(toy.toy_notebook_02(), "02_questions.ipynb")
     assert (p1.auto, p1.manual, p1.task) == (5.0, 0.0, 0.0)
     assert (p2.auto, p2.manual, p2.task) == (0.0, 2.0, 1.0)
 
@@ -65,7 +61,7 @@ def test_toy_points_per_notebook():
 def test_check_course_reports_points_and_passes(tmp_path):
     toy.build_toy_course(tmp_path)
     out = io.StringIO()
-    report = course.run_check(tmp_path, out=out)
+    report = checks.run_check(tmp_path, out=out)
     assert report.ok
     assert set(report.points) == {"01_toy", "02_questions"}
     assert "TOTAL" in out.getvalue() and "all checks passed" in out.getvalue()
@@ -195,24 +191,24 @@ def test_run_check_raises_on_problems(tmp_path):
     _unlock_task(nb)
     nbformat.write(nb, src / "02_questions.ipynb")
     out = io.StringIO()
-    with pytest.raises(course.CourseToolError, match="1 notebook problem"):
-        course.run_check(tmp_path, out=out)
+    with pytest.raises(errors.CourseToolError, match="1 notebook problem"):
+        checks.run_check(tmp_path, out=out)
     assert "02_task" in out.getvalue()
 
 
 def test_check_course_without_notebooks_is_a_problem(tmp_path):
     (tmp_path / "nbgrader_config.py").write_text("")
-    report = course.check_course(tmp_path)
+    report = checks.check_course(tmp_path)
     assert not report.ok and "no notebooks" in report.problems[0].message
 
 
 def test_cli_check_exit_codes(tmp_path):
     toy.build_toy_course(tmp_path)
-    assert course.main(["check", "--root", str(tmp_path)]) == 0
+    assert cli.main(["check", "--root", str(tmp_path)]) == 0
     nb = toy.toy_notebook_02()
     _unlock_task(nb)
     nbformat.write(nb, tmp_path / "notebooks" / "song2vec" / "02_questions.ipynb")
-    assert course.main(["check", "--root", str(tmp_path)]) == 1
+    assert cli.main(["check", "--root", str(tmp_path)]) == 2
 
 
 # --------------------------------------------------------------------------- helpers
@@ -229,30 +225,30 @@ def test_cli_check_exit_codes(tmp_path):
     ("02_pairs_test_", None),
 ])
 def test_owning_solution(test_id, owner):
-    assert course.owning_solution(test_id) == owner
+    assert cells.owning_solution(test_id) == owner
 
 
 def test_colab_url_and_repo_validation(monkeypatch):
     monkeypatch.delenv("SONGREC_COURSE_REPO", raising=False)
     monkeypatch.delenv("SONGREC_RELEASE_BRANCH", raising=False)
-    assert course.colab_url("01_mapping.ipynb") == (
+    assert colab.colab_url("01_mapping.ipynb") == (
         "https://colab.research.google.com/github/YOUR-ORG/songrec/blob/student/"
         "song2vec/01_mapping.ipynb")
     monkeypatch.setenv("SONGREC_COURSE_REPO", "uni-x/ml-course")
     monkeypatch.setenv("SONGREC_RELEASE_BRANCH", "colab-2026")
-    assert "/github/uni-x/ml-course/blob/colab-2026/song2vec/a.ipynb" in course.colab_url("a.ipynb")
+    assert "/github/uni-x/ml-course/blob/colab-2026/song2vec/a.ipynb" in colab.colab_url("a.ipynb")
     with pytest.raises(ValueError, match="'not a repo'"):
-        course.course_repo("not a repo")
+        colab.course_repo("not a repo")
     for bad in ("a..b", "-x", "x y", "x.lock"):
         with pytest.raises(ValueError, match="branch"):
-            course.release_branch(bad)
+            colab.release_branch(bad)
 
 
 def test_badge_insertion_is_idempotent_and_untracked():
     nb = toy.toy_notebook_01()
     n = len(nb.cells)
-    assert course.add_colab_badge(nb, "01_toy.ipynb", "a/b") is True
-    assert course.add_colab_badge(nb, "01_toy.ipynb", "a/b") is False
+    assert colab.add_colab_badge(nb, "01_toy.ipynb", "a/b") is True
+    assert colab.add_colab_badge(nb, "01_toy.ipynb", "a/b") is False
     assert len(nb.cells) == n + 1
     assert "nbgrader" not in nb.cells[0].metadata
     nbformat.validate(nb)
@@ -262,16 +258,16 @@ def test_badge_insertion_is_idempotent_and_untracked():
 def test_config_cell_timeout_override(monkeypatch, tmp_path):
     toy.build_toy_course(tmp_path)
     monkeypatch.setenv("SONGREC_CELL_TIMEOUT", "42")
-    cfg = course.load_course_config(tmp_path)
+    cfg = paths.load_course_config(tmp_path)
     assert cfg.Execute.timeout == 42 and cfg.ExecutePreprocessor.timeout == 42
     assert cfg.ClearSolutions.code_stub == {
         "python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    assert course.db_url(tmp_path) == "sqlite:///" + str(tmp_path.resolve() / "gradebook.db")
+    assert paths.db_url(tmp_path) == "sqlite:///" + str(tmp_path.resolve() / "gradebook.db")
     monkeypatch.delenv("SONGREC_CELL_TIMEOUT")
-    assert course.load_course_config(tmp_path).Execute.timeout == 1800
+    assert paths.load_course_config(tmp_path).Execute.timeout == 1800
     monkeypatch.setenv("SONGREC_CELL_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="'soon'"):
-        course.load_course_config(tmp_path)
+        paths.load_course_config(tmp_path)
 
 
 # --------------------------------------------------------------------------- real

@@ -38,7 +38,8 @@ def main(argv=None) -> int:
             if cell.cell_type != "code":
                 continue
             if cell.source.lstrip().startswith(MARK):
-                cell.outputs = [o for o in done.outputs if o.get("output_type") != "stream" or o.get("name") == "stdout"]
+                cell.outputs = [o for o in done.outputs
+                                if o.get("output_type") != "stream" or o.get("name") == "stdout"]
                 cell.execution_count = 1
                 pinned += 1
             else:

@@ -19,6 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "song2vec"
 
+
+def _repo_importable() -> None:
+    # Run as a script, this file's folder is on sys.path and the repository root is not.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
 def synthetic_note(no_data: bool) -> str:
     """The markdown cell that opens every notebook executed in the synthetic profile."""
     why = ("No Cornell playlist data was found (nor downloaded), so `make run` executed this "
@@ -36,7 +43,7 @@ def choose_profile(environ=os.environ) -> tuple[str, str | None]:
         return environ["SONGREC_PROFILE"], None
     if environ.get("SONGREC_COURSE_PICKLE"):
         return "default", None
-    sys.path.insert(0, str(ROOT))
+    _repo_importable()
     from helpers.data import find_data_dir
 
     if find_data_dir(None) is None:
@@ -48,11 +55,15 @@ def choose_profile(environ=os.environ) -> tuple[str, str | None]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build", help="output folder (default: build)")
-    parser.add_argument("--timeout", type=int, default=int(os.environ.get("SONGREC_CELL_TIMEOUT", "1800")),
-                        help="seconds allowed per cell")
+    parser.add_argument("--timeout", type=int,
+                        help="seconds per cell (default: SONGREC_CELL_TIMEOUT, see tools/instructor/settings.py)")
     parser.add_argument("notebooks", nargs="*", help="notebook files (default: all in notebooks/song2vec)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _repo_importable()
+    from tools.instructor.settings import cell_timeout
+
+    timeout = args.timeout or cell_timeout()
 
     import nbformat
     from nbclient import NotebookClient
@@ -76,7 +87,7 @@ def main(argv=None) -> int:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(synthetic_note(reason is not None)))
         started = time.perf_counter()
         print(f"executing {path.name} (profile {profile}) ...", flush=True)
-        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         try:
             client.execute()
