@@ -13,7 +13,7 @@ import nbformat
 import nbgrader_toy as toy
 import pytest
 
-from tools.instructor import cells, checks, cli, colab, errors, paths
+from tools.instructor import cells, checks, cli, colab, docs, errors, paths, rules, tasks
 
 
 def _cell(nb, gid):
@@ -173,6 +173,86 @@ def test_checker_detects_broken_convention(case):
     assert hits, f"{case}: no problem on {cell_id!r} mentioning {words!r}; got {problems}"
 
 
+def _markdown_copy(gid):
+    def f(nb):
+        i = next(i for i, c in enumerate(nb.cells) if toy.grade_id(c) == gid)
+        old = nb.cells[i]
+        nb.cells[i] = nbformat.v4.new_markdown_cell(old.source, metadata=old.metadata)
+    return f
+
+
+def _move_before(gid, other):
+    def f(nb):
+        cell = _cell(nb, gid)
+        nb.cells.remove(cell)
+        nb.cells.insert(nb.cells.index(_cell(nb, other)), cell)
+    return f
+
+
+def _setup_line_dropped(name):
+    def f(nb):
+        cell = next(c for c in nb.cells if "setup" in c.metadata.get("tags", []))
+        cell.source = "\n".join(line for line in cell.source.splitlines() if not line.startswith(name))
+    return f
+
+
+def _graded_setup(nb):
+    _cell(nb, "01_setup").metadata.nbgrader.update(solution=True, locked=False)
+
+
+def _extra_cell_key(nb):
+    nb.cells[0]["bogus"] = 1
+
+
+def _kernel_r(nb):
+    nb.metadata["kernelspec"]["language"] = "R"
+
+
+def _no_grade_id(nb):
+    del _cell(nb, "01_mean_test").metadata.nbgrader["grade_id"]
+
+
+# Rules no case above breaks: rule id -> (builder, file name, mutation).
+RULE_CASES = {
+    "file-name": (toy.toy_notebook_01, "Toy.ipynb", lambda nb: None),
+    "nbformat": (*_mut01(_extra_cell_key),),
+    "kernel-language": (*_mut01(_kernel_r),),
+    "nbgrader-schema": (*_mut01(_set_meta("01_mean_test", points="many")),),
+    "setup-not-graded": (*_mut01(_graded_setup),),
+    "setup-pip-spec": (*_mut01(_setup_line_dropped("PIP_SPEC")),),
+    "setup-data-url": (*_mut01(_setup_line_dropped("DATA_URL")),),
+    "grade-id": (*_mut01(_no_grade_id),),
+    "task-points": (toy.toy_notebook_02, "02_questions.ipynb", _set_meta("02_task", points=0)),
+    "test-code": (*_mut01(_markdown_copy("01_mean_test")),),
+    "test-after-solution": (*_mut01(_move_before("01_square_test", "01_square")),),
+    "solution-name": (*_mut01(_rename("01_mean", "01_mean_test2")),),
+    "solution-unlocked": (*_mut01(_set_meta("01_square", locked=True)),),
+    "solution-code": (*_mut01(_markdown_copy("01_square")),),
+}
+
+
+def _rules_broken_by(builder, name, mutate) -> set[str]:
+    nb = builder()
+    mutate(nb)
+    return {p.rule for p in _problems(nb, name)}
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULE_CASES))
+def test_rule_fires_on_its_broken_example(rule_id):
+    builder, name, _mutate = RULE_CASES[rule_id]
+    assert _problems(builder(), "01_toy.ipynb" if name == "Toy.ipynb" else name) == []
+    assert rule_id in _rules_broken_by(*RULE_CASES[rule_id])
+
+
+def test_every_rule_has_a_broken_example():
+    table = [r.id for r in (*rules.NOTEBOOK_RULES, *rules.CELL_RULES)]
+    assert len(table) == len(set(table)), "rule ids must be unique"
+    shown = set(RULE_CASES)
+    for builder, name, mutate, _cell_id, _words in NEGATIVE_CASES.values():
+        shown |= _rules_broken_by(builder, name, mutate)
+    assert set(table) <= shown, f"rules with no broken example: {sorted(set(table) - shown)}"
+
+
 def test_checker_reports_nbgrader_schema_errors():
     nb = toy.toy_notebook_01()
     del _cell(nb, "01_mean_test").metadata.nbgrader["points"]
@@ -209,6 +289,19 @@ def test_cli_check_exit_codes(tmp_path):
     _unlock_task(nb)
     nbformat.write(nb, tmp_path / "notebooks" / "song2vec" / "02_questions.ipynb")
     assert cli.main(["check", "--root", str(tmp_path)]) == 2
+
+
+def test_cli_failure_is_the_log_then_one_line(monkeypatch, capsys):
+    def fail(root):
+        raise errors.CourseToolError("nbgrader said no", log="line 1\nline 2\n")
+
+    monkeypatch.setattr(cli, "run_check", fail)
+    assert cli.main(["check"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["line 1", "line 2", "check: error: nbgrader said no"]
+    monkeypatch.setenv("SONGREC_RELEASE_BRANCH", "a..b")
+    assert cli.main(["publish"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["publish: error: release branch must be a valid git branch name, got 'a..b'"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -268,6 +361,78 @@ def test_config_cell_timeout_override(monkeypatch, tmp_path):
     monkeypatch.setenv("SONGREC_CELL_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="'soon'"):
         paths.load_course_config(tmp_path)
+
+
+# --------------------------------------------------------------------------- docs/GRADING.md
+
+
+def test_grading_doc_tables_are_current():
+    text = docs.GRADING_MD.read_text(encoding="utf-8")
+    assert docs.regenerate(text) == text, "docs/GRADING.md is stale: run `python -m tools.instructor docs`"
+    for rule in (*rules.NOTEBOOK_RULES, *rules.CELL_RULES):
+        assert f"| `{rule.id}` |" in text
+
+
+def test_every_graded_task_has_a_defined_reference_and_tests():
+    found = tasks.graded_tasks(toy.REAL_SOURCE)
+    assert tasks.task_problems(found) == []
+    # Independent of the table: every code solution cell of the notebooks is in it.
+    solution_ids = {toy.grade_id(c) for name in toy.real_notebook_names()
+                    for c in nbformat.read(toy.REAL_SOURCE / name, as_version=4).cells
+                    if toy.nbg(c).get("solution") and not toy.nbg(c).get("grade") and c.cell_type == "code"}
+    assert {t.grade_id for t in found if t.kind == "solution"} == solution_ids == set(tasks.REFERENCE_HELPERS)
+
+
+def test_task_table_notices_a_missing_or_wrong_reference(monkeypatch):
+    found = tasks.graded_tasks(toy.REAL_SOURCE)
+    refs = dict(tasks.REFERENCE_HELPERS)
+    del refs["01_mapping"]
+    refs["01_encode"] = "helpers.vocab.Vocab.no_such_method"
+    refs["09_gone"] = "helpers.vocab.build_vocab"
+    monkeypatch.setattr(tasks, "REFERENCE_HELPERS", refs)
+    problems = "\n".join(tasks.task_problems(found))
+    assert "01_mapping: no entry" in problems and "'helpers.vocab.Vocab.no_such_method'" in problems
+    assert "09_gone" in problems
+    with pytest.raises(errors.CourseToolError, match="01_mapping"):
+        docs.task_table()
+
+
+@pytest.mark.parametrize("dotted,defined", [
+    ("helpers.vocab.build_vocab", True),
+    ("helpers.vocab.Vocab.encode", True),
+    ("helpers.vocab.Vocab", True),
+    ("helpers.vocab.nothing_here", False),
+    ("helpers.no_module.build_vocab", False),
+    ("numpy.linalg.norm", False),
+])
+def test_helper_defined_reads_the_source(dotted, defined):
+    assert tasks.helper_defined(dotted) is defined
+
+
+def test_toy_tasks_and_visible_hidden_tests(tmp_path):
+    src = toy.build_toy_course(tmp_path)
+    nb = toy.toy_notebook_01()
+    # 01_mean_test: only hidden tests, with a print outside the region.
+    _cell(nb, "01_mean_test").source = ("### BEGIN HIDDEN TESTS\nassert mean([5]) == 5\n"
+                                        "### END HIDDEN TESTS\nprint('runs when grading')")
+    nbformat.write(nb, src / "01_toy.ipynb")
+    found = {t.grade_id: t for t in tasks.graded_tasks(src)}
+    assert set(found) == {"01_square", "01_mean", "02_task", "02_q1"}
+    assert found["01_square"].function == "square" and found["01_mean"].function == "mean"
+    assert found["01_square"].tests == [tasks.GradedTest("01_square_test", 2.0, True, True)]
+    assert found["01_mean"].tests == [tasks.GradedTest("01_mean_test", 3.0, False, True)]
+    assert (found["02_q1"].kind, found["02_q1"].points) == ("answer", 2.0)
+    assert (found["02_task"].kind, found["02_task"].points) == ("task", 1.0)
+
+
+def test_docs_check_mode_reports_a_stale_file(tmp_path):
+    stale = tmp_path / "GRADING.md"
+    text = docs.GRADING_MD.read_text(encoding="utf-8")
+    stale.write_text(text.replace("| `task-locked` |", "| `task-was-locked` |"), encoding="utf-8")
+    with pytest.raises(errors.CourseToolError, match="out of date"):
+        docs.run_docs(path=stale, check=True, out=io.StringIO())
+    assert docs.run_docs(path=stale, out=io.StringIO()) is True
+    assert stale.read_text(encoding="utf-8") == text
 
 
 # --------------------------------------------------------------------------- real

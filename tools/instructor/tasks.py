@@ -78,15 +78,29 @@ def defined_name(source: str) -> str:
     return next((n.name for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef)), "")
 
 
+def _checks_something(source: str) -> bool:
+    # A test is an assert, a raise, or a call of an assert_* function (np.testing's).
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: count any text as a test
+        return bool(source.strip())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert | ast.Raise):
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name.startswith("assert"):
+                return True
+    return False
+
+
 def graded_test(cell) -> GradedTest:
     """The :class:`GradedTest` of an autograder test cell."""
     source = cell.source
-    visible_part = HIDDEN_REGION_RE.sub("", source)
-    try:
-        visible = bool(ast.parse(visible_part).body)
-    except SyntaxError:
-        visible = bool(visible_part.strip())
-    return GradedTest(cells.grade_id(cell), cells.cell_points(cell) or 0.0, visible, "BEGIN HIDDEN TESTS" in source)
+    hidden = "BEGIN HIDDEN TESTS" in source
+    visible = _checks_something(HIDDEN_REGION_RE.sub("", source))
+    return GradedTest(cells.grade_id(cell), cells.cell_points(cell) or 0.0, visible, hidden)
 
 
 def graded_tasks(source_dir: Path) -> list[GradedTask]:
