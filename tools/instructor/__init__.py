@@ -3,8 +3,10 @@
 One module per concern, in the order a course goes through them:
 
 ``settings``       defaults read from the environment (cell timeout, exchange folder)
+``errors``         ``CourseToolError``, the one exception of a failed step
 ``paths``          the course layout fixed in nbgrader_config.py; the gradebook URL
 ``cells``          what a cell is in this course's conventions (its role, points, owner)
+``views``          a notebook and its cells as the rules see them
 ``rules``          the convention rules, as a table; ``checks`` runs them
 ``nbgrader_calls`` nbgrader as a subprocess, with the course's environment
 ``colab``          what a release bakes in for Colab (install spec, data URL, badge)

@@ -17,7 +17,8 @@ import nbformat
 from tools.instructor import cells
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import CONFIG_FILE, course_paths, load_course_config, source_notebooks
-from tools.instructor.rules import CELL_RULES, NOTEBOOK_RULES, CellView, NotebookView
+from tools.instructor.rules import CELL_RULES, NOTEBOOK_RULES
+from tools.instructor.views import NotebookView, cell_views
 
 # GenerateAssignment steps without which instructor-only text would be released.
 REQUIRED_RELEASE_STEPS = ("ClearSolutions", "ClearHiddenTests", "ClearMarkScheme")
@@ -61,33 +62,6 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def cell_views(nb, name: str) -> list[CellView]:
-    """A :class:`CellView` per cell of ``nb``, with what its neighbours decide filled in."""
-    prefix = NotebookView(nb, name).prefix
-    views, seen = [], set()
-    open_solution, solution_view, setup_seen = None, None, False
-    for index, cell in enumerate(nb.cells):
-        view = CellView(cell, index, prefix, previous=nb.cells[index - 1] if index else None,
-                        open_solution=open_solution)
-        views.append(view)
-        setup_seen = setup_seen or cells.is_setup_cell(cell)
-        if view.kind in cells.GRADED_KINDS and not setup_seen:
-            view.first_without_setup, setup_seen = True, True  # reported once
-        gid = view.grade_id
-        if not gid:
-            continue
-        view.duplicate = gid in seen
-        seen.add(gid)
-        if view.kind == "solution":
-            open_solution, solution_view = gid, view
-            view.tested = False
-        elif view.kind == "answer":
-            open_solution, solution_view = None, None
-        elif view.kind == "test" and solution_view is not None and view.owner == open_solution:
-            solution_view.tested = True
-    return views
 
 
 def notebook_points(nb) -> NotebookPoints:

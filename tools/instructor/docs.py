@@ -22,7 +22,7 @@ GRADING_MD = REPO_ROOT / "docs" / "GRADING.md"
 BEGIN = "<!-- BEGIN GENERATED {name}: `" + TOOL_COMMAND + " docs` writes this table -->"
 END = "<!-- END GENERATED {name} -->"
 # How a message template's placeholders read in the table.
-PLACEHOLDER_WORDS = {"why": "…", "secret_hint": ""}
+PLACEHOLDER_WORDS = {"why": "…"}
 PLACEHOLDER_RE = re.compile(r"\{(?:c\.)?(\w+)(?:![rs])?\}")
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import nbformat
 
 from tools.instructor import cells
 from tools.instructor.cells import GRADED_KINDS, SETUP_VALUE_RE
+from tools.instructor.views import CellView, NotebookView
 
-NOTEBOOK_NAME_RE = re.compile(r"^(\d{2})_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
 GRADE_ID_RE = re.compile(r"^\d{2}_[a-z0-9]+(?:_[a-z0-9]+)*$")
 NOTEBOOK = ()  # the ``cells`` of a rule about the notebook as a whole
 TRACKED = ("solution", "test", "answer", "task", "readonly")
@@ -40,79 +40,6 @@ SECRET_HINTS = {
 
 
 @dataclass(frozen=True)
-class NotebookView:
-    """One notebook as the notebook rules see it: ``nb`` and its file ``name``."""
-
-    nb: object
-    name: str
-
-    @property
-    def prefix(self) -> str | None:
-        m = NOTEBOOK_NAME_RE.match(self.name)
-        return m.group(1) if m else None
-
-
-@dataclass
-class CellView:
-    """One cell as the cell rules see it, with what the cells before and after it decide.
-
-    ``open_solution``: id of the code solution a test cell here would belong to.
-    ``tested``: for a solution cell, whether a test cell named for it follows before the
-    next solution or answer. ``first_without_setup``: the first graded cell, with no
-    setup cell before it. ``duplicate``: an earlier tracked cell has this ``grade_id``.
-    """
-
-    cell: object
-    index: int
-    prefix: str | None
-    previous: object = None
-    open_solution: str | None = None
-    tested: bool = True
-    first_without_setup: bool = False
-    duplicate: bool = False
-    kind: str = field(init=False)
-
-    def __post_init__(self):
-        self.kind = cells.cell_kind(self.cell)
-
-    @property
-    def meta(self) -> dict:
-        return cells.nbgrader_meta(self.cell)
-
-    @property
-    def grade_id(self) -> str | None:
-        return self.meta.get("grade_id") if self.kind != "plain" else None
-
-    @property
-    def label(self) -> str:
-        return self.grade_id or f"cell {self.index}"
-
-    @property
-    def cell_type(self) -> str:
-        return self.cell.cell_type
-
-    @property
-    def source(self) -> str:
-        return self.cell.get("source", "")
-
-    @property
-    def points(self) -> float | None:
-        return cells.cell_points(self.cell)
-
-    @property
-    def points_raw(self):
-        return self.meta.get("points")
-
-    @property
-    def owner(self) -> str | None:
-        return cells.owning_solution(self.grade_id) if self.grade_id else None
-
-    @property
-    def secret_hint(self) -> str:
-        return SECRET_HINTS.get(self.kind, "")
-
-
-@dataclass(frozen=True)
 class Rule:
     """One convention.
 
@@ -120,7 +47,7 @@ class Rule:
     (:func:`tools.instructor.cells.cell_kind`) the rule looks at, ``"setup"`` for setup
     cells, ``NOTEBOOK`` for the whole notebook. ``message``: template over ``{c}`` (the
     view) and ``{why}`` (what ``broken`` returned). ``final``: when broken, the cell's
-    later rules are skipped.
+    later rules are skipped. ``hints``: a sentence added to the message, by cell kind.
     """
 
     id: str
@@ -128,12 +55,13 @@ class Rule:
     message: str
     broken: Callable[..., object]
     final: bool = False
+    hints: Mapping[str, str] = field(default_factory=dict)
 
     def applies(self, view: CellView) -> bool:
         return view.kind in self.cells or ("setup" in self.cells and cells.is_setup_cell(view.cell))
 
     def describe(self, view, why) -> str:
-        return self.message.format(c=view, why=why)
+        return self.message.format(c=view, why=why) + self.hints.get(getattr(view, "kind", ""), "")
 
 
 def _nbformat_error(v: NotebookView) -> str | None:
@@ -204,8 +132,8 @@ CELL_RULES = (
     Rule("setup-first", GRADED_KINDS, "a code cell tagged 'setup' must come before the first graded cell",
          lambda c: c.first_without_setup),
     *(Rule(f"secret-{family.lower().replace(' ', '-')}", ALL_CELLS,
-           "contains {why}, which is not allowed in a {c.kind} {c.cell_type} cell{c.secret_hint}",
-           _secrets(family))
+           "contains {why}, which is not allowed in a {c.kind} {c.cell_type} cell",
+           _secrets(family), hints=SECRET_HINTS)
       for family in SECRET_PLACES),
     Rule("grade-id", TRACKED, "nbgrader cell has no grade_id", lambda c: not c.grade_id, final=True),
     Rule("grade-id-unique", TRACKED, "duplicate grade_id", lambda c: c.duplicate),
