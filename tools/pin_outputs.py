@@ -18,9 +18,11 @@ MARK = "# NBVAL_CHECK_OUTPUT"
 
 
 def main(argv=None) -> int:
+    """Refresh the pinned outputs of the notebooks in ``argv`` (default: all six); 2 without the data."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not os.environ.get("SONGREC_DATA_DIR"):
-        print("set SONGREC_DATA_DIR: pinned outputs are computed on the real data", file=sys.stderr)
+        print("pin_outputs: error: SONGREC_DATA_DIR must name the Cornell data (pinned outputs are computed "
+              "on the real data), got nothing", file=sys.stderr)
         return 2
     os.environ["SONGREC_PROFILE"] = "ci"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -53,6 +53,7 @@ def choose_profile(environ=os.environ) -> tuple[str, str | None]:
 
 
 def main(argv=None) -> int:
+    """Execute the notebooks; returns 1 at the first one that fails (the partly executed copy is kept)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build", help="output folder (default: build)")
     parser.add_argument("--timeout", type=int,
