@@ -23,15 +23,12 @@ if _COURSE_ROOT not in sys.path:
     sys.path.insert(0, _COURSE_ROOT)
 from tools.instructor import preprocessors, settings  # noqa: E402 (needs the path above)
 
-c.CourseDirectory.course_id = "song2vec"
+c.CourseDirectory.course_id = settings.COURSE_ID
 c.CourseDirectory.root = _COURSE_ROOT
 # source/<assignment> of stock nbgrader becomes notebooks/song2vec.
-c.CourseDirectory.source_directory = "notebooks"
-c.CourseDirectory.release_directory = "release"
-c.CourseDirectory.submitted_directory = "submitted"
-c.CourseDirectory.autograded_directory = "autograded"
-c.CourseDirectory.feedback_directory = "feedback"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_COURSE_ROOT, "gradebook.db")
+for _role, _folder in settings.FOLDERS.items():
+    setattr(c.CourseDirectory, f"{_role}_directory", _folder)
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_COURSE_ROOT, settings.GRADEBOOK_FILE)
 # The exchange is where `nbgrader release_assignment`/`collect` and the students'
 # Assignment List meet. nbgrader's default, /usr/local/share/nbgrader/exchange, does not
 # exist on an instructor's laptop, and the formgrader and the Assignment List then show
@@ -43,7 +40,7 @@ c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",
     "*.pyc",
     "__pycache__",
-    "feedback",
+    settings.FOLDERS["feedback"],
     ".DS_Store",
 ]
 

@@ -297,11 +297,12 @@ def test_cli_failure_is_the_log_then_one_line(monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "run_check", fail)
     assert cli.main(["check"]) == 2
-    assert capsys.readouterr().err.splitlines() == ["line 1", "line 2", "check: error: nbgrader said no"]
+    assert capsys.readouterr().err.splitlines() == ["line 1", "line 2",
+                                                   "tools.instructor check: error: nbgrader said no"]
     monkeypatch.setenv("SONGREC_RELEASE_BRANCH", "a..b")
     assert cli.main(["publish"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == ["publish: error: release branch must be a valid git branch name, got 'a..b'"]
+    assert err == ["tools.instructor publish: error: release branch must be a valid git branch name, got 'a..b'"]
 
 
 # --------------------------------------------------------------------------- helpers

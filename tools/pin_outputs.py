@@ -29,7 +29,11 @@ def main(argv=None) -> int:
     import nbformat
     from nbclient import NotebookClient
 
-    paths = [Path(p) for p in argv] or sorted((ROOT / "notebooks" / "song2vec").glob("[0-9][0-9]_*.ipynb"))
+    if str(ROOT) not in sys.path:  # run as a script, only tools/ is on sys.path
+        sys.path.insert(0, str(ROOT))
+    from tools.run_notebooks import source_notebooks
+
+    paths = [Path(p) for p in argv] or source_notebooks()
     for path in paths:
         original = nbformat.read(path, as_version=4)
         executed = nbformat.read(path, as_version=4)

@@ -17,13 +17,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "notebooks" / "song2vec"
 
 
 def _repo_importable() -> None:
     # Run as a script, this file's folder is on sys.path and the repository root is not.
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+
+
+def source_notebooks() -> list[Path]:
+    """The course's source notebooks (``NN_*.ipynb``), sorted."""
+    _repo_importable()
+    from tools.instructor.paths import course_paths
+
+    return sorted(course_paths(ROOT).source.glob("[0-9][0-9]_*.ipynb"))
 
 
 def synthetic_note(no_data: bool) -> str:
@@ -58,7 +65,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="build", help="output folder (default: build)")
     parser.add_argument("--timeout", type=int,
                         help="seconds per cell (default: SONGREC_CELL_TIMEOUT, see tools/instructor/settings.py)")
-    parser.add_argument("notebooks", nargs="*", help="notebook files (default: all in notebooks/song2vec)")
+    parser.add_argument("notebooks", nargs="*", help="notebook files (default: all of the course's source notebooks)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _repo_importable()
@@ -71,9 +78,9 @@ def main(argv=None) -> int:
     from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
-    paths = [Path(p) for p in args.notebooks] or sorted(SOURCE.glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p) for p in args.notebooks] or source_notebooks()
     if not paths:
-        print(f"no notebooks found in {SOURCE}", file=sys.stderr)
+        print("run_notebooks: error: no notebooks given or found in the course's source folder", file=sys.stderr)
         return 1
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The command line: ``python -m tools.instructor <command>`` (``--help`` lists the commands).
 
-A failure prints one line, ``<command>: error: <what to do>``, on stderr (after the log
+A failure prints one line, ``tools.instructor <command>: error: <what to do>``, on stderr (after the log
 that explains it, if any) and exits 2; an I/O error exits 1.
 """
 
@@ -22,6 +22,7 @@ from tools.instructor.release import run_release
 from tools.instructor.scores import run_export
 from tools.instructor.settings import TOOL_COMMAND
 
+ERROR_PREFIX = "tools.instructor"
 # command -> (help, runs notebooks: takes --profile)
 COMMANDS = {
     "check": ("metadata and convention checks, points per notebook", False),
@@ -79,9 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CourseToolError, ValueError) as exc:
         if getattr(exc, "log", ""):
             print(exc.log.rstrip("\n"), file=sys.stderr)
-        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        print(f"{ERROR_PREFIX} {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        print(f"{ERROR_PREFIX} {args.command}: error: {exc}", file=sys.stderr)
         return 1
     return 0

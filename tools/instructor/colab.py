@@ -22,7 +22,8 @@ import nbformat
 
 from tools.instructor.cells import SETUP_VALUE_RE
 from tools.instructor.errors import CourseToolError
-from tools.instructor.paths import ASSIGNMENT, REPO_ROOT
+from tools.instructor.paths import REPO_ROOT
+from tools.instructor.settings import ASSIGNMENT
 
 PLACEHOLDER_REPO = "YOUR-ORG/songrec"
 # The branch students open the notebooks from (see publish.publish_release); its files sit

@@ -12,8 +12,9 @@ import nbformat
 from tools.instructor import cells
 from tools.instructor.errors import CourseToolError
 from tools.instructor.nbgrader_calls import LOG_TAIL_LINES, run_nbgrader
-from tools.instructor.paths import ASSIGNMENT, course_paths
+from tools.instructor.paths import course_paths
 from tools.instructor.scores import ScoreTable, collect_scores, register_students, run_export, submitted_students
+from tools.instructor.settings import ASSIGNMENT
 
 FAILED_STUDENT_RE = re.compile(r"error processing assignment '[^']*' for student '([^']+)'")
 

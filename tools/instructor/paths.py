@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.instructor.errors import CourseToolError
+from tools.instructor.settings import ASSIGNMENT, FOLDERS, GRADEBOOK_FILE, GRADES_CSV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ASSIGNMENT = "song2vec"
 CONFIG_FILE = "nbgrader_config.py"
 SQLITE_PREFIX = "sqlite:///"
 
@@ -28,31 +28,31 @@ class CoursePaths:
 
     @property
     def source(self) -> Path:
-        return self.root / "notebooks" / ASSIGNMENT
+        return self.root / FOLDERS["source"] / ASSIGNMENT
 
     @property
     def release(self) -> Path:
-        return self.root / "release" / ASSIGNMENT
+        return self.root / FOLDERS["release"] / ASSIGNMENT
 
     @property
     def release_zip(self) -> Path:
-        return self.root / "release" / f"{ASSIGNMENT}.zip"
+        return self.root / FOLDERS["release"] / f"{ASSIGNMENT}.zip"
 
     @property
     def submitted(self) -> Path:
-        return self.root / "submitted"
+        return self.root / FOLDERS["submitted"]
 
     @property
     def autograded(self) -> Path:
-        return self.root / "autograded"
+        return self.root / FOLDERS["autograded"]
 
     @property
     def feedback(self) -> Path:
-        return self.root / "feedback"
+        return self.root / FOLDERS["feedback"]
 
     @property
     def grades_csv(self) -> Path:
-        return self.root / "grades.csv"
+        return self.root / GRADES_CSV
 
 
 def course_paths(course_root: Path) -> CoursePaths:
@@ -89,7 +89,7 @@ def db_url(course_root: Path) -> str:
     url = load_course_config(course_root).CourseDirectory.get("db_url", "")
     root = Path(course_root).resolve()
     if not url:
-        return SQLITE_PREFIX + str(root / "gradebook.db")
+        return SQLITE_PREFIX + str(root / GRADEBOOK_FILE)
     if url.startswith(SQLITE_PREFIX) and not os.path.isabs(url[len(SQLITE_PREFIX):]):
         # nbgrader resolves a relative sqlite path against its cwd, the course root.
         return SQLITE_PREFIX + str(root / url[len(SQLITE_PREFIX):])

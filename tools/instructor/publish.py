@@ -15,8 +15,8 @@ from typing import TextIO
 
 from tools.instructor.colab import release_branch
 from tools.instructor.errors import CourseToolError
-from tools.instructor.paths import ASSIGNMENT, course_paths
-from tools.instructor.settings import TOOL_COMMAND
+from tools.instructor.paths import course_paths
+from tools.instructor.settings import ASSIGNMENT, TOOL_COMMAND
 
 # Who the release commit is by when git has no user configured.
 FALLBACK_IDENTITY = {"NAME": "songrec release", "EMAIL": "release@songrec.invalid"}

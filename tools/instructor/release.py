@@ -22,8 +22,8 @@ from tools.instructor.colab import (
 )
 from tools.instructor.errors import CourseToolError
 from tools.instructor.nbgrader_calls import run_nbgrader
-from tools.instructor.paths import ASSIGNMENT, course_paths, db_url
-from tools.instructor.settings import TOOL_COMMAND
+from tools.instructor.paths import course_paths, db_url
+from tools.instructor.settings import ASSIGNMENT, TOOL_COMMAND
 
 NOT_FOR_COLAB_NOTE = (
     "NOTE: no Colab install spec was given (SONGREC_PIP_SPEC, or SONGREC_COURSE_REPO with "

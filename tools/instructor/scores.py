@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from tools.instructor.errors import CourseToolError
-from tools.instructor.paths import ASSIGNMENT, course_paths, db_url, gradebook_file
-from tools.instructor.settings import TOOL_COMMAND
+from tools.instructor.paths import course_paths, db_url, gradebook_file
+from tools.instructor.settings import ASSIGNMENT, TOOL_COMMAND
 
 COLUMN_WIDTH = 14
 

@@ -1,4 +1,5 @@
-"""Settings the course reads from the environment, each default declared here once.
+"""The course's settings, each declared here once: its names and folders, and what it
+reads from the environment.
 
 ``nbgrader_config.py`` and ``tools/run_notebooks.py`` import this module, so it uses the
 standard library only.
@@ -18,6 +19,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+
+COURSE_ID = "song2vec"
+ASSIGNMENT = "song2vec"  # nbgrader's assignment: the six notebooks
+# nbgrader's folders, relative to the course root; the source and release folders hold
+# one folder per assignment (notebooks/song2vec/, release/song2vec/).
+FOLDERS = {
+    "source": "notebooks",
+    "release": "release",
+    "submitted": "submitted",
+    "autograded": "autograded",
+    "feedback": "feedback",
+}
+GRADEBOOK_FILE = "gradebook.db"
+GRADES_CSV = "grades.csv"
 
 CELL_TIMEOUT_S = 1800
 CELL_TIMEOUT_VAR = "SONGREC_CELL_TIMEOUT"
