@@ -97,26 +97,26 @@ notebooks: venv
 ## Student notebooks in release/song2vec/ (+ zip). For Colab set SONGREC_COURSE_REPO (and
 ## SONGREC_RELEASE_REF) or SONGREC_PIP_SPEC, and SONGREC_DATA_URL for a data mirror.
 release: venv
-	$(BIN)/python tools/course.py release
+	$(BIN)/python -m tools.instructor release
 
 ## Commit release/song2vec/ to the branch the Colab badges open (default: student).
 publish: venv
-	$(BIN)/python tools/course.py publish
+	$(BIN)/python -m tools.instructor publish
 
 # Grades come from the test cells, which build their own small inputs, so grading in the
 # fast profile gives the same scores; GRADE_PROFILE=default reruns the full assignment.
 GRADE_PROFILE ?= ci
 autograde: venv
-	$(BIN)/python tools/course.py autograde --profile $(GRADE_PROFILE)
+	$(BIN)/python -m tools.instructor autograde --profile $(GRADE_PROFILE)
 
 feedback: venv
-	$(BIN)/python tools/course.py feedback --profile $(GRADE_PROFILE)
+	$(BIN)/python -m tools.instructor feedback --profile $(GRADE_PROFILE)
 
 export: venv
-	$(BIN)/python tools/course.py export
+	$(BIN)/python -m tools.instructor export
 
 check-notebooks: venv
-	$(BIN)/python tools/course.py check
+	$(BIN)/python -m tools.instructor check
 
 bench: venv
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"

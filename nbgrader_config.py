@@ -4,17 +4,13 @@ nbgrader reads this file from its working directory, so every command runs with 
 repository root (or a copy of this course layout, as the tests do) as cwd.
 docs/GRADING.md explains the conventions and the instructor workflow.
 
-Environment variables read here:
-    SONGREC_CELL_TIMEOUT  seconds one notebook cell may run while autograding or
-                          validating (default 1800, enough for the default-profile
-                          training cell; tests use ~90 so a student's infinite loop
-                          fails fast instead of hanging CI).
-    SONGREC_EXCHANGE      nbgrader's exchange folder (default: exchange/ next to this
-                          file, created when missing). On a shared JupyterHub set it to
-                          the folder all users share (see docs/GRADING.md).
+The instructor tools next to this file (tools/instructor/) provide the settings read from
+the environment (``settings``: SONGREC_CELL_TIMEOUT, SONGREC_EXCHANGE) and the course's
+nbgrader preprocessors (``preprocessors``). A copy of the course copies them too.
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821 (injected by traitlets' config loader)
 
@@ -22,54 +18,37 @@ c = get_config()  # noqa: F821 (injected by traitlets' config loader)
 # stays next to the course even if a tool is started from elsewhere, and a copy of the
 # course in a temporary directory gets its own gradebook.
 _COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+# nbgrader's console script does not put its cwd on sys.path; the tools live next to this file.
+if _COURSE_ROOT not in sys.path:
+    sys.path.insert(0, _COURSE_ROOT)
+from tools.instructor import preprocessors, settings  # noqa: E402 (needs the path above)
 
-c.CourseDirectory.course_id = "song2vec"
+c.CourseDirectory.course_id = settings.COURSE_ID
 c.CourseDirectory.root = _COURSE_ROOT
 # source/<assignment> of stock nbgrader becomes notebooks/song2vec.
-c.CourseDirectory.source_directory = "notebooks"
-c.CourseDirectory.release_directory = "release"
-c.CourseDirectory.submitted_directory = "submitted"
-c.CourseDirectory.autograded_directory = "autograded"
-c.CourseDirectory.feedback_directory = "feedback"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_COURSE_ROOT, "gradebook.db")
+for _role, _folder in settings.FOLDERS.items():
+    setattr(c.CourseDirectory, f"{_role}_directory", _folder)
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_COURSE_ROOT, settings.GRADEBOOK_FILE)
 # The exchange is where `nbgrader release_assignment`/`collect` and the students'
 # Assignment List meet. nbgrader's default, /usr/local/share/nbgrader/exchange, does not
 # exist on an instructor's laptop, and the formgrader and the Assignment List then show
 # "The exchange directory ... does not exist" / "Error fetching courses!". The course hands
 # out release/song2vec.zip (or Colab links) instead, so a folder of its own is enough here.
-_EXCHANGE = os.environ.get("SONGREC_EXCHANGE") or os.path.join(_COURSE_ROOT, "exchange")
-try:
-    os.makedirs(_EXCHANGE, exist_ok=True)
-except OSError:  # read-only course copy: nbgrader then explains that the exchange is missing
-    pass
-c.Exchange.root = _EXCHANGE
+c.Exchange.root = settings.exchange_root(_COURSE_ROOT)
 
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",
     "*.pyc",
     "__pycache__",
-    "feedback",
+    settings.FOLDERS["feedback"],
     ".DS_Store",
 ]
 
-
-def _cell_timeout() -> int:
-    raw = os.environ.get("SONGREC_CELL_TIMEOUT", "1800")
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(
-            f"SONGREC_CELL_TIMEOUT={raw!r} is not a positive whole number of seconds"
-        )
-    return value
-
-
 # nbgrader's Execute redeclares `timeout` with its own default of 30 s, so the
 # subclass section must be set as well as nbconvert's base class.
-c.Execute.timeout = _cell_timeout()
-c.ExecutePreprocessor.timeout = _cell_timeout()
+_CELL_TIMEOUT = settings.cell_timeout()
+c.Execute.timeout = _CELL_TIMEOUT
+c.ExecutePreprocessor.timeout = _CELL_TIMEOUT
 c.Execute.interrupt_on_timeout = True
 # A student's infinite print loop must not produce a multi-gigabyte notebook.
 c.LimitOutput.max_lines = 1000
@@ -86,15 +65,13 @@ c.ClearMarkScheme.check_attachment_leakage = True
 
 # ClearHiddenTests and ClearMarkScheme are part of the stock GenerateAssignment
 # pipeline (after SaveCells, so the gradebook keeps the full tests for autograding);
-# tools/course.py check refuses to release if either is missing from it.
+# `python -m tools.instructor check` refuses to release if either is missing from it.
 
 # A student may delete a graded cell; nbgrader then puts the instructor's copy back
 # (hidden tests included) and runs it, so deleting a test cannot dodge it.
 c.OverwriteCells.add_missing_cells = True
 
-# Two gaps in nbgrader 0.9.6 (see helpers/nbgrader_guards.py): a copy-pasted answer cell
-# (same grade_id twice) crashes autograde for that student, and LimitOutput counts lines
-# only, so one 50 MB print would survive into the graded notebook and the feedback.
-from helpers.nbgrader_guards import install  # noqa: E402
-
-install(c)
+# Two gaps in nbgrader 0.9.6 (see tools/instructor/preprocessors/): a copy-pasted answer
+# cell (same grade_id twice) crashes autograde for that student, and LimitOutput counts
+# lines only, so one 50 MB print would survive into the graded notebook and the feedback.
+preprocessors.install(c)

@@ -165,15 +165,26 @@ def _finish(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def copy_course_config(root: Path) -> None:
+    """Put the repo's nbgrader_config.py under ``root``, with the instructor tools it loads."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    (root / "tools").mkdir(exist_ok=True)
+    shutil.copy(REPO_ROOT / "tools" / "__init__.py", root / "tools" / "__init__.py")
+    shutil.copytree(REPO_ROOT / "tools" / "instructor", root / "tools" / "instructor",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+
+
 def build_toy_course(root: Path) -> Path:
-    """Lay out a course under ``root``: the repo's nbgrader_config.py + toy sources.
+    """Lay out a course under ``root``: the repo's course configuration + toy sources.
 
     Returns the source assignment folder ``root/notebooks/song2vec``.
     """
     root = Path(root)
     src = root / "notebooks" / ASSIGNMENT
     src.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    copy_course_config(root)
     nbformat.write(toy_notebook_01(), src / "01_toy.ipynb")
     nbformat.write(toy_notebook_02(), src / "02_questions.ipynb")
     return src
@@ -184,13 +195,13 @@ def copy_course_with_real_notebooks(root: Path, real_src: Path) -> Path:
     root = Path(root)
     src = root / "notebooks" / ASSIGNMENT
     shutil.copytree(real_src, src, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    copy_course_config(root)
     return src
 
 
 # --------------------------------------------------------------------------- helpers
 # Shared by the nbgrader test files. They deliberately re-derive what they need from
-# the notebooks (regions, points) instead of asking tools/course.py.
+# the notebooks (regions, points) instead of asking tools/instructor/.
 
 REAL_SOURCE = REPO_ROOT / "notebooks" / ASSIGNMENT
 _REGION_PAIRS = (
@@ -198,21 +209,6 @@ _REGION_PAIRS = (
     ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"),
     ("BEGIN MARK SCHEME", "END MARK SCHEME"),
 )
-
-
-def load_course_tool():
-    """Import tools/course.py (not a package) as a module."""
-    import importlib.util
-    import sys
-
-    name = "songrec_course_tool"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / "course.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
 
 
 def real_notebook_names() -> list[str]:

@@ -32,10 +32,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nbformat
+import nbgrader_toy as toy
 import pytest
 
-import nbgrader_toy as toy
+from tools.instructor.release import run_release
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +46,6 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-quic", "--disable-dev-shm-usage"]
 STDERR_MIME = "application/vnd.jupyter.stderr"
 RUN_TIMEOUT = 900
-course = toy.load_course_tool()
 
 
 # --------------------------------------------------------------------------- prerequisites
@@ -91,10 +90,10 @@ def browser(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def released_course(tmp_path_factory):
-    """A copy of the course with release/song2vec/ made by `tools/course.py release`."""
+    """A copy of the course with release/song2vec/ made by `python -m tools.instructor release`."""
     root = tmp_path_factory.mktemp("course")
     toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
-    course.run_release(root, env=toy.course_env_for_tests(300), out=io.StringIO())
+    run_release(root, env=toy.course_env_for_tests(300), out=io.StringIO())
     return root
 
 

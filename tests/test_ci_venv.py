@@ -1,17 +1,14 @@
 """tools/ci_venv.py: the cached extra environments are reused only while their pins hold."""
 
-import importlib.util
 import io
 import sys
 from pathlib import Path
 
 import pytest
 
+from tools import ci_venv, colab_pins
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("songrec_ci_venv_t", ROOT / "tools" / "ci_venv.py")
-ci_venv = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = ci_venv
-_spec.loader.exec_module(ci_venv)
 
 
 def _spec_in(tmp_path: Path, pins: str) -> ci_venv.VenvSpec:
@@ -71,16 +68,8 @@ def test_pin_files_exist_for_every_spec():
             assert (ROOT / rel).is_file(), rel
 
 
-def _colab_pins():
-    spec = importlib.util.spec_from_file_location("songrec_colab_pins_t", ROOT / "tools" / "colab_pins.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_colab_freeze_keeps_pins_and_drops_links():
-    pins = _colab_pins()
-    kept, dropped = pins.split_freeze(
+    kept, dropped = colab_pins.split_freeze(
         "# comment\nkeras==3.13.2\ntorch @ https://download.example/torch.whl\n"
         "jupyter_kernel_gateway @ git+https://example/kg@abc\n-e .\nnumpy==2.1.3\n\n")
     assert kept == ["keras==3.13.2", "numpy==2.1.3"]
@@ -91,10 +80,9 @@ def test_stored_colab_pins_come_from_the_published_freeze():
     freeze = ROOT.parent / "shared" / "colab" / "colab-freeze-py313-a724079.txt"
     if not freeze.is_file():
         pytest.skip(f"{freeze} is not here to compare with")
-    pins = _colab_pins()
-    kept, _ = pins.split_freeze(freeze.read_text())
-    stored = [l for l in (ROOT / "tests" / "colab" / "colab-py313.txt").read_text().splitlines()
-              if l and not l.startswith("#")]
+    kept, _ = colab_pins.split_freeze(freeze.read_text())
+    stored = [line for line in (ROOT / "tests" / "colab" / "colab-py313.txt").read_text().splitlines()
+              if line and not line.startswith("#")]
     assert stored == kept
     assert {"tensorflow==2.20.0", "keras==3.13.2", "numpy==2.1.3", "pandas==2.2.3",
             "ipykernel==6.17.1", "pip==24.1.2"} <= set(stored)

@@ -7,7 +7,7 @@ What is simulated, and how:
 - Colab's kernel: ``google.colab`` (a stub) imported at kernel start;
 - a student opening one notebook: each notebook runs in a fresh runtime (songrec not
   installed, an empty home and working folder, a new kernel);
-- the course: `tools/course.py release` with the install spec pointing at a wheel built
+- the course: `python -m tools.instructor release` with the install spec pointing at a wheel built
   from this checkout and the data URL at a local HTTP server on 127.0.0.1 that serves
   Cornell's archive layout (``dataset.tar.gz``), built from the real data.
 
@@ -33,29 +33,22 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
+import nbgrader_toy as toy
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbgrader_toy as toy  # noqa: E402
+from tools import ci_venv
+from tools.instructor import colab
+from tools.instructor.release import run_release
 
 pytestmark = [pytest.mark.colab, pytest.mark.slow]
 
 REPO_ROOT = toy.REPO_ROOT
 COLAB_DIR = REPO_ROOT / "tests" / "colab"
-course = toy.load_course_tool()
 
 
 def _skip(reason: str):
     print(f"\nsimulated-Colab test SKIPPED: {reason}", file=sys.stderr)
     pytest.skip(reason)
-
-
-def _ci_venv():
-    spec = importlib.util.spec_from_file_location("songrec_ci_venv", REPO_ROOT / "tools" / "ci_venv.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------- pieces
@@ -138,7 +131,6 @@ def data_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def colab_python():  # requested after the data, so a missing data folder skips before any install
-    ci_venv = _ci_venv()
     try:
         venv = ci_venv.ensure_venv(ci_venv.SPECS["colab"])
     except ci_venv.VenvUnavailable as exc:
@@ -153,8 +145,8 @@ def colab_release(tmp_path_factory, data_server):
     wheel = build_wheel(work / "wheel")
     root = work / "course"
     toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
-    settings = course.ColabSettings(str(wheel), url, "test-org/songrec", "student")
-    course.run_release(root, env=toy.course_env_for_tests(600), settings=settings, out=io.StringIO())
+    settings = colab.ColabSettings(str(wheel), url, "test-org/songrec", "student")
+    run_release(root, env=toy.course_env_for_tests(600), settings=settings, out=io.StringIO())
     release = root / "release" / toy.ASSIGNMENT
     solved = inject_solutions(release, root / "notebooks" / toy.ASSIGNMENT, work / "solved")
     return {"release": release, "solved": solved, "wheel": wheel, "work": work}

@@ -10,12 +10,12 @@ import sys
 
 import nbgrader_toy as toy
 
-course = toy.load_course_tool()
+from tools.instructor import nbgrader_calls, paths
 
 
 def _nbgrader_list(root, env=None):
     return subprocess.run([sys.executable, "-m", "nbgrader", "list"], cwd=root, capture_output=True,
-                          text=True, env=course.course_env(env), timeout=120)
+                          text=True, env=nbgrader_calls.course_env(env), timeout=120)
 
 
 def test_course_exchange_is_created_and_nbgrader_can_list_it(tmp_path):
@@ -24,14 +24,14 @@ def test_course_exchange_is_created_and_nbgrader_can_list_it(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "does not exist" not in proc.stdout + proc.stderr
     assert (tmp_path / "exchange").is_dir()
-    assert course.load_course_config(tmp_path).Exchange.root == str(tmp_path / "exchange")
+    assert paths.load_course_config(tmp_path).Exchange.root == str(tmp_path / "exchange")
 
 
 def test_songrec_exchange_names_a_shared_exchange(tmp_path, monkeypatch):
     toy.build_toy_course(tmp_path / "course")
     shared = tmp_path / "srv" / "exchange"
     monkeypatch.setenv("SONGREC_EXCHANGE", str(shared))
-    assert course.load_course_config(tmp_path / "course").Exchange.root == str(shared)
+    assert paths.load_course_config(tmp_path / "course").Exchange.root == str(shared)
     assert shared.is_dir() and not (tmp_path / "course" / "exchange").exists()
     proc = _nbgrader_list(tmp_path / "course")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -30,17 +30,15 @@ from __future__ import annotations
 
 import copy
 import io
-import sys
 from pathlib import Path
 
 import nbformat
+import nbgrader_toy as toy
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbgrader_toy as toy  # noqa: E402
-
-course = toy.load_course_tool()
+from tools.instructor import grading, paths
+from tools.instructor.release import run_release
 
 CELL_TIMEOUT = 6  # seconds; the honest cells here take well under one
 EXPECTED = {  # student -> notebook -> autograded points, by hand from the cells
@@ -52,7 +50,7 @@ EXPECTED = {  # student -> notebook -> autograded points, by hand from the cells
     "loud": {"01_toy": 5.0, "03_state": 0.0},
     "vandal": {"01_toy": 0.0, "03_state": 2.0},
 }
-GUARDS = "from helpers.nbgrader_guards import install\ninstall(c)\n"
+GUARDS = "from tools.instructor.preprocessors import install\ninstall(c)\n"
 
 # --------------------------------------------------------------------------- the 03 notebook
 
@@ -179,7 +177,7 @@ def grades(root: Path) -> dict[tuple[str, str, str], float | None]:
     from nbgrader.api import Gradebook
 
     out = {}
-    with Gradebook(course.db_url(root)) as gb:
+    with Gradebook(paths.db_url(root)) as gb:
         for sub in gb.find_assignment(toy.ASSIGNMENT).submissions:
             for nb in sub.notebooks:
                 for grade in nb.grades:
@@ -193,7 +191,7 @@ def graded(tmp_path_factory):
     src = toy.build_toy_course(root)
     nbformat.write(state_notebook(), src / "03_state.ipynb")
     config = root / "nbgrader_config.py"
-    if "nbgrader_guards" not in config.read_text():
+    if "install(c)" not in config.read_text():
         config.write_text(config.read_text() + "\n" + GUARDS)  # see test_repo_config_installs_guards
     data = root / "data" / "yes_complete"
     data.mkdir(parents=True)
@@ -202,7 +200,7 @@ def graded(tmp_path_factory):
         (data / name).write_text(text)
     env = toy.course_env_for_tests(CELL_TIMEOUT)
     env.update(SONGREC_DATA_DIR=str(root / "data"), SONGREC_COURSE_PICKLE="")
-    course.run_release(root, env=env, repo="test-org/songrec", out=io.StringIO())
+    run_release(root, env=env, repo="test-org/songrec", out=io.StringIO())
 
     names = ("01_toy", "03_state")
     source = {n: nbformat.read(src / f"{n}.ipynb", as_version=4) for n in names}
@@ -214,13 +212,13 @@ def graded(tmp_path_factory):
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, path)
 
-    first = course.run_autograde(root, env=env, out=io.StringIO(), timeout=600)
+    first = grading.run_autograde(root, env=env, out=io.StringIO(), timeout=600)
     first_grades = grades(root)
     autograded = {s: nbformat.read(root / "autograded" / s / toy.ASSIGNMENT / f"{n}.ipynb", as_version=4)
                   for s, n in (("looper", "01_toy"), ("tamper", "01_toy"), ("loud", "01_toy"))}
     sizes = {s: (root / "autograded" / s / toy.ASSIGNMENT / "01_toy.ipynb").stat().st_size
              for s in ("loud", "moved")}
-    second = course.run_autograde(root, env=env, out=io.StringIO(), timeout=600)
+    second = grading.run_autograde(root, env=env, out=io.StringIO(), timeout=600)
     return {"root": root, "first": first, "second": second, "first_grades": first_grades,
             "second_grades": grades(root), "autograded": autograded, "sizes": sizes}
 
@@ -277,12 +275,15 @@ def test_huge_output_is_truncated(graded):
 
 
 def test_repo_config_installs_guards():
-    """The course's nbgrader_config.py must install helpers.nbgrader_guards (see
-    docs/SAFETY.md); the round trip above adds them to its copy when they are missing."""
-    text = (toy.REPO_ROOT / "nbgrader_config.py").read_text()
-    assert "from helpers.nbgrader_guards import install" in text and "install(c)" in text, (
-        "nbgrader_config.py lacks the two lines\n" + GUARDS
-        + "without them a copied answer cell stops that student's autograding (KeyError: "
+    """The course's nbgrader_config.py must install tools.instructor.preprocessors (see
+    docs/GRADING.md); the round trip above adds them to its copy when they are missing."""
+    from tools.instructor.preprocessors import DeduplicateIdsSafely, LimitOutputSize
+
+    cfg = paths.load_course_config(toy.REPO_ROOT)
+    assert DeduplicateIdsSafely in cfg.Autograde.get("sanitize_preprocessors", []) and \
+        LimitOutputSize in cfg.Autograde.get("autograde_preprocessors", []), (
+        "nbgrader_config.py does not install the course's preprocessors (the two lines\n" + GUARDS
+        + "do); without them a copied answer cell stops that student's autograding (KeyError: "
           "'grade_id') and one huge print() is kept whole")
 
 
@@ -309,7 +310,7 @@ def _graded_test_cell(outputs):
 def test_size_guard_shortens_outputs_but_never_changes_a_score(outputs, score):
     from nbgrader.utils import determine_grade
 
-    from helpers.nbgrader_guards import LimitOutputSize
+    from tools.instructor.preprocessors import LimitOutputSize
 
     cell = _graded_test_cell(outputs)
     assert determine_grade(cell) == (score, 2.0)
@@ -321,7 +322,7 @@ def test_size_guard_shortens_outputs_but_never_changes_a_score(outputs, score):
 def test_dedup_guard_leaves_one_graded_copy_and_plain_cells():
     from nbgrader.utils import is_solution
 
-    from helpers.nbgrader_guards import DeduplicateIdsSafely
+    from tools.instructor.preprocessors import DeduplicateIdsSafely
 
     first = new_code_cell("def f(): pass", metadata=_meta("01_f", solution=True))
     second = copy.deepcopy(first)

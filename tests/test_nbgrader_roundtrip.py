@@ -12,17 +12,15 @@ import copy
 import csv
 import io
 import re
-import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
+import nbgrader_toy as toy
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbgrader_toy as toy  # noqa: E402
-
-course = toy.load_course_tool()
+from tools.instructor import cells, errors, grading
+from tools.instructor.release import run_release
 
 TOY_REPO = "test-org/songrec"
 TOY_CELL_TIMEOUT = 6  # seconds: the toy's cells are instant; the looping student is not
@@ -43,7 +41,7 @@ def toy_course(tmp_path_factory):
     src = toy.build_toy_course(root)
     env = toy.course_env_for_tests(TOY_CELL_TIMEOUT)
     log = io.StringIO()
-    zip_path = course.run_release(root, env=env, repo=TOY_REPO, out=log)
+    zip_path = run_release(root, env=env, repo=TOY_REPO, out=log)
     rel = root / "release" / toy.ASSIGNMENT
 
     source = {n: nbformat.read(src / f"{n}.ipynb", as_version=4) for n in toy.NOTEBOOKS}
@@ -74,8 +72,8 @@ def toy_course(tmp_path_factory):
     tamper.cells = [c for c in tamper.cells if toy.grade_id(c) != "01_square_test"]
     submit("tamper", {"01_toy": tamper, "02_questions": release["02_questions"]})
 
-    table = course.run_autograde(root, env=env, out=log, timeout=300)
-    feedback = course.run_feedback(root, env=env, out=log)
+    table = grading.run_autograde(root, env=env, out=log, timeout=300)
+    feedback = grading.run_feedback(root, env=env, out=log)
     return {
         "root": root, "src": src, "rel": rel, "zip": zip_path, "source": source,
         "release": release, "table": table, "feedback": feedback, "log": log.getvalue(),
@@ -207,10 +205,10 @@ def test_mark_scheme_in_restored_task_cell_is_refused(tmp_path):
             cell.source += "\n=== BEGIN MARK SCHEME ===\nsecret\n=== END MARK SCHEME ==="
     (tmp_path / "nbgrader_config.py").write_text("")
     _write(nb, tmp_path / "autograded" / "eve" / toy.ASSIGNMENT / "02_questions.ipynb")
-    assert course.mark_scheme_leaks(tmp_path) == [
+    assert grading.mark_scheme_leaks(tmp_path) == [
         f"{tmp_path / 'autograded' / 'eve' / toy.ASSIGNMENT / '02_questions.ipynb'}: 02_task"]
-    with pytest.raises(course.CourseToolError, match="02_task"):
-        course.run_feedback(tmp_path, out=io.StringIO())
+    with pytest.raises(errors.CourseToolError, match="02_task"):
+        grading.run_feedback(tmp_path, out=io.StringIO())
     assert not (tmp_path / "feedback").exists()
 
 
@@ -232,8 +230,8 @@ def test_validator_in_process_fails_release_and_passes_solution(toy_course, monk
 def test_autograde_without_release_gives_advice(tmp_path):
     toy.build_toy_course(tmp_path)
     _write(toy.toy_notebook_01(), tmp_path / "submitted" / "x" / toy.ASSIGNMENT / "01_toy.ipynb")
-    with pytest.raises(course.CourseToolError, match="release"):
-        course.run_autograde(tmp_path, out=io.StringIO())
+    with pytest.raises(errors.CourseToolError, match="release"):
+        grading.run_autograde(tmp_path, out=io.StringIO())
 
 
 def test_release_refuses_unlocked_task_cell_before_touching_release(tmp_path):
@@ -243,8 +241,8 @@ def test_release_refuses_unlocked_task_cell_before_touching_release(tmp_path):
         if toy.grade_id(cell) == "02_task":
             cell.metadata.nbgrader["locked"] = False
     nbformat.write(nb, src / "02_questions.ipynb")
-    with pytest.raises(course.CourseToolError, match="problem"):
-        course.run_release(tmp_path, repo=TOY_REPO, out=io.StringIO())
+    with pytest.raises(errors.CourseToolError, match="problem"):
+        run_release(tmp_path, repo=TOY_REPO, out=io.StringIO())
     assert not (tmp_path / "release").exists()
 
 
@@ -280,7 +278,7 @@ def real_release(tmp_path_factory):
     """Copy of the real course, released (no notebook is executed)."""
     root = tmp_path_factory.mktemp("real_course")
     toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
-    course.run_release(root, env=toy.course_env_for_tests(REAL_CELL_TIMEOUT),
+    run_release(root, env=toy.course_env_for_tests(REAL_CELL_TIMEOUT),
                        repo=TOY_REPO, out=io.StringIO())
     return root
 
@@ -302,7 +300,7 @@ def real_graded(real_release):
             stubbed = _first_autograded_solution(source)
             partial = toy.with_cells_from(source, release, {stubbed})
         _write(partial, root / "submitted" / "partial" / toy.ASSIGNMENT / name)
-    course.run_autograde(root, env=toy.course_env_for_tests(REAL_CELL_TIMEOUT),
+    grading.run_autograde(root, env=toy.course_env_for_tests(REAL_CELL_TIMEOUT),
                          out=io.StringIO(), timeout=3000)
     return {"root": root, "first": first, "stubbed": stubbed}
 
@@ -356,7 +354,7 @@ def test_real_release_leaks_nothing(real_release, name):
     MetadataValidator().validate_nb(released)
     assert "colab.research.google.com/github/test-org/songrec" in released.cells[0].source
     text = path.read_text()
-    for delim in course.SECRET_DELIMITERS:
+    for delim in cells.SECRET_DELIMITERS:
         assert delim not in text
     source = nbformat.read(toy.REAL_SOURCE / name, as_version=4)
     for line in toy.distinctive_secret_lines(source):

@@ -1,4 +1,4 @@
-"""nbgrader metadata and course-convention checks (tools/course.py check).
+"""nbgrader metadata and course-convention checks (`python -m tools.instructor check`).
 
 Fast: no notebook is executed and nbgrader is imported in-process only. Each
 negative case breaks one rule in a copy of the toy notebook and expects the checker
@@ -8,16 +8,12 @@ to name the offending cell.
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import nbformat
+import nbgrader_toy as toy
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbgrader_toy as toy  # noqa: E402
-
-course = toy.load_course_tool()
+from tools.instructor import cells, checks, cli, colab, docs, errors, paths, rules, tasks
 
 
 def _cell(nb, gid):
@@ -25,7 +21,7 @@ def _cell(nb, gid):
 
 
 def _problems(nb, name):
-    problems, _points = course.check_notebook(nb, name)
+    problems, _points = checks.check_notebook(nb, name)
     return problems
 
 
@@ -56,8 +52,8 @@ def test_toy_source_passes_all_checks(builder, name):
 
 
 def test_toy_points_per_notebook():
-    _, p1 = course.check_notebook(toy.toy_notebook_01(), "01_toy.ipynb")
-    _, p2 = course.check_notebook(toy.toy_notebook_02(), "02_questions.ipynb")
+    _, p1 = checks.check_notebook(toy.toy_notebook_01(), "01_toy.ipynb")
+    _, p2 = checks.check_notebook(toy.toy_notebook_02(), "02_questions.ipynb")
     assert (p1.auto, p1.manual, p1.task) == (5.0, 0.0, 0.0)
     assert (p2.auto, p2.manual, p2.task) == (0.0, 2.0, 1.0)
 
@@ -65,7 +61,7 @@ def test_toy_points_per_notebook():
 def test_check_course_reports_points_and_passes(tmp_path):
     toy.build_toy_course(tmp_path)
     out = io.StringIO()
-    report = course.run_check(tmp_path, out=out)
+    report = checks.run_check(tmp_path, out=out)
     assert report.ok
     assert set(report.points) == {"01_toy", "02_questions"}
     assert "TOTAL" in out.getvalue() and "all checks passed" in out.getvalue()
@@ -177,6 +173,86 @@ def test_checker_detects_broken_convention(case):
     assert hits, f"{case}: no problem on {cell_id!r} mentioning {words!r}; got {problems}"
 
 
+def _markdown_copy(gid):
+    def f(nb):
+        i = next(i for i, c in enumerate(nb.cells) if toy.grade_id(c) == gid)
+        old = nb.cells[i]
+        nb.cells[i] = nbformat.v4.new_markdown_cell(old.source, metadata=old.metadata)
+    return f
+
+
+def _move_before(gid, other):
+    def f(nb):
+        cell = _cell(nb, gid)
+        nb.cells.remove(cell)
+        nb.cells.insert(nb.cells.index(_cell(nb, other)), cell)
+    return f
+
+
+def _setup_line_dropped(name):
+    def f(nb):
+        cell = next(c for c in nb.cells if "setup" in c.metadata.get("tags", []))
+        cell.source = "\n".join(line for line in cell.source.splitlines() if not line.startswith(name))
+    return f
+
+
+def _graded_setup(nb):
+    _cell(nb, "01_setup").metadata.nbgrader.update(solution=True, locked=False)
+
+
+def _extra_cell_key(nb):
+    nb.cells[0]["bogus"] = 1
+
+
+def _kernel_r(nb):
+    nb.metadata["kernelspec"]["language"] = "R"
+
+
+def _no_grade_id(nb):
+    del _cell(nb, "01_mean_test").metadata.nbgrader["grade_id"]
+
+
+# Rules no case above breaks: rule id -> (builder, file name, mutation).
+RULE_CASES = {
+    "file-name": (toy.toy_notebook_01, "Toy.ipynb", lambda nb: None),
+    "nbformat": (*_mut01(_extra_cell_key),),
+    "kernel-language": (*_mut01(_kernel_r),),
+    "nbgrader-schema": (*_mut01(_set_meta("01_mean_test", points="many")),),
+    "setup-not-graded": (*_mut01(_graded_setup),),
+    "setup-pip-spec": (*_mut01(_setup_line_dropped("PIP_SPEC")),),
+    "setup-data-url": (*_mut01(_setup_line_dropped("DATA_URL")),),
+    "grade-id": (*_mut01(_no_grade_id),),
+    "task-points": (toy.toy_notebook_02, "02_questions.ipynb", _set_meta("02_task", points=0)),
+    "test-code": (*_mut01(_markdown_copy("01_mean_test")),),
+    "test-after-solution": (*_mut01(_move_before("01_square_test", "01_square")),),
+    "solution-name": (*_mut01(_rename("01_mean", "01_mean_test2")),),
+    "solution-unlocked": (*_mut01(_set_meta("01_square", locked=True)),),
+    "solution-code": (*_mut01(_markdown_copy("01_square")),),
+}
+
+
+def _rules_broken_by(builder, name, mutate) -> set[str]:
+    nb = builder()
+    mutate(nb)
+    return {p.rule for p in _problems(nb, name)}
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULE_CASES))
+def test_rule_fires_on_its_broken_example(rule_id):
+    builder, name, _mutate = RULE_CASES[rule_id]
+    assert _problems(builder(), "01_toy.ipynb" if name == "Toy.ipynb" else name) == []
+    assert rule_id in _rules_broken_by(*RULE_CASES[rule_id])
+
+
+def test_every_rule_has_a_broken_example():
+    table = [r.id for r in (*rules.NOTEBOOK_RULES, *rules.CELL_RULES)]
+    assert len(table) == len(set(table)), "rule ids must be unique"
+    shown = set(RULE_CASES)
+    for builder, name, mutate, _cell_id, _words in NEGATIVE_CASES.values():
+        shown |= _rules_broken_by(builder, name, mutate)
+    assert set(table) <= shown, f"rules with no broken example: {sorted(set(table) - shown)}"
+
+
 def test_checker_reports_nbgrader_schema_errors():
     nb = toy.toy_notebook_01()
     del _cell(nb, "01_mean_test").metadata.nbgrader["points"]
@@ -195,24 +271,38 @@ def test_run_check_raises_on_problems(tmp_path):
     _unlock_task(nb)
     nbformat.write(nb, src / "02_questions.ipynb")
     out = io.StringIO()
-    with pytest.raises(course.CourseToolError, match="1 notebook problem"):
-        course.run_check(tmp_path, out=out)
+    with pytest.raises(errors.CourseToolError, match="1 notebook problem"):
+        checks.run_check(tmp_path, out=out)
     assert "02_task" in out.getvalue()
 
 
 def test_check_course_without_notebooks_is_a_problem(tmp_path):
     (tmp_path / "nbgrader_config.py").write_text("")
-    report = course.check_course(tmp_path)
+    report = checks.check_course(tmp_path)
     assert not report.ok and "no notebooks" in report.problems[0].message
 
 
 def test_cli_check_exit_codes(tmp_path):
     toy.build_toy_course(tmp_path)
-    assert course.main(["check", "--root", str(tmp_path)]) == 0
+    assert cli.main(["check", "--root", str(tmp_path)]) == 0
     nb = toy.toy_notebook_02()
     _unlock_task(nb)
     nbformat.write(nb, tmp_path / "notebooks" / "song2vec" / "02_questions.ipynb")
-    assert course.main(["check", "--root", str(tmp_path)]) == 1
+    assert cli.main(["check", "--root", str(tmp_path)]) == 2
+
+
+def test_cli_failure_is_the_log_then_one_line(monkeypatch, capsys):
+    def fail(root):
+        raise errors.CourseToolError("nbgrader said no", log="line 1\nline 2\n")
+
+    monkeypatch.setattr(cli, "run_check", fail)
+    assert cli.main(["check"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["line 1", "line 2",
+                                                   "tools.instructor check: error: nbgrader said no"]
+    monkeypatch.setenv("SONGREC_RELEASE_BRANCH", "a..b")
+    assert cli.main(["publish"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["tools.instructor publish: error: release branch must be a valid git branch name, got 'a..b'"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -229,30 +319,30 @@ def test_cli_check_exit_codes(tmp_path):
     ("02_pairs_test_", None),
 ])
 def test_owning_solution(test_id, owner):
-    assert course.owning_solution(test_id) == owner
+    assert cells.owning_solution(test_id) == owner
 
 
 def test_colab_url_and_repo_validation(monkeypatch):
     monkeypatch.delenv("SONGREC_COURSE_REPO", raising=False)
     monkeypatch.delenv("SONGREC_RELEASE_BRANCH", raising=False)
-    assert course.colab_url("01_mapping.ipynb") == (
+    assert colab.colab_url("01_mapping.ipynb") == (
         "https://colab.research.google.com/github/YOUR-ORG/songrec/blob/student/"
         "song2vec/01_mapping.ipynb")
     monkeypatch.setenv("SONGREC_COURSE_REPO", "uni-x/ml-course")
     monkeypatch.setenv("SONGREC_RELEASE_BRANCH", "colab-2026")
-    assert "/github/uni-x/ml-course/blob/colab-2026/song2vec/a.ipynb" in course.colab_url("a.ipynb")
+    assert "/github/uni-x/ml-course/blob/colab-2026/song2vec/a.ipynb" in colab.colab_url("a.ipynb")
     with pytest.raises(ValueError, match="'not a repo'"):
-        course.course_repo("not a repo")
+        colab.course_repo("not a repo")
     for bad in ("a..b", "-x", "x y", "x.lock"):
         with pytest.raises(ValueError, match="branch"):
-            course.release_branch(bad)
+            colab.release_branch(bad)
 
 
 def test_badge_insertion_is_idempotent_and_untracked():
     nb = toy.toy_notebook_01()
     n = len(nb.cells)
-    assert course.add_colab_badge(nb, "01_toy.ipynb", "a/b") is True
-    assert course.add_colab_badge(nb, "01_toy.ipynb", "a/b") is False
+    assert colab.add_colab_badge(nb, "01_toy.ipynb", "a/b") is True
+    assert colab.add_colab_badge(nb, "01_toy.ipynb", "a/b") is False
     assert len(nb.cells) == n + 1
     assert "nbgrader" not in nb.cells[0].metadata
     nbformat.validate(nb)
@@ -262,16 +352,88 @@ def test_badge_insertion_is_idempotent_and_untracked():
 def test_config_cell_timeout_override(monkeypatch, tmp_path):
     toy.build_toy_course(tmp_path)
     monkeypatch.setenv("SONGREC_CELL_TIMEOUT", "42")
-    cfg = course.load_course_config(tmp_path)
+    cfg = paths.load_course_config(tmp_path)
     assert cfg.Execute.timeout == 42 and cfg.ExecutePreprocessor.timeout == 42
     assert cfg.ClearSolutions.code_stub == {
         "python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    assert course.db_url(tmp_path) == "sqlite:///" + str(tmp_path.resolve() / "gradebook.db")
+    assert paths.db_url(tmp_path) == "sqlite:///" + str(tmp_path.resolve() / "gradebook.db")
     monkeypatch.delenv("SONGREC_CELL_TIMEOUT")
-    assert course.load_course_config(tmp_path).Execute.timeout == 1800
+    assert paths.load_course_config(tmp_path).Execute.timeout == 1800
     monkeypatch.setenv("SONGREC_CELL_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="'soon'"):
-        course.load_course_config(tmp_path)
+        paths.load_course_config(tmp_path)
+
+
+# --------------------------------------------------------------------------- docs/GRADING.md
+
+
+def test_grading_doc_tables_are_current():
+    text = docs.GRADING_MD.read_text(encoding="utf-8")
+    assert docs.regenerate(text) == text, "docs/GRADING.md is stale: run `python -m tools.instructor docs`"
+    for rule in (*rules.NOTEBOOK_RULES, *rules.CELL_RULES):
+        assert f"| `{rule.id}` |" in text
+
+
+def test_every_graded_task_has_a_defined_reference_and_tests():
+    found = tasks.graded_tasks(toy.REAL_SOURCE)
+    assert tasks.task_problems(found) == []
+    # Independent of the table: every code solution cell of the notebooks is in it.
+    solution_ids = {toy.grade_id(c) for name in toy.real_notebook_names()
+                    for c in nbformat.read(toy.REAL_SOURCE / name, as_version=4).cells
+                    if toy.nbg(c).get("solution") and not toy.nbg(c).get("grade") and c.cell_type == "code"}
+    assert {t.grade_id for t in found if t.kind == "solution"} == solution_ids == set(tasks.REFERENCE_HELPERS)
+
+
+def test_task_table_notices_a_missing_or_wrong_reference(monkeypatch):
+    found = tasks.graded_tasks(toy.REAL_SOURCE)
+    refs = dict(tasks.REFERENCE_HELPERS)
+    del refs["01_mapping"]
+    refs["01_encode"] = "helpers.vocab.Vocab.no_such_method"
+    refs["09_gone"] = "helpers.vocab.build_vocab"
+    monkeypatch.setattr(tasks, "REFERENCE_HELPERS", refs)
+    problems = "\n".join(tasks.task_problems(found))
+    assert "01_mapping: no entry" in problems and "'helpers.vocab.Vocab.no_such_method'" in problems
+    assert "09_gone" in problems
+    with pytest.raises(errors.CourseToolError, match="01_mapping"):
+        docs.task_table()
+
+
+@pytest.mark.parametrize("dotted,defined", [
+    ("helpers.vocab.build_vocab", True),
+    ("helpers.vocab.Vocab.encode", True),
+    ("helpers.vocab.Vocab", True),
+    ("helpers.vocab.nothing_here", False),
+    ("helpers.no_module.build_vocab", False),
+    ("numpy.linalg.norm", False),
+])
+def test_helper_defined_reads_the_source(dotted, defined):
+    assert tasks.helper_defined(dotted) is defined
+
+
+def test_toy_tasks_and_visible_hidden_tests(tmp_path):
+    src = toy.build_toy_course(tmp_path)
+    nb = toy.toy_notebook_01()
+    # 01_mean_test: only hidden tests, with a print outside the region.
+    _cell(nb, "01_mean_test").source = ("### BEGIN HIDDEN TESTS\nassert mean([5]) == 5\n"
+                                        "### END HIDDEN TESTS\nprint('runs when grading')")
+    nbformat.write(nb, src / "01_toy.ipynb")
+    found = {t.grade_id: t for t in tasks.graded_tasks(src)}
+    assert set(found) == {"01_square", "01_mean", "02_task", "02_q1"}
+    assert found["01_square"].function == "square" and found["01_mean"].function == "mean"
+    assert found["01_square"].tests == [tasks.GradedTest("01_square_test", 2.0, True, True)]
+    assert found["01_mean"].tests == [tasks.GradedTest("01_mean_test", 3.0, False, True)]
+    assert (found["02_q1"].kind, found["02_q1"].points) == ("answer", 2.0)
+    assert (found["02_task"].kind, found["02_task"].points) == ("task", 1.0)
+
+
+def test_docs_check_mode_reports_a_stale_file(tmp_path):
+    stale = tmp_path / "GRADING.md"
+    text = docs.GRADING_MD.read_text(encoding="utf-8")
+    stale.write_text(text.replace("| `task-locked` |", "| `task-was-locked` |"), encoding="utf-8")
+    with pytest.raises(errors.CourseToolError, match="out of date"):
+        docs.run_docs(path=stale, check=True, out=io.StringIO())
+    assert docs.run_docs(path=stale, out=io.StringIO()) is True
+    assert stale.read_text(encoding="utf-8") == text
 
 
 # --------------------------------------------------------------------------- real

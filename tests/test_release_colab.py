@@ -7,17 +7,16 @@ import ast
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import nbformat
+import nbgrader_toy as toy
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbgrader_toy as toy  # noqa: E402
+from tools.instructor import checks, colab, errors, paths, publish
+from tools.instructor.release import run_release
 
-course = toy.load_course_tool()
 REPO_ROOT = toy.REPO_ROOT
 ENV_NAMES = ("SONGREC_PIP_SPEC", "SONGREC_COURSE_REPO", "SONGREC_RELEASE_REF", "SONGREC_DATA_URL",
              "SONGREC_RELEASE_BRANCH")
@@ -52,20 +51,20 @@ def _setup(nb):
 
 
 def test_install_spec_priority(clean_env):
-    version = course.project_version()
-    assert course.colab_settings().pip_spec == ""  # nothing given: not prepared for Colab
+    version = colab.project_version()
+    assert colab.colab_settings().pip_spec == ""  # nothing given: not prepared for Colab
     clean_env.setenv("SONGREC_COURSE_REPO", "uni-x/ml-course")
-    assert course.colab_settings().pip_spec == f"git+https://github.com/uni-x/ml-course@v{version}"
+    assert colab.colab_settings().pip_spec == f"git+https://github.com/uni-x/ml-course@v{version}"
     clean_env.setenv("SONGREC_RELEASE_REF", "2026-spring")
-    assert course.colab_settings().pip_spec == "git+https://github.com/uni-x/ml-course@2026-spring"
+    assert colab.colab_settings().pip_spec == "git+https://github.com/uni-x/ml-course@2026-spring"
     clean_env.setenv("SONGREC_PIP_SPEC", "https://files.example/songrec-0.1.0-py3-none-any.whl")
-    settings = course.colab_settings()
+    settings = colab.colab_settings()
     assert settings.pip_spec == "https://files.example/songrec-0.1.0-py3-none-any.whl"
     assert settings.repo == "uni-x/ml-course" and settings.branch == "student"
 
 
 def test_placeholder_repo_gives_no_install_spec(clean_env):
-    assert course.colab_settings(repo=course.PLACEHOLDER_REPO).pip_spec == ""
+    assert colab.colab_settings(repo=colab.PLACEHOLDER_REPO).pip_spec == ""
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -76,26 +75,26 @@ def test_placeholder_repo_gives_no_install_spec(clean_env):
 ])
 def test_bad_settings_are_refused(clean_env, kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
-        course.colab_settings(**kwargs)
+        colab.colab_settings(**kwargs)
 
 
 def test_bake_fills_both_values_and_keeps_the_rest():
     source = toy.SETUP_SOURCE
-    baked = course.bake_setup_source(source, "git+https://github.com/a/b@v1", "https://m/d.tar.gz")
+    baked = colab.bake_setup_source(source, "git+https://github.com/a/b@v1", "https://m/d.tar.gz")
     assert _assigned(baked) == {"PIP_SPEC": "git+https://github.com/a/b@v1", "DATA_URL": "https://m/d.tar.gz"}
-    assert [l for l in baked.splitlines() if "_SPEC" not in l and "DATA_URL" not in l] == \
-        [l for l in source.splitlines() if "_SPEC" not in l and "DATA_URL" not in l]
-    with pytest.raises(course.CourseToolError, match="PIP_SPEC exactly once"):
-        course.bake_setup_source("import os", "x", "")
-    with pytest.raises(course.CourseToolError, match="DATA_URL exactly once"):
-        course.bake_setup_source('PIP_SPEC = ""\nDATA_URL = ""\nDATA_URL = ""', "x", "")
+    assert [line for line in baked.splitlines() if "_SPEC" not in line and "DATA_URL" not in line] == \
+        [line for line in source.splitlines() if "_SPEC" not in line and "DATA_URL" not in line]
+    with pytest.raises(errors.CourseToolError, match="PIP_SPEC exactly once"):
+        colab.bake_setup_source("import os", "x", "")
+    with pytest.raises(errors.CourseToolError, match="DATA_URL exactly once"):
+        colab.bake_setup_source('PIP_SPEC = ""\nDATA_URL = ""\nDATA_URL = ""', "x", "")
 
 
 def test_check_requires_the_values_in_the_setup_cell():
     nb = toy.toy_notebook_01()
     cell = _setup(nb)
     cell.source = cell.source.replace('DATA_URL = ""\n', "")
-    problems, _ = course.check_notebook(nb, "01_toy.ipynb")
+    problems, _ = checks.check_notebook(nb, "01_toy.ipynb")
     assert [p.message for p in problems if "DATA_URL" in p.message]
 
 
@@ -149,10 +148,10 @@ def test_unprepared_copy_on_colab_says_so_in_one_sentence(tmp_path, monkeypatch)
 def baked_toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("baked_toy")
     toy.build_toy_course(root)
-    settings = course.ColabSettings("git+https://github.com/uni-x/ml@v9", "https://m.example/d.tar.gz",
+    settings = colab.ColabSettings("git+https://github.com/uni-x/ml@v9", "https://m.example/d.tar.gz",
                                     "uni-x/ml", "student")
     log = io.StringIO()
-    course.run_release(root, env=toy.course_env_for_tests(6), settings=settings, out=log)
+    run_release(root, env=toy.course_env_for_tests(6), settings=settings, out=log)
     return root, log.getvalue()
 
 
@@ -163,7 +162,7 @@ def test_release_bakes_setup_cells_and_keeps_nbgrader_consistent(baked_toy):
     root, log = baked_toy
     assert "Colab installs: git+https://github.com/uni-x/ml@v9" in log
     assert "https://m.example/d.tar.gz" in log and "NOTE: no Colab install spec" not in log
-    with Gradebook(course.db_url(root)) as gb:
+    with Gradebook(paths.db_url(root)) as gb:
         for name in toy.NOTEBOOKS:
             nb = nbformat.read(root / "release" / toy.ASSIGNMENT / f"{name}.ipynb", as_version=4)
             cell = _setup(nb)
@@ -178,7 +177,7 @@ def test_release_bakes_setup_cells_and_keeps_nbgrader_consistent(baked_toy):
 def test_release_without_spec_says_so(clean_env, tmp_path):
     toy.build_toy_course(tmp_path)
     log = io.StringIO()
-    course.run_release(tmp_path, env=toy.course_env_for_tests(6), out=log)
+    run_release(tmp_path, env=toy.course_env_for_tests(6), out=log)
     assert "NOTE: no Colab install spec was given" in log.getvalue()
     nb = nbformat.read(tmp_path / "release" / toy.ASSIGNMENT / "01_toy.ipynb", as_version=4)
     assert _assigned(_setup(nb).source) == {"PIP_SPEC": "", "DATA_URL": ""}
@@ -200,7 +199,7 @@ def test_publish_puts_the_release_where_the_badges_point(baked_toy, tmp_path):
     shutil.copytree(root / "release", repo / "release")
     head, status = _git(repo, "rev-parse", "HEAD"), _git(repo, "status", "--porcelain")
     out = io.StringIO()
-    commit = course.publish_release(repo, "student", out=out)
+    commit = publish.publish_release(repo, "student", out=out)
     assert commit and "git push origin student" in out.getvalue()
     assert _git(repo, "rev-parse", "HEAD") == head and _git(repo, "status", "--porcelain") == status
     assert _git(repo, "ls-tree", "-r", "--name-only", "student").splitlines() == \
@@ -213,4 +212,4 @@ def test_publish_puts_the_release_where_the_badges_point(baked_toy, tmp_path):
         assert parts[1:6] == ["github", "uni-x", "ml", "blob", "student"]
         published = _git(repo, "show", f"student:{'/'.join(parts[6:])}")
         assert json.loads(published) == json.loads(local.read_text())
-    assert course.publish_release(repo, "student", out=io.StringIO()) is None  # unchanged
+    assert publish.publish_release(repo, "student", out=io.StringIO()) is None  # unchanged

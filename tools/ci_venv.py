@@ -69,10 +69,15 @@ SPECS = {
 
 
 def cache_root() -> Path:
+    """Where the venvs live: ``SONGREC_CI_CACHE``, else ``~/.cache/songrec-ci``."""
     return Path(os.environ.get("SONGREC_CI_CACHE") or Path.home() / ".cache" / "songrec-ci")
 
 
 def find_python(spec: VenvSpec) -> str:
+    """The first interpreter of ``spec.python`` that exists here.
+
+    Raises VenvUnavailable, naming every candidate, when none does.
+    """
     for candidate in spec.python:
         found = candidate if os.path.isabs(candidate) and os.access(candidate, os.X_OK) else shutil.which(candidate)
         if found:
@@ -92,6 +97,7 @@ def venv_key(spec: VenvSpec, python: str, root: Path = REPO_ROOT) -> str:
 
 
 def _run(cmd: list[str], what: str, log) -> None:
+    """Run ``cmd`` (step ``what``), logging one line; raises VenvUnavailable with its output's tail."""
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-15:])
@@ -100,7 +106,12 @@ def _run(cmd: list[str], what: str, log) -> None:
 
 
 def ensure_venv(spec: VenvSpec, *, root: Path = REPO_ROOT, log=sys.stderr) -> Path:
-    """The venv for ``spec``: reused when its key matches, otherwise (re)built. Returns its folder."""
+    """The venv for ``spec``: reused when its key matches, otherwise (re)built.
+
+    ``root``: the repository whose pin files ``spec`` names; ``log``: where progress goes.
+    Returns the venv's folder.
+    Raises VenvUnavailable when a step fails; nothing half-built is left behind.
+    """
     python = find_python(spec)
     key = venv_key(spec, python, root)
     base = cache_root()
@@ -135,14 +146,15 @@ def ensure_venv(spec: VenvSpec, *, root: Path = REPO_ROOT, log=sys.stderr) -> Pa
 
 
 def main(argv=None) -> int:
+    """Build or reuse the venv named on the command line and print its path; 2 when it cannot be built."""
     parser = argparse.ArgumentParser(description="build or reuse a cached CI venv; prints its path")
     parser.add_argument("name", choices=sorted(SPECS))
     args = parser.parse_args(argv)
     try:
         path = ensure_venv(SPECS[args.name])
     except VenvUnavailable as exc:
-        print(f"ci_venv: {exc}", file=sys.stderr)
-        return 1
+        print(f"ci_venv {args.name}: error: {exc}", file=sys.stderr)
+        return 2
     print(path)
     return 0
 

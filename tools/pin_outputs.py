@@ -18,16 +18,22 @@ MARK = "# NBVAL_CHECK_OUTPUT"
 
 
 def main(argv=None) -> int:
+    """Refresh the pinned outputs of the notebooks in ``argv`` (default: all six); 2 without the data."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not os.environ.get("SONGREC_DATA_DIR"):
-        print("set SONGREC_DATA_DIR: pinned outputs are computed on the real data", file=sys.stderr)
+        print("pin_outputs: error: SONGREC_DATA_DIR must name the Cornell data (pinned outputs are computed "
+              "on the real data), got nothing", file=sys.stderr)
         return 2
     os.environ["SONGREC_PROFILE"] = "ci"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import nbformat
     from nbclient import NotebookClient
 
-    paths = [Path(p) for p in argv] or sorted((ROOT / "notebooks" / "song2vec").glob("[0-9][0-9]_*.ipynb"))
+    if str(ROOT) not in sys.path:  # run as a script, only tools/ is on sys.path
+        sys.path.insert(0, str(ROOT))
+    from tools.run_notebooks import source_notebooks
+
+    paths = [Path(p) for p in argv] or source_notebooks()
     for path in paths:
         original = nbformat.read(path, as_version=4)
         executed = nbformat.read(path, as_version=4)
@@ -38,7 +44,8 @@ def main(argv=None) -> int:
             if cell.cell_type != "code":
                 continue
             if cell.source.lstrip().startswith(MARK):
-                cell.outputs = [o for o in done.outputs if o.get("output_type") != "stream" or o.get("name") == "stdout"]
+                cell.outputs = [o for o in done.outputs
+                                if o.get("output_type") != "stream" or o.get("name") == "stdout"]
                 cell.execution_count = 1
                 pinned += 1
             else:

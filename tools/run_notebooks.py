@@ -17,7 +17,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "notebooks" / "song2vec"
+
+
+def _repo_importable() -> None:
+    # Run as a script, this file's folder is on sys.path and the repository root is not.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def source_notebooks() -> list[Path]:
+    """The course's source notebooks (``NN_*.ipynb``), sorted."""
+    _repo_importable()
+    from tools.instructor.paths import course_paths
+
+    return sorted(course_paths(ROOT).source.glob("[0-9][0-9]_*.ipynb"))
+
 
 def synthetic_note(no_data: bool) -> str:
     """The markdown cell that opens every notebook executed in the synthetic profile."""
@@ -36,7 +50,7 @@ def choose_profile(environ=os.environ) -> tuple[str, str | None]:
         return environ["SONGREC_PROFILE"], None
     if environ.get("SONGREC_COURSE_PICKLE"):
         return "default", None
-    sys.path.insert(0, str(ROOT))
+    _repo_importable()
     from helpers.data import find_data_dir
 
     if find_data_dir(None) is None:
@@ -46,22 +60,27 @@ def choose_profile(environ=os.environ) -> tuple[str, str | None]:
 
 
 def main(argv=None) -> int:
+    """Execute the notebooks; returns 1 at the first one that fails (the partly executed copy is kept)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build", help="output folder (default: build)")
-    parser.add_argument("--timeout", type=int, default=int(os.environ.get("SONGREC_CELL_TIMEOUT", "1800")),
-                        help="seconds allowed per cell")
-    parser.add_argument("notebooks", nargs="*", help="notebook files (default: all in notebooks/song2vec)")
+    parser.add_argument("--timeout", type=int,
+                        help="seconds per cell (default: SONGREC_CELL_TIMEOUT, see tools/instructor/settings.py)")
+    parser.add_argument("notebooks", nargs="*", help="notebook files (default: all of the course's source notebooks)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _repo_importable()
+    from tools.instructor.settings import cell_timeout
+
+    timeout = args.timeout or cell_timeout()
 
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
-    paths = [Path(p) for p in args.notebooks] or sorted(SOURCE.glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p) for p in args.notebooks] or source_notebooks()
     if not paths:
-        print(f"no notebooks found in {SOURCE}", file=sys.stderr)
+        print("run_notebooks: error: no notebooks given or found in the course's source folder", file=sys.stderr)
         return 1
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +95,7 @@ def main(argv=None) -> int:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(synthetic_note(reason is not None)))
         started = time.perf_counter()
         print(f"executing {path.name} (profile {profile}) ...", flush=True)
-        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         try:
             client.execute()

@@ -1,0 +1,25 @@
+"""Instructor tooling for the song2vec nbgrader course: ``python -m tools.instructor <command>``.
+
+One module per concern, in the order a course goes through them:
+
+``settings``       defaults read from the environment (cell timeout, exchange folder)
+``errors``         ``CourseToolError``, the one exception of a failed step
+``paths``          the course layout fixed in nbgrader_config.py; the gradebook URL
+``cells``          what a cell is in this course's conventions (its role, points, owner)
+``views``          a notebook and its cells as the rules see them
+``rules``          the convention rules, as a table; ``checks`` runs them
+``nbgrader_calls`` nbgrader as a subprocess, with the course's environment
+``colab``          what a release bakes in for Colab (install spec, data URL, badge)
+``release``        ``generate_assignment`` plus the Colab baking and the leak checks, zipped
+``publish``        the release committed to the branch the Colab badges open
+``scores``         gradebook scores, the score table and grades.csv
+``grading``        autograde and feedback
+``tasks``          the task -> reference helper -> test cells table of docs/GRADING.md
+``docs``           the generated tables of docs/GRADING.md, rewritten in place
+``preprocessors``  nbgrader preprocessors installed by nbgrader_config.py
+``cli``            the command line
+
+Every step is a function taking ``course_root`` (the folder holding
+``nbgrader_config.py``), so tests can drive a throw-away course. This package imports
+nothing heavy on import: ``nbgrader_config.py`` loads ``settings`` and ``preprocessors``.
+"""

@@ -1,0 +1,88 @@
+"""nbgrader as a subprocess: ``python -m nbgrader`` in the course root, with the course's environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from tools.instructor.errors import CourseToolError
+from tools.instructor.paths import REPO_ROOT, require_config
+
+LOG_TAIL_LINES = 40  # of nbgrader's output, kept in an error
+
+
+def course_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for nbgrader and its kernels: this process's, plus ``overrides``.
+
+    The repository root goes first on PYTHONPATH, so kernels import ``helpers`` from this
+    checkout even when the package is not pip-installed, and this interpreter's folder
+    first on PATH: nbgrader shells out to ``alembic`` and kernels resolve ``python3``.
+    """
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(overrides or {})
+    parts = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
+    path_parts = [str(Path(sys.executable).parent)] + [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(path_parts))
+    return env
+
+
+def run_nbgrader(course_root: Path, args: Sequence[str], *, env: dict[str, str] | None = None,
+                 echo: bool = False, check: bool = True, timeout: float | None = None
+                 ) -> subprocess.CompletedProcess:
+    """Run ``python -m nbgrader <args>`` in ``course_root``, its output captured.
+
+    ``args``: nbgrader's arguments, e.g. ``["autograde", "song2vec", "--force"]``.
+    ``env``: variables added to :func:`course_env`.
+    ``echo``: also copy each output line to stderr as it arrives (long autograde runs).
+    ``check``: raise when nbgrader exits non-zero.
+    ``timeout``: seconds for the whole command; past it nbgrader and its kernels are killed.
+    Returns the CompletedProcess; its ``stdout`` holds stdout and stderr together.
+    Raises CourseToolError on a timeout, or on a non-zero exit with ``check``.
+    """
+    require_config(course_root)
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    posix = os.name == "posix" and timeout is not None
+    # With a timeout, nbgrader gets its own process group so killing it also stops
+    # the kernels it started; without one, Ctrl-C must still reach it.
+    proc = subprocess.Popen(cmd, cwd=str(course_root), env=course_env(env), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=posix)
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        if posix:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover
+            proc.kill()
+
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer:
+        timer.start()
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if echo:
+                sys.stderr.write(line)
+        rc = proc.wait()
+    except BaseException:  # e.g. KeyboardInterrupt: do not leave nbgrader running
+        if proc.poll() is None:
+            kill()
+        raise
+    finally:
+        if timer:
+            timer.cancel()
+    tail = "".join(lines[-LOG_TAIL_LINES:])
+    command = f"`nbgrader {' '.join(args)}`"
+    if killed.is_set():
+        raise CourseToolError(f"{command} ran past {timeout} s and was killed", log=tail)
+    if check and rc != 0:
+        raise CourseToolError(f"{command} exited with {rc}", log=tail)
+    return subprocess.CompletedProcess(cmd, rc, "".join(lines), "")
