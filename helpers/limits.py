@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpers.errors import SongrecError
+from helpers.windows import positives_per_playlist
 
 GiB = 1 << 30
 MEMORY_ENV = "SONGREC_MAX_MEMORY"
@@ -89,14 +90,11 @@ def human(n: float) -> str:
 
 
 def _positives(lengths: np.ndarray, window: int) -> int:
-    # Closed form of sum_d 2 * max(L - d, 0) over d = 1..window, in Python ints so no
-    # window or length overflows; a window past the longest playlist adds nothing.
-    m = np.minimum(min(window, 1 << 31), np.maximum(lengths - 1, 0)).astype(object)
-    return int((m * (2 * lengths.astype(object) - m - 1)).sum()) if len(lengths) else 0
+    return int(positives_per_playlist(lengths, window).sum()) if len(lengths) else 0
 
 
 def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *,
-                    method: str, window: int, negatives: int, dim: int, batch_size: int, shared: bool,
+                    loop: str, window: int, negatives: int, dim: int, batch_size: int, shared: bool,
                     max_pairs_per_playlist: int | None = None, steps_per_execution: int = 1) -> dict[str, int]:
     """Bytes the parts of one training run need, by the estimate described above.
 
@@ -111,7 +109,7 @@ def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vo
     tables = 3 * n_tables * (vocab_size + 1) * dim * 4
     positives = _positives(train, window)
     val_positives = _positives(val, window)
-    if method == "assignment":
+    if loop == "keras":
         # Every row (target, context, label) is materialised: 12 bytes, about three
         # copies alive while Keras builds its dataset.
         per = [_positives(np.array([n]), window) * k1 for n in train.tolist()]

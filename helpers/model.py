@@ -53,7 +53,7 @@ def _check_seed(seed):
     return int(seed)
 
 
-def build_sgns(vocab_size: int, dim: int = 32, *, shared: bool = True,
+def build_sgns(vocab_size: int, dim: int, *, shared: bool = True,
                dense_head: bool = False, seed: int | None = None):
     """Build (but do not compile) the SGNS scoring model.
 
@@ -128,7 +128,7 @@ def build_sgns(vocab_size: int, dim: int = 32, *, shared: bool = True,
                        name=name)
 
 
-def compile_sgns(model, learning_rate: float = 1e-3, *, metrics=("accuracy",),
+def compile_sgns(model, learning_rate: float, *, metrics=("accuracy",),
                  jit_compile="auto"):
     """Compile ``model`` in place with Adam and binary cross-entropy; return it.
 
