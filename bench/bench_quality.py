@@ -92,7 +92,8 @@ def _embedding_scorers(sp, settings, path, label):
     """The registry's embedding scores, next song (target . context + noise) first."""
     from helpers.scorers import build_scorers
 
-    return build_scorers(_inputs(sp, settings, path, label), kind="embedding", keys=("next-song", "dot", "cosine"))[::-1]
+    inputs = _inputs(sp, settings, path, label)
+    return build_scorers(inputs, kind="embedding", keys=("next-song", "dot", "cosine"))[::-1]
 
 
 def run_setting(name: str, settings: dict | None = None, with_gensim: bool = True) -> dict:

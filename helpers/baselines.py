@@ -171,18 +171,14 @@ def _popularity_fill(pop: np.ndarray) -> np.ndarray:
 class CooccurrenceScorer:
     """Scores = the query's row of a co-occurrence matrix built from training playlists.
 
-    Parameters
-    ----------
-    train_encoded : list of int arrays (L,), song indices ``1..V``.
-    vocab_size : V.
-    window : neighbourhood size on each side (see :func:`cooccurrence_matrix`).
-    weighting : ``"count"`` (raw counts) or ``"ppmi"`` (:func:`ppmi` of the counts).
-    directed : count only songs *after* the query (``True``) or on both sides.
-    tiebreak : ``None`` (zero-score songs tie and fall to lower index first) or
-        ``"popularity"`` (zero-score songs ordered by training count, all below every
-        positive score; see the module docstring).
-
-    ``matrix`` holds the (V+1, V+1) float64 CSR matrix used for scoring.
+    ``train_encoded``: list of int arrays (L,), song indices ``1..V``; ``vocab_size``: V;
+    ``window``: neighbourhood size on each side (see :func:`cooccurrence_matrix`);
+    ``weighting``: ``"count"`` (raw counts) or ``"ppmi"`` (:func:`ppmi` of the counts);
+    ``directed``: count only songs *after* the query (``True``) or on both sides;
+    ``tiebreak``: ``None`` (zero-score songs tie and fall to lower index first) or
+    ``"popularity"`` (zero-score songs ordered by training count, all below every positive
+    score; see the module docstring). ``matrix`` holds the (V+1, V+1) float64 CSR matrix
+    used for scoring. Raises ValueError for a bad argument.
     """
 
     def __init__(
@@ -224,13 +220,12 @@ class CooccurrenceScorer:
 class EmbeddingScorer:
     """Scores from SGNS embedding tables.
 
-    Parameters
-    ----------
-    target_vectors : float (V+1, d), row ``i`` the vector of song ``i`` (row 0 padding).
-    context_vectors : float (V+1, d) or None; the model's second table when not shared.
-    mode : ``"cosine"`` – cosine between target vectors (second-order similarity: songs
-        with similar neighbourhoods); ``"dot"`` – ``target[q] · context[j]`` (first-order:
-        the model's own logit for "j appears near q"; needs ``context_vectors``).
+    ``target_vectors``: float (V+1, d), row ``i`` the vector of song ``i`` (row 0 padding);
+    ``context_vectors``: float (V+1, d) or None, the model's second table when not shared;
+    ``mode``: ``"cosine"``, cosine between target vectors as :mod:`helpers.ranking` defines
+    it (second-order similarity: songs with similar neighbourhoods), or ``"dot"``,
+    ``target[q] · context[j]`` (first-order: the model's own logit for "j appears near q";
+    needs ``context_vectors``). Raises ValueError for a bad argument.
     """
 
     def __init__(

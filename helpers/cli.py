@@ -95,6 +95,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``songrec`` command and flag."""
     parser = argparse.ArgumentParser(prog="songrec", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -150,6 +151,7 @@ def _resolve_data_dir(value: str | None, *, required: bool = True) -> Path | Non
 
 
 def cmd_data(args) -> int:
+    """``songrec data fetch|check|build``; returns the exit status."""
     from helpers import data, fetch, npz
     from helpers.course_pickle import load_course_pickle
 
@@ -345,6 +347,7 @@ def _preflight(args) -> None:
 
 
 def cmd_train(args) -> int:
+    """``songrec train``: check every flag, load the data, train, save the run; returns 0."""
     _preflight(args)
     dataset, note = _load_training_data(args)
     train_run(args, dataset, note)
@@ -359,6 +362,7 @@ def _print_recommendations(rec, song: str, n: int) -> None:
 
 
 def cmd_recommend(args) -> int:
+    """``songrec recommend``: print the songs most similar to one song; returns 0."""
     from helpers.recommend import Recommender
     from helpers.runs import load_run
 
@@ -368,6 +372,7 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """``songrec evaluate``: score a run and the baselines, print and save the table; returns 0."""
     from helpers.evaluate import evaluate_run
 
     table = evaluate_run(args.run, data_dir=_resolve_data_dir(args.data_dir, required=False),
@@ -420,6 +425,11 @@ def cmd_demo(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``songrec`` command (``argv``: its arguments, default ``sys.argv[1:]``).
+
+    Returns the exit status: 0, 1 (I/O, network), 2 (bad input), 130 (interrupted) or 141
+    (closed pipe); errors are printed as one line on stderr.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     if args.command in ("train", "demo"):

@@ -74,6 +74,7 @@ def profile(name: str | None = None) -> Profile:
 
 
 def in_colab() -> bool:
+    """True when the notebook runs on Google Colab."""
     return "google.colab" in sys.modules
 
 

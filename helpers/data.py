@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import DataFormatError
-from helpers.validate import INT64_MAX
+from helpers.validate import INT64_MAX, check_int
 
 DEFAULT_VARIANT = "yes_complete"
 DATA_DIR_ENV = "SONGREC_DATA_DIR"
@@ -71,14 +71,13 @@ def unescape(text: str) -> str:
 class Dataset:
     """Playlists plus the song table they refer to.
 
-    Attributes:
-        playlists: one ``int64`` array of shape ``(L,)`` per playlist, raw song IDs.
-        songs: DataFrame indexed by ``song_id`` (int64 raw ID) with ``title`` and ``artist``
-            (str); optional ``tags`` (tuple of tag names) and ``genre`` (synthetic data).
-        name: e.g. ``"yes_complete"``, ``"synthetic"``, ``"course_pickle"``.
-        source: where the data came from (path, generator call).
-        dropped: what a loader left out, e.g. ``{"min_length": 2, "playlists": 49,
-            "empty": 44}``; empty when nothing was filtered.
+    ``playlists``: one int64 array of shape (L,) per playlist, raw song IDs.
+    ``songs``: DataFrame indexed by ``song_id`` (int64 raw ID) with ``title`` and
+    ``artist`` (str); optional ``tags`` (tuple of tag names) and ``genre`` (synthetic data).
+    ``name``: e.g. ``"yes_complete"``, ``"synthetic"``, ``"course_pickle"``. ``source``:
+    where the data came from (path, generator call). ``dropped``: what a loader left out,
+    e.g. ``{"min_length": 2, "playlists": 49, "empty": 44}``; empty when nothing was
+    filtered. Raises ValueError when a field has the wrong type or shape.
     """
 
     playlists: list[np.ndarray]
@@ -89,18 +88,18 @@ class Dataset:
 
     def __post_init__(self) -> None:
         if not isinstance(self.playlists, list):
-            raise TypeError(f"Dataset.playlists must be a list of int64 arrays, got {type(self.playlists).__name__}")
+            raise ValueError(f"Dataset.playlists must be a list of int64 arrays, got {type(self.playlists).__name__}")
         for i, p in enumerate(self.playlists):
             if not isinstance(p, np.ndarray) or p.dtype != np.int64 or p.ndim != 1:
                 what = f"{p.dtype} array of shape {p.shape}" if isinstance(p, np.ndarray) else type(p).__name__
-                raise TypeError(f"Dataset.playlists[{i}] must be a 1-D int64 array, got {what}")
+                raise ValueError(f"Dataset.playlists[{i}] must be a 1-D int64 array, got {what}")
         if not isinstance(self.songs, pd.DataFrame):
-            raise TypeError(f"Dataset.songs must be a pandas DataFrame, got {type(self.songs).__name__}")
+            raise ValueError(f"Dataset.songs must be a pandas DataFrame, got {type(self.songs).__name__}")
         missing = [c for c in ("title", "artist") if c not in self.songs.columns]
         if missing:
             raise ValueError(f"Dataset.songs lacks column(s) {missing}; expected title and artist")
         if not pd.api.types.is_integer_dtype(self.songs.index.dtype):
-            raise TypeError(f"Dataset.songs index must hold integer song IDs, got dtype {self.songs.index.dtype}")
+            raise ValueError(f"Dataset.songs index must hold integer song IDs, got dtype {self.songs.index.dtype}")
 
     def describe(self) -> dict[str, int]:
         """Counts: playlists, songs in the table, song occurrences, playlists longer than 1."""
@@ -376,8 +375,7 @@ def load_cornell(
     than ``min_length`` songs are dropped and counted in ``Dataset.dropped``. Every playlist
     ID must be in ``song_hash.txt``. With ``with_tags`` the song table gains a ``tags`` column.
     """
-    if isinstance(min_length, bool) or not isinstance(min_length, (int, np.integer)) or min_length < 0:
-        raise ValueError(f"min_length must be a non-negative integer, got {min_length!r}")
+    min_length = check_int("min_length", min_length, 0)
     folder = _variant_dir(data_dir, variant)
     train_path = _first_existing(folder, ("train.txt", "train.txt.gz"))
     hash_path = _first_existing(folder, ("song_hash.txt",))
@@ -439,13 +437,15 @@ def default_data_dir(repo_root: str | os.PathLike | None = None) -> Path:
     return located()
 
 
-def find_data_dir(cli_value: str | os.PathLike | None = None, *, repo_root: str | os.PathLike | None = None) -> Path | None:
+def find_data_dir(cli_value: str | os.PathLike | None = None, *,
+                  repo_root: str | os.PathLike | None = None) -> Path | None:
     """Where the Cornell data lives: ``--data-dir``, else ``$SONGREC_DATA_DIR``, else :func:`default_data_dir`.
 
     A flag or environment value that does not exist raises FileNotFoundError naming it and
     where it came from. Returns None when nothing is configured and the default is absent.
     """
-    for value, origin in ((cli_value, "--data-dir"), (os.environ.get(DATA_DIR_ENV), f"environment variable {DATA_DIR_ENV}")):
+    given = ((cli_value, "--data-dir"), (os.environ.get(DATA_DIR_ENV), f"environment variable {DATA_DIR_ENV}"))
+    for value, origin in given:
         if value is None or str(value) == "":
             continue
         path = Path(value).expanduser()

@@ -78,7 +78,8 @@ def evaluate_run(
     if split.vocab.fingerprint() != run.vocab.fingerprint():
         raise RunMismatchError(
             f"the rebuilt training vocabulary ({split.vocab.size} songs) differs from the run's "
-            f"({run.vocab.size} songs): the data under {data_dir or 'SONGREC_DATA_DIR'} is not the data it was trained on"
+            f"({run.vocab.size} songs): the data under {data_dir or 'SONGREC_DATA_DIR'} is not the data it was "
+            f"trained on"
         )
     queries, answers = split.queries, split.answers
     if max_pairs is not None and len(queries) > max_pairs:

@@ -8,8 +8,8 @@ The download has an overall deadline and a size bound, and unpacking stops at th
 every published file together can have. Whatever fails, the temporary files go away and
 the destination is left as it was.
 
-Checksums come from ``/work/shared/data/cornell/SOURCE.md`` (the files as shared by six
-independent public repositories). ``test.txt`` has no published sha256; its git blob id
+The checksums are those of the files as shared by six independent public repositories
+(their list is in the course's data notes, ``data/README.md``). ``test.txt`` has no published sha256; its git blob id
 (sha1 of ``b"blob <size>\\0" + content``) is known instead and checked the same way.
 """
 

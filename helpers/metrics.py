@@ -73,15 +73,12 @@ def hit_rate_mrr(
 ) -> dict[str, float]:
     """HR@K, MRR@K and catalogue coverage of one scorer on next-song cases.
 
-    Parameters
-    ----------
-    scorer : object with ``scores(queries int32 (B,)) -> float32 (B, V+1)``.
-    queries, answers : int arrays (M,), song indices ``1..V``, ``answers != queries``.
-    k : cut-off K.
-    batch : queries scored at once; default keeps each score block near 128 MiB.
-
+    ``scorer``: an object with ``scores(queries int32 (B,)) -> float32 (B, V+1)``;
+    ``queries``, ``answers``: int arrays (M,) of song indices ``1..V``, ``answers !=
+    queries``; ``k``: the cut-off K; ``batch``: queries scored at once (default: each score
+    block near 64 MiB). Ties go to the lower song index (:mod:`helpers.ranking`).
     Returns ``{"hr", "mrr", "coverage", "n"}``: floats in [0, 1] and the number of cases.
-    Ties are broken by lower song index first (see the module docstring).
+    Raises ValueError for a bad argument.
     """
     q = np.asarray(queries)
     a = np.asarray(answers)
@@ -114,7 +111,8 @@ def hit_rate_mrr(
         if seen is None:
             seen = np.zeros(v + 1, dtype=bool)
         elif seen.size != v + 1:
-            raise bad_argument("scorer", f"scores of one width V+1 = {seen.size} in every batch", Described(f"width {v + 1}"))
+            raise bad_argument("scorer", f"scores of one width V+1 = {seen.size} in every batch",
+                               Described(f"width {v + 1}"))
         seen[top.ravel()] = True
     assert seen is not None
     v = seen.size - 1

@@ -31,7 +31,7 @@ _NPZ_REQUIRED = ("format", "name", "source", "playlist_ids", "playlist_offsets",
 def _str_array(values: list[str], what: str) -> np.ndarray:
     for v in values:
         if not isinstance(v, str):
-            raise TypeError(f"{what} must hold str, got {type(v).__name__} {v!r}")
+            raise ValueError(f"{what} must hold str, got {type(v).__name__} {v!r}")
         # Fixed-width numpy strings drop trailing NULs, so a NUL would not survive the round trip.
         if "\x00" in v:
             raise ValueError(f"{what} value {v!r} contains a NUL character, which .npz strings cannot keep")
@@ -49,7 +49,7 @@ def _dataset_arrays(ds: Dataset) -> dict[str, np.ndarray]:
     flat = np.concatenate(ds.playlists).astype(np.int64) if ds.playlists else np.empty(0, np.int64)
     for k, v in ds.dropped.items():
         if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"Dataset.dropped must map str to int to be saved, got {k!r}: {v!r}")
+            raise ValueError(f"Dataset.dropped must map str to int to be saved, got {k!r}: {v!r}")
     arrays = {
         "format": np.array(NPZ_FORMAT),
         "name": np.array(str(ds.name)),
@@ -65,7 +65,9 @@ def _dataset_arrays(ds: Dataset) -> dict[str, np.ndarray]:
     if "tags" in songs.columns:
         joined = []
         for sid, tags in zip(songs.index, songs["tags"]):
-            if not isinstance(tags, tuple) or not all(isinstance(t, str) and t and TAG_SEPARATOR not in t for t in tags):
+            plain = all(isinstance(t, str) and t and TAG_SEPARATOR not in t for t in tags) if isinstance(tags, tuple) \
+                else False
+            if not plain:
                 raise ValueError(
                     f"songs.tags of song {sid} is {tags!r}; expected a tuple of non-empty tag names "
                     f"without the character {TAG_SEPARATOR!r}"
@@ -136,7 +138,8 @@ def write_npz(ds: Dataset, path: str | os.PathLike, *, overwrite: bool = False) 
 
 def _check(cond: bool, path: Path, message: str) -> None:
     if not cond:
-        raise DataFormatError(f"{path}: {message}; not a valid songrec dataset file (rebuild it with `songrec data build`)")
+        raise DataFormatError(f"{path}: {message}; not a valid songrec dataset file (rebuild it with "
+                              f"`songrec data build`)")
 
 
 # yes_complete as .npz is about 70 MB unpacked; a larger member is not a songrec dataset.
@@ -192,12 +195,14 @@ def read_npz(path: str | os.PathLike) -> Dataset:
 
     def one_d(key: str, kind: str) -> np.ndarray:
         a = arrays[key]
-        _check(a.ndim == 1 and a.dtype.kind == kind, path, f"{key} is {a.dtype} with shape {a.shape}, expected 1-D {kind!r}")
+        _check(a.ndim == 1 and a.dtype.kind == kind, path,
+               f"{key} is {a.dtype} with shape {a.shape}, expected 1-D {kind!r}")
         return a
 
     for key in ("format", "name", "source"):
         a = arrays[key]
-        _check(a.ndim == 0 and a.dtype.kind == "U", path, f"{key} is {a.dtype} with shape {a.shape}, expected a 0-d string")
+        _check(a.ndim == 0 and a.dtype.kind == "U", path,
+               f"{key} is {a.dtype} with shape {a.shape}, expected a 0-d string")
     _check(str(arrays["format"]) == NPZ_FORMAT, path, f"format is {str(arrays['format'])!r}, expected {NPZ_FORMAT!r}")
     flat, offsets = one_d("playlist_ids", "i"), one_d("playlist_offsets", "i")
     _check(len(offsets) >= 1 and offsets[0] == 0 and offsets[-1] == len(flat) and bool(np.all(np.diff(offsets) >= 0)),

@@ -55,11 +55,13 @@ def check_table(vectors: Any, name: str = "vectors") -> np.ndarray:
     padding row, is never ranked and may hold anything). Returns it as float32."""
     t = np.asarray(vectors)
     if t.ndim != 2 or t.shape[0] < 3 or t.shape[1] < 1 or not np.issubdtype(t.dtype, np.number):
-        raise bad_argument(name, "a float table of shape (V+1, dim) with V >= 2", Described(f"dtype {t.dtype} shape {t.shape}"))
+        raise bad_argument(name, "a float table of shape (V+1, dim) with V >= 2",
+                           Described(f"dtype {t.dtype} shape {t.shape}"))
     t = t.astype(np.float32, copy=False)
     bad = ~np.isfinite(t[1:]).all(axis=1)
     if bad.any():
-        raise bad_argument(name, "finite (the model diverged?)", Described(f"NaN or inf in row {int(np.flatnonzero(bad)[0]) + 1}"))
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise bad_argument(name, "finite (the model diverged?)", Described(f"NaN or inf in row {row}"))
     return t
 
 

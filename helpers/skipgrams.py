@@ -67,21 +67,13 @@ MAX_REDRAW_ROUNDS = 1000
 def positive_pairs(encoded: Sequence, window: int):
     """All positive (target, context) pairs within ``window`` of each other.
 
-    Parameters
-    ----------
-    encoded : list of 1-D integer arrays
-        Encoded playlists, values in ``1..V``. Playlists shorter than 2 contribute nothing.
-    window : int >= 1
-        Maximum distance between target and context positions.
-
-    Returns
-    -------
-    targets : int32 (P,)
-    contexts : int32 (P,)
-    playlist_id : int32 (P,)
-        Index into ``encoded`` of the playlist each pair comes from.
-
-    Pairs are ordered by playlist, then target position, then context position.
+    ``encoded``: list of 1-D integer arrays, the encoded playlists (values ``1..V``);
+    playlists shorter than 2 contribute nothing. ``window``: int >= 1, the largest
+    distance between target and context positions.
+    Returns ``(targets int32 (P,), contexts int32 (P,), playlist_id int32 (P,))``, the last
+    being the index into ``encoded`` of each pair's playlist; pairs are ordered by
+    playlist, then target position, then context position.
+    Raises ValueError for a bad argument.
     """
     window = check_int("window", window, 1)
     flat, lengths = check_encoded("encoded", encoded)
@@ -278,55 +270,41 @@ def skipgram_pairs(
 ):
     """Skip-gram rows with negative sampling: each positive followed by its negatives.
 
-    Parameters
-    ----------
-    encoded : list of 1-D integer arrays
-        Encoded playlists, values in ``1..vocab_size``. Playlists shorter than 2 produce
-        no rows (see :func:`pair_stats` for how many were skipped).
-    window : int >= 1
-        Context window on each side of the target.
-    negatives : int >= 0
-        Negative rows emitted after each positive row.
-    vocab_size : int >= 1
-        ``V``; negatives are drawn from ``1..V``.
-    noise : {"uniform", "unigram"}
-        ``"uniform"``: every song in ``1..V`` equally likely (``counts``/``power`` ignored).
-        ``"unigram"``: ``p ∝ counts ** power`` (see :func:`noise_distribution`).
-    counts : int array (V+1,), required for ``"unigram"``
-        Song counts indexed by vocabulary index, ``counts[0] == 0``.
-    power : float >= 0
-        Exponent of the unigram noise.
-    exclude_target : bool
-        Redraw any negative equal to its row's target song.
-    exclude_context : bool
-        Redraw any negative equal to a song within ``window`` positions of this target
-        *occurrence* (its up to ``2*window`` neighbours in the same playlist). The same
-        pair seen elsewhere in the data, e.g. near another occurrence of the target, is
-        not excluded; :func:`collision_rates` measures how often that happens. The
-        target's own song is excluded by this rule only if it repeats inside the window.
-    max_pairs_per_playlist : int >= 1 or None
-        If a playlist yields more rows (positives + negatives) than this, keep a uniformly
-        random subset of exactly this many of its rows, without replacement. Kept rows stay
-        in their original relative order, so a negative may survive without its positive.
-        Negatives are only drawn for kept rows.
-    seed : int, None or numpy.random.Generator
-        Source of all randomness, via ``numpy.random.default_rng(seed)``; a Generator is
-        used (and advanced) as is.
-    shuffle : bool
-        Shuffle the final rows. Otherwise rows are ordered by playlist, target position
-        and context position, each positive followed by its negatives.
+    ``encoded``: list of 1-D integer arrays, the encoded playlists (values
+    ``1..vocab_size``); playlists shorter than 2 produce no rows (see :func:`pair_stats` for
+    how many were skipped).
 
-    Returns
-    -------
-    targets : int32 (N,)
-    contexts : int32 (N,)
-    labels : float32 (N,), 1.0 for positives and 0.0 for negatives.
+    ``window``: int >= 1, context window on each side of the target. ``negatives``: int
+    >= 0, negative rows emitted after each positive row. ``vocab_size``: ``V``, negatives
+    are drawn from ``1..V``.
 
-    Raises
-    ------
-    ValueError
-        Bad sizes, song indices outside ``1..vocab_size`` (naming the playlist), an unknown
-        noise, missing or mis-sized counts, or a vocabulary too small for the exclusion.
+    ``noise``: ``"uniform"`` (every song in ``1..V`` equally likely; ``counts``/``power``
+    ignored) or ``"unigram"`` (``p ∝ counts ** power``, see :mod:`helpers.noise`);
+    ``counts``: int (V+1,), song counts by index with ``counts[0] == 0``, required for
+    ``"unigram"``; ``power``: float, the exponent of the unigram noise.
+
+    ``exclude_target``: redraw any negative equal to its row's target song.
+    ``exclude_context``: redraw any negative equal to a song within ``window`` positions of
+    this target *occurrence* (its up to ``2*window`` neighbours in the same playlist). The
+    same pair seen elsewhere in the data, e.g. near another occurrence of the target, is
+    not excluded; :func:`collision_rates` measures how often that happens. The target's own
+    song is excluded by this rule only if it repeats inside the window.
+
+    ``max_pairs_per_playlist``: int >= 1 or None. If a playlist yields more rows (positives
+    + negatives) than this, keep a uniformly random subset of exactly this many of its
+    rows, without replacement. Kept rows stay in their original relative order, so a
+    negative may survive without its positive. Negatives are only drawn for kept rows.
+
+    ``seed``: int, None or ``numpy.random.Generator``, the source of all randomness via
+    ``numpy.random.default_rng(seed)`` (a Generator is used, and advanced, as is).
+    ``shuffle``: shuffle the final rows; otherwise rows are ordered by playlist, target
+    position and context position, each positive followed by its negatives.
+
+    Returns ``(targets int32 (N,), contexts int32 (N,), labels float32 (N,))``, labels 1.0
+    for positives and 0.0 for negatives.
+    Raises ValueError for bad sizes, song indices outside ``1..vocab_size`` (naming the
+    playlist), an unknown noise, missing or mis-sized counts, or a vocabulary too small
+    for the exclusion.
     """
     window = check_int("window", window, 1)
     negatives = check_int("negatives", negatives, 0)
@@ -434,19 +412,14 @@ def pair_stats(
 def collision_rates(targets, contexts, labels, encoded: Sequence, window: int) -> dict:
     """How often negative rows are not really negative.
 
-    Parameters
-    ----------
-    targets, contexts : int arrays (N,)
-    labels : float or int array (N,), 1 for positives and 0 for negatives
-    encoded, window : the playlists and window the true positives come from.
-
-    Returns
-    -------
-    dict with ``negatives`` (int, number of rows with label 0), ``same_as_target`` and
-    ``positive_pair`` (counts, int) and ``same_as_target_rate`` and ``positive_pair_rate``
+    ``targets``, ``contexts``: int arrays (N,); ``labels``: float or int array (N,), 1 for
+    positives and 0 for negatives; ``encoded``, ``window``: the playlists and window the
+    true positives come from.
+    Returns a dict with ``negatives`` (int, rows with label 0), ``same_as_target`` and
+    ``positive_pair`` (int counts) and ``same_as_target_rate`` and ``positive_pair_rate``
     (float fractions of the negatives; NaN when there are no negatives).
     ``positive_pair`` counts negatives whose (target, context) occurs anywhere in
-    ``positive_pairs(encoded, window)``.
+    ``positive_pairs(encoded, window)``. Raises ValueError for a bad argument.
     """
     t = np.asarray(targets)
     c = np.asarray(contexts)

@@ -35,6 +35,8 @@ MAX_DEPTH = 16
 
 
 class SchemaError(Exception):
+    """A value in a file does not match its schema: ``where`` (the field), ``expected``, ``got``."""
+
     def __init__(self, where: str, expected: str, got: Any):
         self.where, self.expected, self.got = where, expected, got
         super().__init__(f"{where}: expected {expected}, got {_show(got)}")
@@ -56,12 +58,16 @@ _MISSING = _Missing()
 
 
 class Spec:
+    """What a JSON value must be; ``check(value, where)`` raises :class:`SchemaError`."""
+
     def check(self, value: Any, where: str) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
 
 @dataclass
 class Int(Spec):
+    """An integer (not a bool) in ``lo..hi``."""
+
     lo: int = 0
     hi: int = INT64_MAX
 
@@ -72,6 +78,8 @@ class Int(Spec):
 
 @dataclass
 class Num(Spec):
+    """A number in the range ``lo``..``hi`` (``open_*``: bound excluded; NaN only with ``allow_nan``)."""
+
     lo: float = -math.inf
     hi: float = math.inf
     open_lo: bool = False
@@ -93,6 +101,8 @@ class Num(Spec):
 
 @dataclass
 class Str(Spec):
+    """A string of at most ``max_len`` characters, one of ``choices`` when given, ``hex_len`` hex digits when given."""
+
     max_len: int = 1000
     choices: tuple = ()
     hex_len: int | None = None
@@ -110,6 +120,8 @@ class Str(Spec):
 
 @dataclass
 class Bool(Spec):
+    """``true`` or ``false``."""
+
     def check(self, value, where):
         if not isinstance(value, bool):
             raise SchemaError(where, "true or false", value)
@@ -117,6 +129,8 @@ class Bool(Spec):
 
 @dataclass
 class List(Spec):
+    """A list of ``item`` values: exactly ``length`` of them when given, at most ``max_len``."""
+
     item: Spec
     length: int | None = None
     max_len: int = 10**7

@@ -154,7 +154,7 @@ class Vocab:
         close matches.
         """
         if not isinstance(name, str):
-            raise TypeError(f"song name must be a str, got {type(name).__name__} {name!r}")
+            raise ValueError(f"song name must be a str, got {type(name).__name__} {name!r}")
         self._index_names()
         if name in self._by_name:
             return self._by_name[name]

@@ -1,12 +1,8 @@
 """The songrec command, called in-process (same code path as the console script)."""
 
-import os
-import shutil
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import json
 import re
+import shutil
 import socket
 
 import pytest

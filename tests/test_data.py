@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.course_pickle import load_course_pickle
 from helpers.data import (
     Dataset,
     find_data_dir,
@@ -22,9 +23,8 @@ from helpers.data import (
     read_train,
     unescape,
 )
-from helpers.course_pickle import load_course_pickle
-from helpers.npz import read_npz, write_npz
 from helpers.errors import DataFormatError, UntrustedPickleError
+from helpers.npz import read_npz, write_npz
 
 # Four songs; the first line carries the trailing space after the ID seen in yes_complete.
 SONG_HASH = (
@@ -283,7 +283,8 @@ def test_load_cornell_missing_dir_says_how_to_get_data(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         load_cornell(missing)
     message = str(info.value)
-    for fragment in (str(missing), "song_hash.txt", "train.txt", "songrec data fetch", "SONGREC_DATA_DIR", "--data-dir"):
+    for fragment in (str(missing), "song_hash.txt", "train.txt", "songrec data fetch", "SONGREC_DATA_DIR",
+                     "--data-dir"):
         assert fragment in message
 
 
@@ -328,7 +329,7 @@ def test_load_cornell_rejects_path_like_variant(tmp_path, bad):
 
 def test_dataset_rejects_wrong_dtypes():
     songs = pd.DataFrame({"title": ["a"], "artist": ["b"]}, index=pd.Index([0], name="song_id"))
-    with pytest.raises(TypeError, match=r"playlists\[0\].*int64"):
+    with pytest.raises(ValueError, match=r"playlists\[0\].*int64"):
         Dataset(playlists=[np.array([0], dtype=np.int32)], songs=songs, name="x", source="y")
     with pytest.raises(ValueError, match="artist"):
         Dataset(playlists=[], songs=songs[["title"]], name="x", source="y")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from helpers.recommend import top_n
-from helpers.synthetic import make_synthetic
 from helpers.sgns import PRESETS, train
+from helpers.synthetic import make_synthetic
 from helpers.vocab import build_vocab
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,6 @@ The refusals themselves (``.``, ``''``, the current folder, a folder that is not
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 import sys

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from helpers.data import load_cornell, read_song_hash, read_train
-from helpers.npz import read_npz, write_npz
 from helpers.errors import ChecksumError
 from helpers.fetch import KNOWN_FILES, check, verify_dir
+from helpers.npz import read_npz, write_npz
 
 pytestmark = pytest.mark.realdata
 
