@@ -211,7 +211,7 @@ def _draw_negatives(sampler, trow: np.ndarray, exclusion: _Exclusion | None, voc
 
 # Random bits per row in the cap's sort keys; the playlist's group number fills the rest
 # of a uint64. Ties (two rows of one playlist with the same bits at the cut: a few calls
-# in a million at the seed's sizes) are detected and resolved by an exact, slower sort.
+# in a million at the original assignment's sizes) are detected and resolved by an exact, slower sort.
 _CAP_KEY_BITS = 40
 
 
