@@ -305,6 +305,18 @@ def is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+def _bound_text(noun: str, low, high, low_open: bool = False, high_open: bool = False) -> str:
+    """``noun`` with its one bound, if any: "an int >= 1", "a finite number > 0"."""
+    def show(x):
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
+    if low is not None:
+        return f"{noun} {'>' if low_open else '>='} {show(low)}"
+    if high is not None:
+        return f"{noun} {'<' if high_open else '<='} {show(high)}"
+    return noun
+
+
 def check_int(name: str, value: Any, low: int | None = None, high: int | None = None, *,
               allow_none: bool = False) -> int | None:
     """``value`` as a Python int, or ``None`` when ``allow_none`` and it is ``None``.
@@ -314,14 +326,8 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
     if value is None and allow_none:
         return None
     if not is_int(value) or (low is not None and value < low) or (high is not None and value > high):
-        if low is not None and high is not None:
-            expected = f"an int in {low}..{high}"
-        elif low is not None:
-            expected = f"an int >= {low}"
-        elif high is not None:
-            expected = f"an int <= {high}"
-        else:
-            expected = "an int"
+        expected = f"an int in {low}..{high}" if low is not None and high is not None \
+            else _bound_text("an int", low, high)
         raise bad_argument(name, ("None or " if allow_none else "") + expected, value)
     return int(value)
 
@@ -336,14 +342,8 @@ def check_real(name: str, value: Any, low: float | None = None, high: float | No
     if ok and high is not None:
         ok = value < high if high_open else value <= high
     if not ok:
-        if low is not None and high is not None:
-            expected = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        elif low is not None:
-            expected = f"a finite number {'>' if low_open else '>='} {low:g}"
-        elif high is not None:
-            expected = f"a finite number {'<' if high_open else '<='} {high:g}"
-        else:
-            expected = "a finite number"
+        expected = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}" \
+            if low is not None and high is not None else _bound_text("a finite number", low, high, low_open, high_open)
         raise bad_argument(name, expected, value)
     return float(value)
 

@@ -7,28 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pairs_by_loop import brute_positives, random_playlists
 
 from bench.fast_rows import fast_skipgram_rows
 from bench.original_pipeline import original_generate_pairs
-
-
-def brute_positives(playlists, window, reach=None):
-    """(target, context) pairs by a plain double loop; ``reach[p][i]`` limits position i."""
-    out = []
-    for p, pl in enumerate(playlists):
-        for i in range(len(pl)):
-            r = window if reach is None else reach[p][i]
-            for j in range(len(pl)):
-                if i != j and abs(i - j) <= r:
-                    out.append((int(pl[i]), int(pl[j])))
-    return Counter(out)
-
-
-def random_playlists(rng, n, vocab, lo=0, hi=30):
-    return [rng.integers(1, vocab + 1, size=rng.integers(lo, hi)).astype(np.int32)
-            for _ in range(n)]
-
-
 
 
 @settings(max_examples=25, deadline=None)
