@@ -3,7 +3,7 @@
     songrec data fetch [--data-dir DIR]      download and verify Cornell's dataset
     songrec data check [--data-dir DIR]      verify sha256 of every data file
     songrec data build --out FILE.npz        store a dataset in a safe (non-pickle) format
-    songrec train [--synthetic] --out DIR    train SGNS and save a run folder
+    songrec train [--synthetic] [--loop fast|keras] --out DIR   train SGNS, save a run folder
     songrec recommend "Title by Artist" --run DIR -n 10
     songrec evaluate --run DIR               HR@K / MRR@K of the run and baselines
     songrec demo                             what `make run` calls: data, train, recommend
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-k", type=int, default=10)
     e.add_argument("--out", default=None, help="folder for the CSV and PNG (default: the run folder)")
 
-    m = sub.add_parser("demo", help="find data, train the reference model, print recommendations")
+    m = sub.add_parser("demo", help="find data, train with the fast loop, print recommendations")
     _train_args(m)
     m.set_defaults(out="runs/demo", overwrite=True)
     return parser
