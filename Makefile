@@ -120,7 +120,7 @@ check-notebooks: venv
 
 bench: venv
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf build release autograded feedback exchange runs/course .pytest_cache

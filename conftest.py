@@ -22,5 +22,5 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     data = os.environ.get("SONGREC_DATA_DIR")
-    return [f"songrec: profile={os.environ['SONGREC_PROFILE']}, "
-            f"real data={'SONGREC_DATA_DIR=' + data if data else 'absent (real-data tests skip; notebooks use synthetic data)'}"]
+    where = f"SONGREC_DATA_DIR={data}" if data else "absent (real-data tests skip; notebooks use synthetic data)"
+    return [f"songrec: profile={os.environ['SONGREC_PROFILE']}, real data={where}"]

@@ -1,5 +1,5 @@
-"""Target 4: the reference training on every yes_complete playlist (what ``songrec train``
-does with ``fast_sgns.REFERENCE_SETTINGS``): wall time and peak memory, in a child process.
+"""Target 4: the fast loop on every yes_complete playlist (what ``songrec train`` does with
+``PRESETS["fast"]``): wall time and peak memory, in a child process.
 
 Wall time counts everything after the data are loaded and encoded: building the noise
 table, making positives (overlapped with training after epoch 1), compiling and training.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from common import in_child, load_playlists, say, write_csv
+from bench.common import in_child, load_playlists, say, write_csv
 
 BUDGET_S = 600.0
 
@@ -20,14 +20,14 @@ BUDGET_S = 600.0
 def run() -> dict:
     import keras  # noqa: F401
 
-    from helpers.fast_sgns import REFERENCE_SETTINGS, train_fast
+    from helpers.sgns import PRESETS, train
     from helpers.vocab import build_vocab
 
     playlists = load_playlists()
     vocab = build_vocab(playlists)
     encoded = vocab.encode(playlists)
     start = time.perf_counter()
-    res = train_fast(encoded, vocab.size, REFERENCE_SETTINGS, seed=42)
+    res = train(encoded, vocab.size, PRESETS["fast"])
     wall = time.perf_counter() - start
     return {"playlists": len(playlists), "songs": int(sum(len(p) for p in playlists)),
             "vocab": vocab.size, "wall_seconds": wall, "train_seconds": res.seconds,
@@ -37,7 +37,7 @@ def run() -> dict:
 
 
 def main() -> dict:
-    say("== full yes_complete reference training (target 4) ==")
+    say("== full yes_complete fast-loop training (target 4) ==")
     r = in_child(run)
     r["budget_s"] = BUDGET_S
     r["within_budget"] = r["wall_seconds"] <= BUDGET_S

@@ -1,7 +1,7 @@
 """Target 5: the student path is untouched and stays fast.
 
-* checks that ``TrainConfig()`` still holds the seed's settings (the notebooks rely on
-  them; the fast path has its own ``fast_sgns.REFERENCE_SETTINGS``);
+* reports the settings the notebooks' reference run trains with (``PRESETS["assignment"]``,
+  the original assignment's; ``tests/test_sgns.py`` checks them value by value);
 * times the six notebooks under the CI profile (``SONGREC_PROFILE=ci
   tools/run_notebooks.py``, executed copies under bench/results/notebooks_ci); the budget
   is 3 minutes. ``--skip-notebooks`` leaves this out.
@@ -17,23 +17,20 @@ import subprocess
 import sys
 import time
 
-from common import REPO, RESULTS, say, write_csv
+from bench.common import REPO, RESULTS, say, write_csv
 
-SEED_SETTINGS = {"window": 10, "negatives": 5, "noise": "uniform",
-                 "max_pairs_per_playlist": 10_000, "dim": 32, "shared": True,
-                 "learning_rate": 1e-3, "batch_size": 2048, "epochs": 20}
 BUDGET_S = 180.0
 
 
 def main(notebooks: bool = True) -> dict:
-    from helpers.training import TrainConfig
+    from helpers.course import PROFILES
+    from helpers.sgns import PRESETS
 
     say("== student path (target 5) ==")
-    cfg = TrainConfig().to_dict()
-    changed = {k: (cfg[k], v) for k, v in SEED_SETTINGS.items() if cfg[k] != v}
-    say("TrainConfig defaults = seed settings" if not changed
-        else f"TrainConfig defaults differ from the seed's: {changed}")
-    row = {"trainconfig_is_seed": not changed, "notebooks_ci_seconds": float("nan"),
+    same = PROFILES["default"].sgns == PRESETS["assignment"]
+    say("the default profile trains with PRESETS['assignment']" if same
+        else f"the default profile trains with {PROFILES['default'].sgns}, not PRESETS['assignment']")
+    row = {"profile_is_assignment": same, "notebooks_ci_seconds": float("nan"),
            "notebooks_ok": None, "budget_s": BUDGET_S}
     if notebooks:
         env = {**os.environ, "SONGREC_PROFILE": "ci", "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -18,7 +18,6 @@ import csv
 import multiprocessing as mp
 import os
 import resource
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -30,48 +29,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-if str(BENCH_DIR) not in sys.path:
-    sys.path.insert(0, str(BENCH_DIR))
 
-DEFAULT_DATA = Path("/work/shared/data/cornell")
-SEED_PLAYLISTS = 200          # the seed's setting: first 200 yes_complete playlists
+ORIGINAL_PLAYLISTS = 200      # the original assignment's setting: first 200 yes_complete playlists
 TEST_FRACTION = 0.1           # held-out playlists for HR@10
 SPLIT_SEED = 0
 FULL_EVAL_CASES = 5000        # held-out next-song cases scored on the full data (sampled)
 
 
 def data_dir() -> Path:
-    """``SONGREC_DATA_DIR`` if set, else the shared copy of the Cornell data."""
-    value = os.environ.get("SONGREC_DATA_DIR")
-    return Path(value) if value else DEFAULT_DATA
+    """The Cornell data: ``SONGREC_DATA_DIR``, else the checkout's ``data/cornell``
+    (:func:`helpers.data.find_data_dir`); raises FileNotFoundError when neither exists."""
+    from helpers.data import find_data_dir
 
-
-def _read_train_gz(folder: Path) -> list[np.ndarray]:
-    """Fallback reader for yes_complete/train.txt(.gz): two header lines, one playlist per
-    line of space-separated song IDs."""
-    import gzip
-
-    path = folder / "train.txt"
-    opener = open
-    if not path.exists():
-        path, opener = folder / "train.txt.gz", gzip.open
-    with opener(path, "rt") as fh:
-        lines = fh.read().splitlines()[2:]
-    return [np.array(line.split(), dtype=np.int64) for line in lines]
+    found = find_data_dir(None)
+    if found is None:
+        raise FileNotFoundError("the benchmarks need the Cornell data: set SONGREC_DATA_DIR or run "
+                                "`songrec data fetch`")
+    return found
 
 
 def load_playlists(limit: int | None = None) -> list[np.ndarray]:
     """yes_complete playlists with at least 2 songs (raw IDs, int64), first ``limit``."""
-    try:
-        from helpers.data import load_cornell
+    from helpers.data import load_cornell
 
-        playlists = load_cornell(data_dir(), "yes_complete", min_length=2,
-                                 with_tags=False).playlists
-    except ImportError:  # the data stage not installed yet: read the file directly
-        folder = data_dir() / "yes_complete"
-        playlists = [p for p in _read_train_gz(folder) if p.size >= 2]
+    playlists = load_cornell(data_dir(), "yes_complete", min_length=2, with_tags=False).playlists
     return playlists[:limit] if limit else playlists
 
 
@@ -81,7 +62,7 @@ def split(limit: int | None, max_cases: int | None = None):
     Returns ``(EvalSplit, queries, answers)``; with ``max_cases`` a seeded sample of the
     cases (sorted back into playlist order) keeps the ranking cost bounded.
     """
-    from helpers.evaluate import split_and_encode
+    from helpers.splits import split_and_encode
 
     sp = split_and_encode(load_playlists(limit), TEST_FRACTION, SPLIT_SEED)
     q, a = sp.queries, sp.answers

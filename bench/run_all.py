@@ -1,8 +1,8 @@
 """Run every benchmark (``make bench``) and regenerate bench/RESULTS.md.
 
-Order: pair generation (target 1), training throughput (2), quality on the seed's 200
-playlists and on the full data with the reference timings (3, 4), the full-data reference
-training on every playlist (4), the student path (5). Every ratio is measured in this run,
+Order: pair generation (target 1), training throughput (2), quality on the original
+assignment's 200 playlists and on the full data with the fast loop's timings (3, 4), the
+full-data fast-loop training on every playlist (4), the student path (5). Every ratio is measured in this run,
 on this machine. Each script also writes its CSV under bench/results/.
 
 ``--quick``: training throughput over 3 epochs instead of 20, no full-data quality, no
@@ -17,12 +17,8 @@ import os
 import platform
 import time
 
-import bench_full
-import bench_pairs
-import bench_quality
-import bench_student
-import bench_training
-from common import BENCH_DIR, say
+from bench import bench_full, bench_pairs, bench_quality, bench_student, bench_training
+from bench.common import BENCH_DIR, say
 
 TARGETS = {"pairs": 300.0, "training": 10.0, "full_s": 600.0, "notebooks_s": 180.0}
 
@@ -39,7 +35,7 @@ def _f(x, fmt="{:.4f}"):
 
 
 def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
-    from helpers.fast_sgns import REFERENCE_SETTINGS
+    from helpers.sgns import PRESETS
 
     lines = ["<!-- bench:start -->",
              f"Benchmarks from `make bench` ({dt.date.today().isoformat()}, "
@@ -47,56 +43,57 @@ def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
              f"whole run {seconds / 60:.0f} min{', --quick' if quick else ''}; 1-minute load "
              f"average before each script: {', '.join(f'{x:.1f}' for x in loads)}). Every "
              "ratio compares two measurements of the same run; other work on the machine "
-             "slows the multi-threaded fast paths more than the single-threaded seed, so "
+             "slows the multi-threaded fast paths more than the single-threaded original loop, so "
              "ratios are lower on a busy machine. Peak memory is the peak RSS of the child "
              "process that ran the measurement (interpreter and libraries included).", "",
              "| # | what | baseline | fast path | result | target |",
              "|---|---|---|---|---|---|"]
     if "pairs" in res:
         rows = {r["method"]: r for r in res["pairs"]["rows"]}
-        seed = rows["seed loop (bench/seed_pipeline.py)"]
+        original = rows["original loop (bench/original_pipeline.py)"]
         fast = rows["fast_skipgram_rows"]
         one = rows.get("fast_skipgram_rows (1 thread)")
-        ok = fast["speedup_vs_seed"] >= TARGETS["pairs"] and fast["same_rows"]
+        ok = fast["speedup_vs_original"] >= TARGETS["pairs"] and fast["same_rows"]
         lines.append(
             f"| 1 | pair generation, 200 playlists ({fast['rows']:,} rows, positives "
-            f"{fast['positive_share']:.3f} vs {seed['positive_share']:.3f}) | seed loop "
-            f"{seed['seconds']:.1f} s, {seed['peak_rss_mb']:.0f} MiB | "
+            f"{fast['positive_share']:.3f} vs {original['positive_share']:.3f}) | original loop "
+            f"{original['seconds']:.1f} s, {original['peak_rss_mb']:.0f} MiB | "
             f"{fast['seconds'] * 1000:.0f} ms (median of {bench_pairs.REPEATS}), "
             f"{fast['peak_rss_mb']:.0f} MiB, 2 threads"
-            + (f" (1 thread: {one['seconds'] * 1000:.0f} ms, x{one['speedup_vs_seed']:,.0f})"
+            + (f" (1 thread: {one['seconds'] * 1000:.0f} ms, x{one['speedup_vs_original']:,.0f})"
                if one else "")
-            + f" | x{fast['speedup_vs_seed']:,.0f} (x{fast['speedup_vs_seed_best']:,.0f} best "
+            + f" | x{fast['speedup_vs_original']:,.0f} (x{fast['speedup_vs_original_best']:,.0f} best "
             f"run) | >= x300: {_mark(ok)} |")
     if "training" in res:
         base, fast = res["training"]["rows"]
-        hr_ok = fast["hr10_dot+noise"] >= max(base["hr10_cosine"], base["hr10_dot"])
-        ok = fast["speedup_vs_seed"] >= TARGETS["training"] and hr_ok
+        base_hr = (base["hr10_sgns cosine"], base["hr10_sgns dot"])
+        fast_hr = fast["hr10_sgns target·context"]
+        ok = fast["speedup_vs_original"] >= TARGETS["training"] and fast_hr >= max(base_hr)
         lines.append(
-            f"| 2 | training, dim 32, {base['epochs']} epochs, 180 playlists | seed "
+            f"| 2 | training, dim 32, {base['epochs']} epochs, 180 playlists | keras loop "
             f"`model.fit`: {base['pair_updates_per_s']:,.0f} pair updates/s, HR@10 "
-            f"{base['hr10_cosine']:.4f} (cosine) / {base['hr10_dot']:.4f} (dot), "
+            f"{base_hr[0]:.4f} (cosine) / {base_hr[1]:.4f} (dot), "
             f"{base['peak_rss_mb']:.0f} MiB | {fast['pair_updates_per_s']:,.0f} pair "
-            f"updates/s, HR@10 {fast['hr10_dot+noise']:.4f}, "
-            f"{fast['peak_rss_mb']:.0f} MiB | x{fast['speedup_vs_seed']:.1f} | >= x10 "
+            f"updates/s, HR@10 {fast_hr:.4f}, "
+            f"{fast['peak_rss_mb']:.0f} MiB | x{fast['speedup_vs_original']:.1f} | >= x10 "
             f"and HR@10 not lower: {_mark(ok)} |")
-    for name in ("seed200", "full"):
+    for name in ("original200", "full"):
         if name not in res.get("quality", {}):
             continue
         s = res["quality"][name]["summary"]
         ok = s["sgns_hr10"] > s["best_cooc_hr10"] and s["sgns_hr10"] > s["gensim_best_hr10"]
-        label = "200 playlists" if name == "seed200" else "full yes_complete"
+        label = "200 playlists" if name == "original200" else "full yes_complete"
         lines.append(
             f"| 3 | HR@10, {label} ({s['cases']:,} held-out cases) | best co-occurrence "
             f"({s['best_cooc']}) {s['best_cooc_hr10']:.4f}; gensim skip-gram (best "
-            f"scoring) {s['gensim_best_hr10']:.4f} | reference SGNS "
+            f"scoring) {s['gensim_best_hr10']:.4f} | fast-loop SGNS "
             f"{s['sgns_hr10']:.4f} | {'beats both' if ok else 'does not beat both'} | "
             f"beat both: {_mark(ok)} |")
     if "full" in res:
         r = res["full"]["row"]
         lines.append(
-            f"| 4 | reference training on all {r['playlists']:,} playlists "
-            f"({r['songs']:,} songs, V={r['vocab']:,}) | seed pipeline: cannot run | "
+            f"| 4 | fast-loop training on all {r['playlists']:,} playlists "
+            f"({r['songs']:,} songs, V={r['vocab']:,}) | keras loop: cannot run | "
             f"{r['wall_seconds']:.0f} s wall, {r['pair_updates_per_s']:,.0f} pair "
             f"updates/s, {r['peak_rss_mb']:.0f} MiB | {r['epochs']} epochs | <= 600 s: "
             f"{_mark(r['within_budget'])} |")
@@ -105,33 +102,33 @@ def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
         t = r["notebooks_ci_seconds"]
         ok = None if t != t else (t <= TARGETS["notebooks_s"] and bool(r["notebooks_ok"]))
         lines.append(
-            f"| 5 | student path | `TrainConfig()` = seed settings: "
-            f"{'yes' if r['trainconfig_is_seed'] else 'NO'} | six notebooks, CI profile: "
+            f"| 5 | student path | default profile = `PRESETS['assignment']`: "
+            f"{'yes' if r['profile_is_assignment'] else 'NO'} | six notebooks, CI profile: "
             f"{_f(t, '{:.0f}')} s | "
             f"{'ok' if r['notebooks_ok'] else 'not run' if ok is None else 'FAILED'}"
             f" | <= 180 s: {_mark(ok)} |")
     for name, q in res.get("quality", {}).items():
-        label = "first 200 playlists" if name == "seed200" else "full yes_complete"
+        label = "first 200 playlists" if name == "original200" else "full yes_complete"
         lines += ["", f"HR@10 on held-out playlists, {label} ({q['summary']['cases']:,} "
                   f"next-song cases, V={q['summary']['vocab']:,}):", "",
                   "| method | HR@10 | MRR@10 | coverage |", "|---|---|---|---|"]
         for _, row in q["table"].iterrows():
             lines.append(f"| {row['method']} | {row['HR@10']:.4f} | {row['MRR@10']:.4f} | "
                          f"{row['coverage']:.4f} |")
-        ref = q["reference"]
+        ref = q["fast"]
         lines.append("")
-        lines.append(f"Reference SGNS training here: {ref['train_seconds']:.0f} s, "
+        lines.append(f"Fast-loop SGNS training here: {ref['train_seconds']:.0f} s, "
                      f"{ref['pair_updates_per_s']:,.0f} pair updates/s, peak RSS "
                      f"{ref['peak_rss_mb']:.0f} MiB"
                      + (f"; gensim: {q['gensim']['train_seconds']:.0f} s, peak RSS "
                         f"{q['gensim']['peak_rss_mb']:.0f} MiB." if q.get("gensim") else "."))
-    lines += ["", "`sgns dot+noise` ranks by target . context plus `power * log count` (the "
-              "model's estimate of log P(next | query), see `fast_sgns.next_song_tables`); "
-              "`dot` is the plain logit; `cosine` compares target vectors. gensim runs with "
-              "the same window, shrinking window, negatives, noise exponent, subsampling, "
+    lines += ["", "`sgns next song` ranks by target . context plus `power * log count` (the "
+              "model's estimate of log P(next | query), see `helpers.noise.next_song_tables`); "
+              "`target·context` is the plain logit; `cosine` compares target vectors. gensim runs "
+              "with the same window, shrinking window, negatives, noise exponent, subsampling, "
               "dimension and epochs, and its own SGD learning rate.", "",
-              "Reference settings (`helpers.fast_sgns.REFERENCE_SETTINGS`): "
-              + ", ".join(f"`{k}={v!r}`" for k, v in REFERENCE_SETTINGS.items()) + ".",
+              "Fast-loop settings (`helpers.sgns.PRESETS['fast']`): "
+              + ", ".join(f"`{k}={v!r}`" for k, v in PRESETS["fast"].to_dict().items()) + ".",
               "<!-- bench:end -->", ""]
     return "\n".join(lines)
 
@@ -148,9 +145,9 @@ def main(quick: bool = False) -> dict:
     load()
     res["pairs"] = bench_pairs.main()
     load()
-    res["training"] = bench_training.main(3 if quick else bench_training.SEED_EPOCHS)
+    res["training"] = bench_training.main(3 if quick else bench_training.ORIGINAL_EPOCHS)
     load()
-    res["quality"] = bench_quality.main(("seed200",) if quick else ("seed200", "full"))
+    res["quality"] = bench_quality.main(("original200",) if quick else ("original200", "full"))
     if not quick:
         load()
         res["full"] = bench_full.main()

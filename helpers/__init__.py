@@ -1,13 +1,33 @@
 """Reference implementation of a skip-gram song recommender (SGNS on playlists).
 
-Modules, one per stage: ``data``/``fetch``/``synthetic`` (inputs), ``vocab`` (ID mapping),
-``skipgrams`` (training pairs), ``model`` and ``training`` (Keras SGNS), ``recommend``
-(cosine top-N), ``runs`` (saved runs), ``evaluate``/``baselines``/``plots``/``projector``
-(evaluation), ``course`` (notebook profiles), ``cli`` (the ``songrec`` command).
+Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
 
-TensorFlow is imported lazily by ``model`` and ``training`` only, so data work stays fast.
-Importing ``helpers`` installs ``quiet_tensorflow``'s hook, so that TensorFlow's first
-import (also through ``import keras``) prints none of its start-up log lines.
+* inputs: ``data`` (Cornell's files, ``Dataset``), ``npz`` (songrec's own dataset file),
+  ``course_pickle`` (the original assignment's pickle, on opt-in), ``fetch`` (download
+  and verify), ``synthetic`` (a genre corpus with known answers), ``locations`` (where
+  data and caches go);
+* vocabulary and pairs: ``vocab`` (raw IDs <-> indices 1..V), ``windows`` (which
+  positions see each other), ``noise`` (the negative-sampling distribution),
+  ``skipgrams`` (the keras loop's training rows);
+* training: ``sgns`` (``SGNSConfig``, ``PRESETS``, ``LOOPS``, ``train``), ``model`` (the
+  Keras SGNS network), ``keras_loop`` and ``fast_loop`` (the two loops), ``fast_model``
+  (the fast loop's Keras model), ``progress`` (one line per epoch);
+* using and judging the vectors: ``ranking`` (the rules every ranking follows),
+  ``recommend`` (cosine top-N), ``splits`` (playlist splits, next-song cases),
+  ``baselines`` (scorers to compare with), ``scorers`` (their registry), ``metrics``
+  (HR@K, MRR@K, coverage, label agreement), ``evaluate`` (``songrec evaluate``), ``plots``,
+  ``projector`` (TensorBoard Projector files);
+* around them: ``runs`` (saved runs), ``course`` (the notebooks' profiles and reference
+  outputs), ``cli`` and ``__main__`` (the ``songrec`` command), ``validate`` (argument
+  checks and file schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the
+  output-folder rule), ``limits`` (resource limits), ``terminal`` (safe printing),
+  ``quiet_tensorflow`` (TensorFlow's start-up lines), ``nbgrader_guards`` (grading
+  preprocessors).
+
+TensorFlow is imported only by the modules that train (``model``, ``keras_loop``,
+``fast_model``, ``fast_loop`` when it runs), so data work stays fast. Importing ``helpers``
+installs ``quiet_tensorflow``'s hook, so that TensorFlow's first import (also through
+``import keras``) prints none of its start-up log lines.
 """
 
 from helpers import quiet_tensorflow as _quiet_tensorflow

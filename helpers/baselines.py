@@ -1,6 +1,6 @@
 """Recommenders to compare against the SGNS embeddings, all with one interface.
 
-Every class here follows ``helpers.evaluate.Scorer``: a ``name`` and
+Every class here follows :class:`helpers.metrics.Scorer`: a ``name`` and
 ``scores(queries int32 (B,)) -> float32 (B, V+1)`` where column ``i`` scores song index
 ``i`` (column 0 is padding and is ignored by the ranking, as is the query's own column).
 
@@ -12,7 +12,7 @@ Every class here follows ``helpers.evaluate.Scorer``: a ``name`` and
   appear in *similar contexts*, second-order) or target·context dot products (songs that
   appear *next to each other*, first-order; this is what the model's logit estimates).
 
-Ties.  The ranking in ``helpers.evaluate`` puts equal scores in order of lower song index.
+Ties.  The ranking (:mod:`helpers.ranking`) puts equal scores in order of lower song index.
 Co-occurrence rows are mostly zeros, so when a query has fewer than ``K`` co-occurring
 songs the rest of its top-``K`` is filled with the lowest-index zero-score songs – an
 arbitrary choice that can, rarely, score a lucky hit.  ``tiebreak="popularity"`` fills
@@ -27,7 +27,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from helpers.evaluate import _unit_rows, check_queries
+from helpers.ranking import check_queries, check_table, cosine_scores, unit_rows
+from helpers.validate import Described, bad_argument, check_choice, check_encoded, check_int, check_vocab_size
+from helpers.windows import Windows
 
 __all__ = [
     "RandomScorer",
@@ -39,34 +41,6 @@ __all__ = [
 ]
 
 
-def _check_vocab_size(vocab_size: int) -> int:
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
-        raise TypeError(f"vocab_size must be an integer, got {vocab_size!r}")
-    if vocab_size < 2:
-        raise ValueError(f"vocab_size must be at least 2 songs, got {vocab_size}")
-    return int(vocab_size)
-
-
-def _check_encoded(encoded: Sequence[np.ndarray], vocab_size: int) -> list[np.ndarray]:
-    if isinstance(encoded, np.ndarray) and encoded.ndim == 1 and encoded.dtype != object:
-        raise TypeError("train_encoded must be a list of playlists (arrays), not one flat array")
-    out = []
-    for i, p in enumerate(encoded):
-        arr = np.asarray(p)
-        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-            raise ValueError(
-                f"playlist {i} must be a 1-D array of integer song indices, "
-                f"got dtype {arr.dtype} and shape {arr.shape}"
-            )
-        if arr.size and (arr.min() < 1 or arr.max() > vocab_size):
-            bad = arr[(arr < 1) | (arr > vocab_size)][0]
-            raise ValueError(
-                f"playlist {i} holds index {bad}; encoded songs must be in 1..{vocab_size}"
-            )
-        out.append(arr.astype(np.int64, copy=False))
-    return out
-
-
 class RandomScorer:
     """Uniform random scores, fixed per ``(seed, query)`` so batching cannot change them.
 
@@ -74,8 +48,8 @@ class RandomScorer:
     """
 
     def __init__(self, vocab_size: int, seed: int = 0, name: str = "random"):
-        self.vocab_size = _check_vocab_size(vocab_size)
-        self.seed = int(seed)
+        self.vocab_size = check_vocab_size(vocab_size, 2)
+        self.seed = check_int("seed", seed, 0)
         self.name = name
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
@@ -97,10 +71,12 @@ class PopularityScorer:
 
     def __init__(self, counts: np.ndarray, name: str = "popularity"):
         c = np.asarray(counts)
-        if c.ndim != 1 or c.size < 3:
-            raise ValueError(f"counts must have shape (V+1,) with V >= 2, got {c.shape}")
-        if not np.issubdtype(c.dtype, np.number) or np.any(c < 0) or not np.isfinite(c).all():
-            raise ValueError("counts must be finite non-negative numbers (play counts per index)")
+        if c.ndim != 1 or c.size < 3 or not np.issubdtype(c.dtype, np.number):
+            raise bad_argument("counts", "play counts per song index of shape (V+1,) with V >= 2",
+                               Described(f"dtype {c.dtype} shape {c.shape}"))
+        if np.any(c < 0) or not np.isfinite(c).all():
+            raise bad_argument("counts", "finite non-negative numbers (play counts per index)",
+                               Described("a negative or non-finite count"))
         self.vocab_size = c.size - 1
         self._row = c.astype(np.float32)
         self.name = name
@@ -132,20 +108,18 @@ def cooccurrence_matrix(
     looks at the diagonal (the query is excluded).  Returns float64 CSR (V+1, V+1) with
     row and column 0 empty.
     """
-    v = _check_vocab_size(vocab_size)
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be a positive integer, got {window!r}")
-    lists = _check_encoded(train_encoded, v)
-    lengths = np.array([p.size for p in lists], dtype=np.int64)
-    flat = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
-    owner = np.repeat(np.arange(len(lists)), lengths)
+    v = check_vocab_size(vocab_size, 2)
+    window = check_int("window", window, 1)
+    flat, lengths = check_encoded("train_encoded", train_encoded, v)
+    flat = flat.astype(np.int64)
+    windows = Windows(lengths)
     rows, cols = [], []
-    for d in range(1, int(window) + 1):
-        if flat.size <= d:
+    for d in range(1, window + 1):
+        i = windows.partners(d)
+        if i.size == 0:
             break
-        same = owner[:-d] == owner[d:]
-        rows.append(flat[:-d][same])
-        cols.append(flat[d:][same])
+        rows.append(flat[i])
+        cols.append(flat[i + d])
     a = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     b = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     if not directed:
@@ -167,9 +141,9 @@ def ppmi(counts: sparse.spmatrix) -> sparse.csr_matrix:
     """
     c = sparse.csr_matrix(counts, dtype=np.float64)
     if c.shape[0] != c.shape[1]:
-        raise ValueError(f"counts must be square, got shape {c.shape}")
+        raise bad_argument("counts", "a square matrix", Described(f"shape {c.shape}"))
     if c.nnz and c.data.min() < 0:
-        raise ValueError("counts must be non-negative")
+        raise bad_argument("counts", "non-negative", Described(f"a minimum of {c.data.min():g}"))
     c.eliminate_zeros()
     total = c.sum()
     out = c.tocoo(copy=True)
@@ -197,18 +171,14 @@ def _popularity_fill(pop: np.ndarray) -> np.ndarray:
 class CooccurrenceScorer:
     """Scores = the query's row of a co-occurrence matrix built from training playlists.
 
-    Parameters
-    ----------
-    train_encoded : list of int arrays (L,), song indices ``1..V``.
-    vocab_size : V.
-    window : neighbourhood size on each side (see :func:`cooccurrence_matrix`).
-    weighting : ``"count"`` (raw counts) or ``"ppmi"`` (:func:`ppmi` of the counts).
-    directed : count only songs *after* the query (``True``) or on both sides.
-    tiebreak : ``None`` (zero-score songs tie and fall to lower index first) or
-        ``"popularity"`` (zero-score songs ordered by training count, all below every
-        positive score; see the module docstring).
-
-    ``matrix`` holds the (V+1, V+1) float64 CSR matrix used for scoring.
+    ``train_encoded``: list of int arrays (L,), song indices ``1..V``; ``vocab_size``: V;
+    ``window``: neighbourhood size on each side (see :func:`cooccurrence_matrix`);
+    ``weighting``: ``"count"`` (raw counts) or ``"ppmi"`` (:func:`ppmi` of the counts);
+    ``directed``: count only songs *after* the query (``True``) or on both sides;
+    ``tiebreak``: ``None`` (zero-score songs tie and fall to lower index first) or
+    ``"popularity"`` (zero-score songs ordered by training count, all below every positive
+    score; see the module docstring). ``matrix`` holds the (V+1, V+1) float64 CSR matrix
+    used for scoring. Raises ValueError for a bad argument.
     """
 
     def __init__(
@@ -221,11 +191,9 @@ class CooccurrenceScorer:
         tiebreak: str | None = None,
         name: str | None = None,
     ):
-        if weighting not in ("count", "ppmi"):
-            raise ValueError(f"weighting must be 'count' or 'ppmi', got {weighting!r}")
-        if tiebreak not in (None, "popularity"):
-            raise ValueError(f"tiebreak must be None or 'popularity', got {tiebreak!r}")
-        self.vocab_size = _check_vocab_size(vocab_size)
+        check_choice("weighting", weighting, ("count", "ppmi"))
+        check_choice("tiebreak", tiebreak, (None, "popularity"))
+        self.vocab_size = check_vocab_size(vocab_size, 2)
         counts = cooccurrence_matrix(train_encoded, self.vocab_size, window, directed)
         self.matrix = ppmi(counts) if weighting == "ppmi" else counts
         self.window, self.weighting, self.directed, self.tiebreak = (
@@ -233,12 +201,8 @@ class CooccurrenceScorer:
         )
         self._fill = None
         if tiebreak == "popularity":
-            flat = [np.asarray(p, dtype=np.int64) for p in train_encoded]
-            pop = np.bincount(
-                np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64),
-                minlength=self.vocab_size + 1,
-            )
-            self._fill = _popularity_fill(pop)
+            flat, _ = check_encoded("train_encoded", train_encoded, self.vocab_size)
+            self._fill = _popularity_fill(np.bincount(flat, minlength=self.vocab_size + 1))
         if name is None:
             name = f"cooc-{weighting}-w{window}" + ("-directed" if directed else "")
             name += "+pop" if tiebreak == "popularity" else ""
@@ -256,13 +220,12 @@ class CooccurrenceScorer:
 class EmbeddingScorer:
     """Scores from SGNS embedding tables.
 
-    Parameters
-    ----------
-    target_vectors : float (V+1, d), row ``i`` the vector of song ``i`` (row 0 padding).
-    context_vectors : float (V+1, d) or None; the model's second table when not shared.
-    mode : ``"cosine"`` – cosine between target vectors (second-order similarity: songs
-        with similar neighbourhoods); ``"dot"`` – ``target[q] · context[j]`` (first-order:
-        the model's own logit for "j appears near q"; needs ``context_vectors``).
+    ``target_vectors``: float (V+1, d), row ``i`` the vector of song ``i`` (row 0 padding);
+    ``context_vectors``: float (V+1, d) or None, the model's second table when not shared;
+    ``mode``: ``"cosine"``, cosine between target vectors as :mod:`helpers.ranking` defines
+    it (second-order similarity: songs with similar neighbourhoods), or ``"dot"``,
+    ``target[q] · context[j]`` (first-order: the model's own logit for "j appears near q";
+    needs ``context_vectors``). Raises ValueError for a bad argument.
     """
 
     def __init__(
@@ -272,35 +235,27 @@ class EmbeddingScorer:
         mode: str = "cosine",
         name: str | None = None,
     ):
-        t = np.asarray(target_vectors, dtype=np.float32)
-        if t.ndim != 2 or t.shape[0] < 3:
-            raise ValueError(f"target_vectors must have shape (V+1, d) with V >= 2, got {t.shape}")
-        if not np.isfinite(t).all():
-            raise ValueError("target_vectors must be finite; found NaN or infinity")
-        if mode not in ("cosine", "dot"):
-            raise ValueError(f"mode must be 'cosine' or 'dot', got {mode!r}")
+        t = check_table(target_vectors, "target_vectors")
+        check_choice("mode", mode, ("cosine", "dot"))
         self.vocab_size = t.shape[0] - 1
         self.mode = mode
+        self._unit = None
         if mode == "cosine":
-            self._left = _unit_rows(t)
-            self._right = self._left
+            self._unit = unit_rows(t)
         else:
             if context_vectors is None:
-                raise ValueError(
-                    "mode='dot' needs context_vectors (the second embedding table); "
-                    "with one shared table use mode='cosine'"
-                )
-            c = np.asarray(context_vectors, dtype=np.float32)
+                raise bad_argument("context_vectors", "the second embedding table for mode='dot' (with one "
+                                                      "shared table use mode='cosine')", None)
+            c = check_table(context_vectors, "context_vectors")
             if c.shape != t.shape:
-                raise ValueError(
-                    f"context_vectors shape {c.shape} must equal target_vectors shape {t.shape}"
-                )
-            if not np.isfinite(c).all():
-                raise ValueError("context_vectors must be finite; found NaN or infinity")
+                raise bad_argument("context_vectors", f"a table of target_vectors' shape {t.shape}",
+                                   Described(f"shape {c.shape}"))
             self._left, self._right = t, c
         self.name = name if name is not None else f"sgns-{mode}"
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """float32 (B, V+1)."""
         q = check_queries(queries, self.vocab_size)
+        if self._unit is not None:
+            return cosine_scores(self._unit, q)
         return (self._left[q] @ self._right.T).astype(np.float32, copy=False)

@@ -3,7 +3,7 @@
     songrec data fetch [--data-dir DIR]      download and verify Cornell's dataset
     songrec data check [--data-dir DIR]      verify sha256 of every data file
     songrec data build --out FILE.npz        store a dataset in a safe (non-pickle) format
-    songrec train [--synthetic] --out DIR    train SGNS and save a run folder
+    songrec train [--synthetic] [--loop fast|keras] --out DIR   train SGNS, save a run folder
     songrec recommend "Title by Artist" --run DIR -n 10
     songrec evaluate --run DIR               HR@K / MRR@K of the run and baselines
     songrec demo                             what `make run` calls: data, train, recommend
@@ -16,6 +16,7 @@ Every folder or file written follows the rule of :mod:`helpers.outdir`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -42,7 +43,14 @@ def _say(msg: str) -> None:
 
 # --power outside this range makes count ** power overflow or vanish for real counts.
 POWER_RANGE = (-2.0, 2.0)
-SEED_MAX = 2**32 - 1  # numpy's legacy seeding, which Keras uses, stops here
+# Each --loop starts from one preset of helpers.sgns.PRESETS.
+LOOP_PRESET = {"fast": "fast", "keras": "assignment"}
+# The names --loop had before (as --method); accepted with a notice.
+OLD_LOOP_NAMES = {"reference": "fast", "assignment": "keras"}
+# Flags that map onto one SGNSConfig field each (the field's loop must honour it).
+FLAG_FIELDS = {"--window": "window", "--negatives": "negatives", "--noise": "noise", "--power": "power",
+               "--max-pairs": "max_pairs_per_playlist", "--dim": "dim", "--separate-tables/--shared-table": "shared",
+               "--lr": "learning_rate", "--batch-size": "batch_size", "--epochs": "epochs", "--seed": "seed"}
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -57,15 +65,17 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--playlists", type=int, default=None,
                    help="use only the first N playlists (the assignment uses 200); default: all")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out playlists for validation")
-    p.add_argument("--method", choices=["reference", "assignment"], default="reference",
-                   help="reference: the fast path with the benchmarked settings (helpers.fast_sgns); "
-                        "assignment: the notebooks' pipeline with the seed assignment's settings")
-    # Hyper-parameters default to the chosen method's settings; a flag overrides one.
+    p.add_argument("--loop", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None,
+                   help="fast (default): the fast loop with its benchmarked settings (PRESETS['fast']); "
+                        "keras: model.fit on materialised pairs, the notebooks' pipeline, with the original "
+                        "assignment's settings (PRESETS['assignment']); see helpers.sgns")
+    p.add_argument("--method", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None, help=argparse.SUPPRESS)
+    # Hyper-parameters default to the chosen loop's preset; a flag overrides one.
     p.add_argument("--window", type=int)
     p.add_argument("--negatives", type=int)
     p.add_argument("--noise", choices=["uniform", "unigram"])
     p.add_argument("--power", type=float, help="noise exponent for --noise unigram")
-    p.add_argument("--max-pairs", type=int, help="assignment method: cap on rows per playlist (0 = no cap)")
+    p.add_argument("--max-pairs", type=int, help="keras loop: cap on rows per playlist (0 = no cap)")
     p.add_argument("--dim", type=int)
     tables = p.add_mutually_exclusive_group()
     tables.add_argument("--separate-tables", dest="shared", action="store_false", default=None,
@@ -85,6 +95,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``songrec`` command and flag."""
     parser = argparse.ArgumentParser(prog="songrec", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -119,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-k", type=int, default=10)
     e.add_argument("--out", default=None, help="folder for the CSV and PNG (default: the run folder)")
 
-    m = sub.add_parser("demo", help="find data, train the reference model, print recommendations")
+    m = sub.add_parser("demo", help="find data, train with the fast loop, print recommendations")
     _train_args(m)
     m.set_defaults(out="runs/demo", overwrite=True)
     return parser
@@ -140,7 +151,9 @@ def _resolve_data_dir(value: str | None, *, required: bool = True) -> Path | Non
 
 
 def cmd_data(args) -> int:
-    from helpers import data, fetch
+    """``songrec data fetch|check|build``; returns the exit status."""
+    from helpers import data, fetch, npz
+    from helpers.course_pickle import load_course_pickle
 
     if args.action == "fetch":
         if args.data_dir is not None:
@@ -162,12 +175,12 @@ def cmd_data(args) -> int:
         out = Path(args.out)
         if out.suffix != ".npz":
             raise ValueError(f"--out must end in .npz, got {out}")
-        data.check_dataset_target(out, overwrite=args.overwrite)
+        npz.check_npz_target(out, overwrite=args.overwrite)
         if args.from_pickle:
-            ds = data.load_course_pickle(args.from_pickle, trust=args.trust_pickle)
+            ds = load_course_pickle(args.from_pickle, trust=args.trust_pickle)
         else:
             ds = data.load_cornell(_resolve_data_dir(args.data_dir), args.variant, min_length=args.min_length)
-        data.save_dataset(ds, out, overwrite=args.overwrite)
+        npz.write_npz(ds, out, overwrite=args.overwrite)
         print(json.dumps({"written": str(out), **ds.describe(), "dropped": ds.dropped}, indent=2))
         return 0
     raise AssertionError(args.action)
@@ -209,44 +222,47 @@ def _load_training_data(args):
     return ds, f"Cornell {args.variant}"
 
 
+def resolve_loop(args) -> str:
+    """The training loop the flags ask for; an old name (``--method``, ``reference``,
+    ``assignment``) prints one notice line and still works."""
+    loop, method = getattr(args, "loop", None), getattr(args, "method", None)
+    if method is not None:
+        new = OLD_LOOP_NAMES.get(method, method)
+        _say(f"songrec: notice: --method {method} is an old spelling of --loop {new}; it will go away")
+        if loop is not None and OLD_LOOP_NAMES.get(loop, loop) != new:
+            raise ValueError(f"--method {method} contradicts --loop {loop}; give --loop only")
+        return new
+    if loop in OLD_LOOP_NAMES:
+        _say(f"songrec: notice: --loop {loop} is the old name of --loop {OLD_LOOP_NAMES[loop]}; it will go away")
+        return OLD_LOOP_NAMES[loop]
+    return loop or "fast"
+
+
 def _config_from_args(args):
-    """TrainConfig (assignment) or FastConfig (reference) with the flags that were given."""
+    """The chosen loop's preset (helpers.sgns.PRESETS) with the flags that were given."""
+    from helpers.sgns import PRESETS, honours
+
+    loop = args.loop
     given = {
-        "window": args.window, "negatives": args.negatives, "dim": args.dim, "shared": args.shared,
-        "learning_rate": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
+        "window": args.window, "negatives": args.negatives, "noise": args.noise, "power": args.power,
+        "dim": args.dim, "shared": args.shared, "learning_rate": args.lr, "batch_size": args.batch_size,
+        "epochs": args.epochs, "seed": args.seed,
+        "max_pairs_per_playlist": None if args.max_pairs is None else (args.max_pairs or None),
     }
+    for flag, name in FLAG_FIELDS.items():
+        if name == "max_pairs_per_playlist" and args.max_pairs is None:
+            continue
+        if given[name] is not None and not honours(loop, name):
+            raise ValueError(f"{flag} applies to --loop {', '.join(k for k in LOOP_PRESET if honours(k, name))} "
+                             f"only (the {loop} loop cannot honour it)")
     given = {k: v for k, v in given.items() if v is not None}
-    if args.method == "assignment":
-        from helpers.training import TrainConfig
-
-        if args.noise is not None:
-            given["noise"] = args.noise
-        if args.power is not None:
-            given["power"] = args.power
-        if args.max_pairs is not None:
-            given["max_pairs_per_playlist"] = args.max_pairs or None
-        return TrainConfig(seed=args.seed, verbose=0, **given)
-    from helpers.fast_sgns import REFERENCE_SETTINGS, FastConfig
-
-    if args.max_pairs is not None:
-        raise ValueError("--max-pairs applies to --method assignment only (the reference method has no row cap)")
-    if args.noise == "uniform":
-        given["power"] = 0.0
-    elif args.noise == "unigram":
-        given["power"] = 0.75 if args.power is None else args.power
-    elif args.power is not None:
-        given["power"] = args.power
-    return FastConfig.from_dict({**REFERENCE_SETTINGS, **given})
-
-
-def _config_dict(config) -> dict:
-    import dataclasses
-
-    return config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    return dataclasses.replace(PRESETS[LOOP_PRESET[loop]], **given)
 
 
 def _check_flags(args) -> None:
     """Flags whose bad values would otherwise surface deep inside NumPy or Keras."""
+    from helpers.sgns import SEED_MAX
+
     if not 0 <= args.seed <= SEED_MAX:
         raise ValueError(f"--seed must be an integer in 0..{SEED_MAX}, got {args.seed}")
     lo, hi = POWER_RANGE
@@ -258,22 +274,20 @@ def _check_flags(args) -> None:
 def _check_memory(args, config, train_enc, val_enc, vocab_size: int) -> None:
     from helpers import limits
 
-    settings = _config_dict(config)
     parts = limits.training_memory(
-        [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size, method=args.method,
-        window=settings["window"], negatives=settings["negatives"], dim=settings["dim"],
-        batch_size=settings["batch_size"], shared=settings["shared"],
-        max_pairs_per_playlist=settings.get("max_pairs_per_playlist"),
-        steps_per_execution=settings.get("steps_per_execution", 1))
+        [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size, loop=config.loop,
+        window=config.window, negatives=config.negatives, dim=config.dim, batch_size=config.batch_size,
+        shared=config.shared, max_pairs_per_playlist=config.max_pairs_per_playlist,
+        steps_per_execution=config.steps_per_execution)
     limit = limits.size_limit(limits.MEMORY_ENV, limits.DEFAULT_MEMORY, args.max_memory, "--max-memory")
     limits.check_training_memory(parts, limit, flags="--dim, --negatives, --window, --batch-size or --playlists")
 
 
 def train_run(args, dataset, note: str) -> Path:
     """Split by playlist, build the vocabulary on the training side, train, save."""
-    from helpers.evaluate import split_by_playlist
     from helpers.runs import check_run_target, save_run
-    from helpers.training import train_sgns
+    from helpers.sgns import train
+    from helpers.splits import split_playlists
     from helpers.vocab import build_vocab
 
     playlists = [p for p in dataset.playlists if len(p) >= 2]
@@ -287,7 +301,7 @@ def train_run(args, dataset, note: str) -> Path:
     config = _config_from_args(args)
     # Refuse an unusable --out now rather than after minutes of training.
     check_run_target(args.out, overwrite=args.overwrite)
-    train_raw, val_raw = split_by_playlist(playlists, args.val_fraction, seed=args.seed)
+    train_raw, val_raw = split_playlists(playlists, args.val_fraction, seed=args.seed)
     vocab = build_vocab(train_raw, dataset.songs)
     train_enc = vocab.encode(train_raw)
     val_enc = [p for p in vocab.encode(val_raw, unknown="drop") if len(p) >= 2]
@@ -299,12 +313,7 @@ def train_run(args, dataset, note: str) -> Path:
     _say(f"{note}: {len(train_raw)} training / {len(val_raw)} held-out playlists, {vocab.size} songs; "
          f"training {config.epochs} epochs ...")
     started = time.perf_counter()
-    if args.method == "assignment":
-        result = train_sgns(train_enc, vocab.size, config, val_enc or None, progress=True)
-    else:
-        from helpers.fast_sgns import train_fast
-
-        result = train_fast(train_enc, vocab.size, config, val_enc or None, seed=args.seed, progress=True)
+    result = train(train_enc, vocab.size, config, val_enc or None, progress=True)
     seconds = time.perf_counter() - started
     metrics = {
         "seconds": round(seconds, 2),
@@ -316,8 +325,7 @@ def train_run(args, dataset, note: str) -> Path:
         "data": note, "dataset_source": dataset.source, "playlists": len(playlists),
         "dataset": {"kind": "synthetic" if dataset.name == "synthetic" else "cornell",
                     "variant": dataset.name, "synthetic_seed": args.seed},
-        "method": args.method, "seed": args.seed,
-        "val_fraction": args.val_fraction, "split_seed": args.seed, **_config_dict(config),
+        "val_fraction": args.val_fraction, "split_seed": args.seed, **config.to_dict(),
     }
     out = save_run(args.out, vocab, result.target_vectors, result.context_vectors,
                    settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite)
@@ -339,6 +347,7 @@ def _preflight(args) -> None:
 
 
 def cmd_train(args) -> int:
+    """``songrec train``: check every flag, load the data, train, save the run; returns 0."""
     _preflight(args)
     dataset, note = _load_training_data(args)
     train_run(args, dataset, note)
@@ -353,6 +362,7 @@ def _print_recommendations(rec, song: str, n: int) -> None:
 
 
 def cmd_recommend(args) -> int:
+    """``songrec recommend``: print the songs most similar to one song; returns 0."""
     from helpers.recommend import Recommender
     from helpers.runs import load_run
 
@@ -362,6 +372,7 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """``songrec evaluate``: score a run and the baselines, print and save the table; returns 0."""
     from helpers.evaluate import evaluate_run
 
     table = evaluate_run(args.run, data_dir=_resolve_data_dir(args.data_dir, required=False),
@@ -414,8 +425,19 @@ def cmd_demo(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``songrec`` command (``argv``: its arguments, default ``sys.argv[1:]``).
+
+    Returns the exit status: 0, 1 (I/O, network), 2 (bad input), 130 (interrupted) or 141
+    (closed pipe); errors are printed as one line on stderr.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    if args.command in ("train", "demo"):
+        try:
+            args.loop, args.method = resolve_loop(args), None
+        except ValueError as exc:
+            _say(f"songrec: error: {exc}")
+            return 2
     handler = {"data": cmd_data, "train": cmd_train, "recommend": cmd_recommend,
                "evaluate": cmd_evaluate, "demo": cmd_demo}[args.command]
     try:

@@ -6,8 +6,8 @@ earlier parts with the tested helpers (not with the student's code).
 
 Profiles (environment variable ``SONGREC_PROFILE``):
 
-- ``default`` — the real assignment: first 200 playlists of yes_complete, window 10,
-  5 uniform negatives, cap 10,000 rows per playlist, dim 32, batch 2048, 20 epochs.
+- ``default`` — the real assignment: first 200 playlists of yes_complete, trained with
+  ``helpers.sgns.PRESETS["assignment"]`` (the original assignment's settings).
 - ``ci`` — the same pipeline shrunk so all six notebooks execute in a few minutes on
   two CPU cores: fewer playlists, a smaller window, 2 epochs.
 - ``synthetic`` — the default settings on the synthetic genre corpus, whether or not the
@@ -16,52 +16,51 @@ Profiles (environment variable ``SONGREC_PROFILE``):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-import numpy as np
-
+from helpers.digest import sha256_bytes
 from helpers.locations import course_cache_root
+from helpers.sgns import PRESETS, SGNSConfig
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Settings for one profile; field names mirror ``TrainConfig`` where they overlap."""
+    """Settings for one profile: the data, the split and the training settings.
+
+    ``sgns`` is the :class:`helpers.sgns.SGNSConfig` the reference run trains with (the
+    keras loop); its fields read as the profile's own, so ``profile().window`` is
+    ``profile().sgns.window``.
+    """
 
     name: str
     num_playlists: int
-    window: int
-    negatives: int
-    max_pairs_per_playlist: int
-    dim: int
-    batch_size: int
-    epochs: int
-    learning_rate: float
-    seed: int
     val_fraction: float
+    sgns: SGNSConfig
     variant: str = "yes_complete"
     synthetic: bool = False   # always the synthetic genre corpus instead of Cornell's data
 
-    def train_config(self, **overrides):
-        from helpers.training import TrainConfig
+    def __getattr__(self, name):
+        # Only reached for names that are not Profile fields: those of the SGNS settings.
+        if name != "sgns" and name in SGNSConfig.__dataclass_fields__:
+            return getattr(self.sgns, name)
+        raise AttributeError(f"Profile has no attribute {name!r}")
 
-        base = dict(window=self.window, negatives=self.negatives, noise="uniform",
-                    max_pairs_per_playlist=self.max_pairs_per_playlist, dim=self.dim,
-                    batch_size=self.batch_size, epochs=self.epochs,
-                    learning_rate=self.learning_rate, seed=self.seed)
-        base.update(overrides)
-        return TrainConfig(**base)
+    def train_config(self, **overrides) -> SGNSConfig:
+        """The profile's training settings, with ``overrides`` (SGNSConfig fields) applied."""
+        return replace(self.sgns, **overrides)
 
 
+_ASSIGNMENT = PRESETS["assignment"]
 PROFILES = {
-    "default": Profile("default", num_playlists=200, window=10, negatives=5, max_pairs_per_playlist=10_000,
-                       dim=32, batch_size=2048, epochs=20, learning_rate=1e-3, seed=42, val_fraction=0.1),
-    "ci": Profile("ci", num_playlists=60, window=5, negatives=5, max_pairs_per_playlist=10_000,
-                  dim=32, batch_size=2048, epochs=2, learning_rate=1e-2, seed=42, val_fraction=0.1),
+    "default": Profile("default", num_playlists=200, val_fraction=0.1, sgns=_ASSIGNMENT),
+    # Two epochs at a larger learning rate and a smaller window: the same pipeline in a
+    # few minutes for all six notebooks on two CPU cores.
+    "ci": Profile("ci", num_playlists=60, val_fraction=0.1,
+                  sgns=replace(_ASSIGNMENT, window=5, epochs=2, learning_rate=1e-2)),
 }
 PROFILES["synthetic"] = replace(PROFILES["default"], name="synthetic", synthetic=True)
 
@@ -75,6 +74,7 @@ def profile(name: str | None = None) -> Profile:
 
 
 def in_colab() -> bool:
+    """True when the notebook runs on Google Colab."""
     return "google.colab" in sys.modules
 
 
@@ -100,6 +100,7 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
     tests start from.
     """
     from helpers import data
+    from helpers.course_pickle import load_course_pickle
 
     pkl = os.environ.get("SONGREC_COURSE_PICKLE")
     key = (str(data_dir), allow_synthetic, profile().name, pkl, os.environ.get("SONGREC_TRUST_PICKLE"),
@@ -108,7 +109,7 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
         return _fresh_copy(_DATASET_CACHE[key])
     if pkl:
         trust = os.environ.get("SONGREC_TRUST_PICKLE") == "1"
-        ds = data.load_course_pickle(pkl, trust=trust)
+        ds = load_course_pickle(pkl, trust=trust)
     elif profile().synthetic:
         ds = _synthetic_stand_in("the synthetic profile (SONGREC_PROFILE=synthetic) uses")
     else:
@@ -194,14 +195,14 @@ def reference_pairs(mapping: Mapping | None = None, **overrides):
 
 def reference_split(mapping: Mapping | None = None):
     """Held-out playlists for validation: (train_encoded, val_encoded), split by playlist."""
-    from helpers.training import split_playlists
+    from helpers.splits import split_playlists
 
     mapping = mapping or reference_mapping()
     return split_playlists(mapping.encoded, profile().val_fraction, seed=profile().seed)
 
 
 def _cache_dir(tag: str, settings: dict) -> Path:
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    digest = sha256_bytes(json.dumps(settings, sort_keys=True, default=str).encode())[:12]
     return course_cache_root() / f"{tag}-{profile().name}-{digest}"
 
 
@@ -212,7 +213,7 @@ def reference_run(mapping: Mapping | None = None, **overrides):
     changed profile or dataset retrains instead of reusing stale vectors.
     """
     from helpers.runs import load_run, save_run
-    from helpers.training import train_sgns
+    from helpers.sgns import train
 
     mapping = mapping or reference_mapping()
     config = profile().train_config(**overrides)
@@ -224,9 +225,9 @@ def reference_run(mapping: Mapping | None = None, **overrides):
             return load_run(path)
         except Exception:  # a damaged cache is rebuilt, never trusted
             pass  # save_run below replaces it, under the output-folder rule (helpers.outdir)
-    train, val = reference_split(mapping)
+    train_split, val = reference_split(mapping)
     print(f"Training the reference model ({config.epochs} epochs); the next notebooks reuse it.")
-    result = train_sgns(train, mapping.vocab.size, config, val or None, progress=True)
+    result = train(train_split, mapping.vocab.size, config, val or None, progress=True)
     save_run(path, mapping.vocab, result.target_vectors, result.context_vectors,
              settings=settings, metrics={"pairs": result.n_pairs, "seconds": result.seconds},
              history=result.history, overwrite=True)
@@ -234,8 +235,15 @@ def reference_run(mapping: Mapping | None = None, **overrides):
 
 
 def describe_profile() -> str:
+    """One line of the active profile's settings: its data and split, then the SGNS settings
+    every loop has and those its loop sets away from their defaults."""
     p = profile()
-    return ", ".join(f"{k}={v}" for k, v in asdict(p).items())
+    shown = {f.name: getattr(p, f.name) for f in fields(Profile) if f.name != "sgns"}
+    for f in fields(SGNSConfig):
+        value = getattr(p.sgns, f.name)
+        if f.metadata["common"] or value != f.default:
+            shown[f.name] = value
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
 __all__ = ["PROFILES", "Profile", "profile", "in_colab", "load_dataset", "Mapping",

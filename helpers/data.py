@@ -28,29 +28,21 @@ probably built with ``len(p) > 15`` rather than ``len(p) > 1``; ``load_cornell``
 from __future__ import annotations
 
 import gzip
-import hashlib
-import math
 import os
-import pickle
 import re
-import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from helpers.errors import DataFormatError, UntrustedPickleError
+from helpers.errors import DataFormatError
+from helpers.validate import INT64_MAX, check_int
 
-INT64_MAX = 2**63 - 1
 DEFAULT_VARIANT = "yes_complete"
 DATA_DIR_ENV = "SONGREC_DATA_DIR"
 VARIANTS = ("yes_small", "yes_big", "yes_complete")
-NPZ_FORMAT = "songrec-dataset-v1"
-# ASCII "unit separator": cannot occur in a Last.fm tag name, so it can join a song's tags.
-TAG_SEPARATOR = "\x1f"
 
 _HOW_TO_GET = (
     "Get it with `songrec data fetch`, or download "
@@ -79,14 +71,13 @@ def unescape(text: str) -> str:
 class Dataset:
     """Playlists plus the song table they refer to.
 
-    Attributes:
-        playlists: one ``int64`` array of shape ``(L,)`` per playlist, raw song IDs.
-        songs: DataFrame indexed by ``song_id`` (int64 raw ID) with ``title`` and ``artist``
-            (str); optional ``tags`` (tuple of tag names) and ``genre`` (synthetic data).
-        name: e.g. ``"yes_complete"``, ``"synthetic"``, ``"course_pickle"``.
-        source: where the data came from (path, generator call).
-        dropped: what a loader left out, e.g. ``{"min_length": 2, "playlists": 49,
-            "empty": 44}``; empty when nothing was filtered.
+    ``playlists``: one int64 array of shape (L,) per playlist, raw song IDs.
+    ``songs``: DataFrame indexed by ``song_id`` (int64 raw ID) with ``title`` and
+    ``artist`` (str); optional ``tags`` (tuple of tag names) and ``genre`` (synthetic data).
+    ``name``: e.g. ``"yes_complete"``, ``"synthetic"``, ``"course_pickle"``. ``source``:
+    where the data came from (path, generator call). ``dropped``: what a loader left out,
+    e.g. ``{"min_length": 2, "playlists": 49, "empty": 44}``; empty when nothing was
+    filtered. Raises ValueError when a field has the wrong type or shape.
     """
 
     playlists: list[np.ndarray]
@@ -97,18 +88,18 @@ class Dataset:
 
     def __post_init__(self) -> None:
         if not isinstance(self.playlists, list):
-            raise TypeError(f"Dataset.playlists must be a list of int64 arrays, got {type(self.playlists).__name__}")
+            raise ValueError(f"Dataset.playlists must be a list of int64 arrays, got {type(self.playlists).__name__}")
         for i, p in enumerate(self.playlists):
             if not isinstance(p, np.ndarray) or p.dtype != np.int64 or p.ndim != 1:
                 what = f"{p.dtype} array of shape {p.shape}" if isinstance(p, np.ndarray) else type(p).__name__
-                raise TypeError(f"Dataset.playlists[{i}] must be a 1-D int64 array, got {what}")
+                raise ValueError(f"Dataset.playlists[{i}] must be a 1-D int64 array, got {what}")
         if not isinstance(self.songs, pd.DataFrame):
-            raise TypeError(f"Dataset.songs must be a pandas DataFrame, got {type(self.songs).__name__}")
+            raise ValueError(f"Dataset.songs must be a pandas DataFrame, got {type(self.songs).__name__}")
         missing = [c for c in ("title", "artist") if c not in self.songs.columns]
         if missing:
             raise ValueError(f"Dataset.songs lacks column(s) {missing}; expected title and artist")
         if not pd.api.types.is_integer_dtype(self.songs.index.dtype):
-            raise TypeError(f"Dataset.songs index must hold integer song IDs, got dtype {self.songs.index.dtype}")
+            raise ValueError(f"Dataset.songs index must hold integer song IDs, got dtype {self.songs.index.dtype}")
 
     def describe(self) -> dict[str, int]:
         """Counts: playlists, songs in the table, song occurrences, playlists longer than 1."""
@@ -187,14 +178,15 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def _is_uint(token: str) -> bool:
+def is_uint(token: str) -> bool:
+    """True when ``token`` is a non-negative integer written in ASCII digits only."""
     return token.isascii() and token.isdigit()
 
 
 def _explain_bad_tokens(path: Path, lineno: int, tokens: list[str], what: str) -> DataFormatError:
     for pos, tok in enumerate(tokens, start=1):
-        if not _is_uint(tok):
-            kind = "is negative" if tok.startswith("-") and _is_uint(tok[1:]) else "is not an integer"
+        if not is_uint(tok):
+            kind = "is negative" if tok.startswith("-") and is_uint(tok[1:]) else "is not an integer"
             return DataFormatError(
                 f"{path}, line {lineno}: {what} {tok!r} (token {pos}) {kind}; "
                 f"expected non-negative integers separated by spaces"
@@ -228,7 +220,7 @@ def read_train(path: str | os.PathLike) -> list[np.ndarray]:
         tokens = lines[lineno - 1].split()
         if not tokens:
             raise DataFormatError(f"{path}, line {lineno}: header ({label}) is empty; expected integers")
-        bad = next((t for t in tokens if not _is_uint(t)), None)
+        bad = next((t for t in tokens if not is_uint(t)), None)
         if bad is not None:
             raise DataFormatError(
                 f"{path}, line {lineno}: header ({label}) holds {bad!r}; expected non-negative integers"
@@ -272,7 +264,7 @@ def read_song_hash(path: str | os.PathLike) -> pd.DataFrame:
                 f"{path}, line {lineno}: {len(fields)} tab-separated field(s); expected 3 (id, title, artist)"
             )
         sid = fields[0].strip()
-        if not _is_uint(sid):
+        if not is_uint(sid):
             raise DataFormatError(f"{path}, line {lineno}: song ID {sid!r} is not a non-negative integer")
         if len(sid) > 19 or int(sid) > INT64_MAX:
             raise DataFormatError(
@@ -306,7 +298,7 @@ def read_tags(tags_path: str | os.PathLike, tag_hash_path: str | os.PathLike) ->
     for lineno, line in enumerate(_lines(hash_text), start=1):
         tid, sep, name = line.partition(",")
         tid, name = tid.strip(), name.strip()
-        if not sep or not _is_uint(tid) or not name:
+        if not sep or not is_uint(tid) or not name:
             raise DataFormatError(f"{hash_path}, line {lineno}: {line!r} is not 'id, name'")
         if int(tid) in names:
             raise DataFormatError(f"{hash_path}, line {lineno}: tag ID {tid} appears twice")
@@ -330,7 +322,7 @@ def read_tags(tags_path: str | os.PathLike, tag_hash_path: str | os.PathLike) ->
             raise DataFormatError(f"{tags_path}, line {lineno}: empty line; expected tag IDs or '#' for none")
         row = []
         for tok in tokens:
-            if not _is_uint(tok) or int(tok) not in names:
+            if not is_uint(tok) or int(tok) not in names:
                 raise DataFormatError(
                     f"{tags_path}, line {lineno}: tag ID {tok!r} is not in {hash_path} "
                     f"(IDs {min(names)}..{max(names)})"
@@ -383,8 +375,7 @@ def load_cornell(
     than ``min_length`` songs are dropped and counted in ``Dataset.dropped``. Every playlist
     ID must be in ``song_hash.txt``. With ``with_tags`` the song table gains a ``tags`` column.
     """
-    if isinstance(min_length, bool) or not isinstance(min_length, (int, np.integer)) or min_length < 0:
-        raise ValueError(f"min_length must be a non-negative integer, got {min_length!r}")
+    min_length = check_int("min_length", min_length, 0)
     folder = _variant_dir(data_dir, variant)
     train_path = _first_existing(folder, ("train.txt", "train.txt.gz"))
     hash_path = _first_existing(folder, ("song_hash.txt",))
@@ -446,13 +437,15 @@ def default_data_dir(repo_root: str | os.PathLike | None = None) -> Path:
     return located()
 
 
-def find_data_dir(cli_value: str | os.PathLike | None = None, *, repo_root: str | os.PathLike | None = None) -> Path | None:
+def find_data_dir(cli_value: str | os.PathLike | None = None, *,
+                  repo_root: str | os.PathLike | None = None) -> Path | None:
     """Where the Cornell data lives: ``--data-dir``, else ``$SONGREC_DATA_DIR``, else :func:`default_data_dir`.
 
     A flag or environment value that does not exist raises FileNotFoundError naming it and
     where it came from. Returns None when nothing is configured and the default is absent.
     """
-    for value, origin in ((cli_value, "--data-dir"), (os.environ.get(DATA_DIR_ENV), f"environment variable {DATA_DIR_ENV}")):
+    given = ((cli_value, "--data-dir"), (os.environ.get(DATA_DIR_ENV), f"environment variable {DATA_DIR_ENV}"))
+    for value, origin in given:
         if value is None or str(value) == "":
             continue
         path = Path(value).expanduser()
@@ -466,332 +459,3 @@ def find_data_dir(cli_value: str | os.PathLike | None = None, *, repo_root: str 
         return path
     default = default_data_dir(repo_root)
     return default if default.is_dir() else None
-
-
-# --------------------------------------------------------------------------- course pickle
-
-_PICKLE_KEYS = {"train_playlists", "songs_info"}
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _song_id(value: Any, where: str, path: Path) -> int:
-    if isinstance(value, str) and _is_uint(value.strip()) and len(value.strip()) <= 19 \
-            and int(value.strip()) <= INT64_MAX:
-        return int(value.strip())
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
-        return int(value)
-    raise DataFormatError(f"{path}: {where} is {value!r}; expected a song ID (non-negative int or digit string)")
-
-
-def load_course_pickle(
-    path: str | os.PathLike, *, trust: bool = False, expected_sha256: str | None = None
-) -> Dataset:
-    """Load the course's ``training_data.pkl`` (keys ``train_playlists``, ``songs_info``).
-
-    Unpickling can run arbitrary code, so the file is only unpickled when ``trust=True`` or
-    its sha256 equals ``expected_sha256`` (a given checksum is enforced even with
-    ``trust=True``); otherwise :class:`UntrustedPickleError`. The
-    content is validated and converted: playlists -> int64 arrays, ``songs_info`` index ->
-    ``song_id`` (int64), titles/artists unescaped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"course pickle {str(path)!r} does not exist")
-    if expected_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(expected_sha256)):
-        raise ValueError(f"expected_sha256 must be 64 hex digits, got {expected_sha256!r}")
-    advice = (
-        "Unpickling a file can run arbitrary code, so songrec only does it when you vouch for "
-        "the file: pass trust=True (CLI: --trust-pickle) if you know where it came from, or "
-        "convert it once with `songrec data build`, which writes a safe .npz you can load "
-        "without pickle."
-    )
-    if expected_sha256 is not None:
-        # A stated checksum is always enforced, even together with trust=True.
-        actual = sha256_of(path)
-        if actual != expected_sha256.lower():
-            raise UntrustedPickleError(
-                f"refusing to unpickle {path}: its sha256 is {actual}, expected {expected_sha256.lower()}. {advice}"
-            )
-    elif not trust:
-        raise UntrustedPickleError(f"refusing to unpickle {path}: it is not marked as trusted. {advice}")
-    try:
-        with open(path, "rb") as fh:
-            obj = pickle.load(fh)  # noqa: S301 - guarded by trust / checksum above
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError) as exc:
-        raise DataFormatError(f"{path}: cannot unpickle ({type(exc).__name__}: {exc})") from exc
-    return _dataset_from_course_dict(obj, path)
-
-
-def _dataset_from_course_dict(obj: Any, path: Path) -> Dataset:
-    if not isinstance(obj, dict):
-        raise DataFormatError(
-            f"{path}: holds a {type(obj).__name__}; expected a dict with keys {sorted(_PICKLE_KEYS)}"
-        )
-    keys = {k for k in obj}
-    missing, extra = sorted(_PICKLE_KEYS - keys), sorted(map(repr, keys - _PICKLE_KEYS))
-    if missing or extra:
-        raise DataFormatError(
-            f"{path}: keys do not match; missing {missing}, unexpected {extra}; "
-            f"expected exactly {sorted(_PICKLE_KEYS)}"
-        )
-    raw_playlists, info = obj["train_playlists"], obj["songs_info"]
-    if not isinstance(raw_playlists, (list, tuple)):
-        raise DataFormatError(f"{path}: train_playlists is a {type(raw_playlists).__name__}; expected a list of lists")
-    playlists = []
-    for i, pl in enumerate(raw_playlists):
-        if not isinstance(pl, (list, tuple)):
-            raise DataFormatError(
-                f"{path}: train_playlists[{i}] is a {type(pl).__name__}; expected a list of song IDs"
-            )
-        ids = [_song_id(v, f"train_playlists[{i}][{j}]", path) for j, v in enumerate(pl)]
-        playlists.append(np.array(ids, dtype=np.int64))
-    if not isinstance(info, pd.DataFrame):
-        raise DataFormatError(f"{path}: songs_info is a {type(info).__name__}; expected a pandas DataFrame")
-    lacking = [c for c in ("title", "artist") if c not in info.columns]
-    if lacking:
-        raise DataFormatError(
-            f"{path}: songs_info lacks column(s) {lacking}; it has {list(info.columns)}, expected title and artist"
-        )
-    ids = np.array([_song_id(v, "songs_info index value", path) for v in info.index], dtype=np.int64)
-    if len(np.unique(ids)) != len(ids):
-        dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
-        raise DataFormatError(f"{path}: songs_info lists song ID {dup} more than once")
-
-    def text(col: str) -> list[str]:
-        # Missing titles exist in Cornell's data (empty fields); keep them as "".
-        return [unescape(v) if isinstance(v, str) else ("" if pd.isna(v) else unescape(str(v))) for v in info[col]]
-
-    songs = pd.DataFrame(
-        {"title": text("title"), "artist": text("artist")},
-        index=pd.Index(ids, name="song_id"),
-    ).sort_index()
-    used = np.unique(np.concatenate(playlists)) if playlists else np.empty(0, np.int64)
-    unknown = used[~np.isin(used, ids)]
-    if unknown.size:
-        raise DataFormatError(
-            f"{path}: song ID {int(unknown[0])} occurs in train_playlists but not in songs_info "
-            f"({unknown.size} such ID(s))"
-        )
-    return Dataset(playlists=playlists, songs=songs, name="course_pickle", source=str(path))
-
-
-# --------------------------------------------------------------------------- .npz round trip
-
-_NPZ_REQUIRED = ("format", "name", "source", "playlist_ids", "playlist_offsets",
-                 "song_id", "title", "artist", "dropped_keys", "dropped_values")
-
-
-def _str_array(values: list[str], what: str) -> np.ndarray:
-    for v in values:
-        if not isinstance(v, str):
-            raise TypeError(f"{what} must hold str, got {type(v).__name__} {v!r}")
-        # Fixed-width numpy strings drop trailing NULs, so a NUL would not survive the round trip.
-        if "\x00" in v:
-            raise ValueError(f"{what} value {v!r} contains a NUL character, which .npz strings cannot keep")
-    return np.array(values, dtype=np.str_) if values else np.empty(0, dtype="<U1")
-
-
-def _dataset_arrays(ds: Dataset) -> dict[str, np.ndarray]:
-    songs = ds.songs
-    extra = [c for c in songs.columns if c not in ("title", "artist", "tags", "genre")]
-    if extra:
-        raise ValueError(f"cannot save song column(s) {extra}; supported: title, artist, tags, genre")
-    lengths = np.array([len(p) for p in ds.playlists], dtype=np.int64)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.concatenate(ds.playlists).astype(np.int64) if ds.playlists else np.empty(0, np.int64)
-    for k, v in ds.dropped.items():
-        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"Dataset.dropped must map str to int to be saved, got {k!r}: {v!r}")
-    arrays = {
-        "format": np.array(NPZ_FORMAT),
-        "name": np.array(str(ds.name)),
-        "source": np.array(str(ds.source)),
-        "playlist_ids": flat,
-        "playlist_offsets": offsets,
-        "song_id": songs.index.to_numpy().astype(np.int64),
-        "title": _str_array(list(songs["title"]), "songs.title"),
-        "artist": _str_array(list(songs["artist"]), "songs.artist"),
-        "dropped_keys": _str_array(list(ds.dropped), "Dataset.dropped keys"),
-        "dropped_values": np.array(list(ds.dropped.values()), dtype=np.int64),
-    }
-    if "tags" in songs.columns:
-        joined = []
-        for sid, tags in zip(songs.index, songs["tags"]):
-            if not isinstance(tags, tuple) or not all(isinstance(t, str) and t and TAG_SEPARATOR not in t for t in tags):
-                raise ValueError(
-                    f"songs.tags of song {sid} is {tags!r}; expected a tuple of non-empty tag names "
-                    f"without the character {TAG_SEPARATOR!r}"
-                )
-            joined.append(TAG_SEPARATOR.join(tags))
-        arrays["tags"] = _str_array(joined, "songs.tags")
-    if "genre" in songs.columns:
-        genre = songs["genre"]
-        if pd.api.types.is_integer_dtype(genre.dtype):
-            arrays["genre"] = genre.to_numpy().astype(np.int64)
-        else:
-            arrays["genre"] = _str_array(list(genre), "songs.genre")
-    return arrays
-
-
-def is_songrec_dataset(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a ``.npz`` written by :func:`save_dataset` (its ``format``
-    array says so); reads only that small array, never unpickles."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            info = zf.getinfo("format.npy")
-            if info.file_size > 4096:
-                return False
-            with zf.open(info) as fh:
-                value = np.lib.format.read_array(fh, allow_pickle=False)
-        return value.ndim == 0 and value.dtype.kind == "U" and str(value) == NPZ_FORMAT
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
-        return False
-
-
-def check_dataset_target(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Raise before any work if ``save_dataset(ds, path, overwrite=...)`` would be refused
-    (the rule of :mod:`helpers.outdir`: an existing file is replaced only with ``overwrite``
-    and only when it is a songrec dataset)."""
-    from helpers import outdir
-
-    return outdir.check_file_target(path, overwrite=overwrite, recognise=is_songrec_dataset,
-                                    kind="dataset file")
-
-
-def save_dataset(ds: Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write ``ds`` to ``path`` as a compressed ``.npz`` that loads without pickle.
-
-    Arrays: ``playlist_ids`` int64 ``(N,)`` (all playlists back to back) and
-    ``playlist_offsets`` int64 ``(P+1,)``; ``song_id`` int64 ``(S,)`` with ``title``,
-    ``artist`` (and optional ``tags``, joined by ``\\x1f``; ``genre``) unicode ``(S,)``;
-    ``name``/``source``/``format`` 0-d unicode. Written to a temporary file in the same
-    folder and renamed into place, so a failure never leaves a half-written file. An
-    existing ``path`` is replaced only with ``overwrite`` and only when it is a songrec
-    dataset (:mod:`helpers.outdir`).
-    """
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"save_dataset expects a Dataset, got {type(ds).__name__}")
-    from helpers import outdir
-
-    path = Path(path)
-    arrays = _dataset_arrays(ds)
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    return outdir.write_file(path, write, overwrite=overwrite, recognise=is_songrec_dataset,
-                             kind="dataset file")
-
-
-def _check(cond: bool, path: Path, message: str) -> None:
-    if not cond:
-        raise DataFormatError(f"{path}: {message}; not a valid songrec dataset file (rebuild it with `songrec data build`)")
-
-
-# yes_complete as .npz is about 70 MB unpacked; a larger member is not a songrec dataset.
-MAX_NPZ_BYTES = 1 << 30
-
-
-def _check_npz_sizes(path: Path) -> None:
-    """Read every member's .npy header and refuse, before loading anything, a member whose
-    header promises more data than the member holds, or a file over MAX_NPZ_BYTES."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            total = 0
-            for info in zf.infolist():
-                total += info.file_size
-                _check(total <= MAX_NPZ_BYTES, path, f"unpacks to more than {MAX_NPZ_BYTES:,} bytes")
-                with zf.open(info) as fh:
-                    version = np.lib.format.read_magic(fh)
-                    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                              else np.lib.format.read_array_header_2_0)
-                    shape, _, dtype = header(fh)
-                    offset = fh.tell()
-                need = offset + math.prod(shape) * dtype.itemsize
-                _check(dtype.hasobject or need == info.file_size, path,
-                       f"{info.filename} declares shape {shape} of {dtype} ({need:,} bytes) but holds "
-                       f"{info.file_size:,} bytes")
-    except DataFormatError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError, SyntaxError) as exc:
-        raise DataFormatError(
-            f"{path}: cannot read as .npz ({type(exc).__name__}: {exc}); the file is truncated, corrupt "
-            f"or not a songrec dataset"
-        ) from exc
-
-
-def load_dataset(path: str | os.PathLike) -> Dataset:
-    """Read a file written by :func:`save_dataset` (``allow_pickle=False``), checking every array."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file {str(path)!r} does not exist (create it with `songrec data build`)")
-    _check_npz_sizes(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in _NPZ_REQUIRED if k not in npz.files]
-            _check(not missing, path, f"missing array(s) {missing}")
-            arrays = {k: npz[k] for k in npz.files}
-    except DataFormatError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
-        raise DataFormatError(
-            f"{path}: cannot read as .npz ({type(exc).__name__}: {exc}); the file is truncated, corrupt "
-            f"or not a songrec dataset"
-        ) from exc
-
-    def one_d(key: str, kind: str) -> np.ndarray:
-        a = arrays[key]
-        _check(a.ndim == 1 and a.dtype.kind == kind, path, f"{key} is {a.dtype} with shape {a.shape}, expected 1-D {kind!r}")
-        return a
-
-    for key in ("format", "name", "source"):
-        a = arrays[key]
-        _check(a.ndim == 0 and a.dtype.kind == "U", path, f"{key} is {a.dtype} with shape {a.shape}, expected a 0-d string")
-    _check(str(arrays["format"]) == NPZ_FORMAT, path, f"format is {str(arrays['format'])!r}, expected {NPZ_FORMAT!r}")
-    flat, offsets = one_d("playlist_ids", "i"), one_d("playlist_offsets", "i")
-    _check(len(offsets) >= 1 and offsets[0] == 0 and offsets[-1] == len(flat) and bool(np.all(np.diff(offsets) >= 0)),
-           path, f"playlist_offsets do not partition the {len(flat)} playlist IDs")
-    song_id = one_d("song_id", "i")
-    n = len(song_id)
-    _check(len(np.unique(song_id)) == n, path, "song_id has duplicates")
-    columns = {"title": one_d("title", "U"), "artist": one_d("artist", "U")}
-    if "tags" in arrays:
-        columns["tags"] = one_d("tags", "U")
-    if "genre" in arrays:
-        g = arrays["genre"]
-        _check(g.ndim == 1 and g.dtype.kind in "iU", path, f"genre is {g.dtype} with shape {g.shape}")
-        columns["genre"] = g
-    for key, col in columns.items():
-        _check(len(col) == n, path, f"{key} has {len(col)} entries but song_id has {n}")
-    keys, values = one_d("dropped_keys", "U"), one_d("dropped_values", "i")
-    _check(len(keys) == len(values), path, "dropped_keys and dropped_values differ in length")
-
-    index = pd.Index(song_id.astype(np.int64), name="song_id")
-    songs = pd.DataFrame({"title": columns["title"].tolist(), "artist": columns["artist"].tolist()}, index=index)
-    if "tags" in columns:
-        tags = [tuple(s.split(TAG_SEPARATOR)) if s else () for s in columns["tags"].tolist()]
-        songs["tags"] = pd.Series(tags, index=index, dtype=object)
-    if "genre" in columns:
-        g = columns["genre"]
-        songs["genre"] = g.astype(np.int64) if g.dtype.kind == "i" else g.tolist()
-    flat = flat.astype(np.int64)
-    playlists = [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
-    return Dataset(
-        playlists=playlists,
-        songs=songs,
-        name=str(arrays["name"]),
-        source=str(arrays["source"]),
-        dropped={str(k): int(v) for k, v in zip(keys.tolist(), values.tolist())},
-    )

@@ -8,15 +8,14 @@ The download has an overall deadline and a size bound, and unpacking stops at th
 every published file together can have. Whatever fails, the temporary files go away and
 the destination is left as it was.
 
-Checksums come from ``/work/shared/data/cornell/SOURCE.md`` (the files as shared by six
-independent public repositories). ``test.txt`` has no published sha256; its git blob id
+The checksums are those of the files as shared by six independent public repositories
+(their list is in the course's data notes, ``data/README.md``). ``test.txt`` has no published sha256; its git blob id
 (sha1 of ``b"blob <size>\\0" + content``) is known instead and checked the same way.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.client
 import os
 import shutil
@@ -31,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from helpers.digest import file_digest, sha256_file
 from helpers.errors import ChecksumError, OfflineError
 
 CORNELL_URL = "https://www.cs.cornell.edu/~shuochen/lme/dataset.tar.gz"
@@ -132,40 +132,6 @@ class FileCheck:
         return f"MISMATCH {self.name}: {self.method} {got}, expected {self.expected}{extra}"
 
 
-def _open(path: Path, decompress: bool):
-    return gzip.open(path, "rb") if decompress else open(path, "rb")
-
-
-def _content_size(path: Path) -> int:
-    with gzip.open(path, "rb") as fh:
-        return sum(len(block) for block in iter(lambda: fh.read(_BLOCK), b""))
-
-
-def _size_and_digest(path: Path, algo: str, decompress: bool, prefix_size: bool = False) -> tuple[int, str]:
-    if prefix_size:
-        # A git blob id hashes "blob <size>\0" first, so the size must be known up front.
-        size = path.stat().st_size if not decompress else _content_size(path)
-        digest = hashlib.new(algo, f"blob {size}\0".encode())
-    else:
-        size, digest = 0, hashlib.new(algo)
-    counted = 0
-    with _open(path, decompress) as fh:
-        for block in iter(lambda: fh.read(_BLOCK), b""):
-            digest.update(block)
-            counted += len(block)
-    return (size if prefix_size else counted), digest.hexdigest()
-
-
-def sha256_file(path: str | os.PathLike, *, decompress: bool = False) -> str:
-    """Hex sha256 of a file, streamed; with ``decompress`` of its gunzipped content."""
-    return _size_and_digest(Path(path), "sha256", decompress)[1]
-
-
-def git_blob_sha1(path: str | os.PathLike, *, decompress: bool = False) -> str:
-    """Git blob id (what ``git hash-object`` prints) of a file; with ``decompress`` of its gunzipped content."""
-    return _size_and_digest(Path(path), "sha1", decompress, prefix_size=True)[1]
-
-
 def check(path: str | os.PathLike, expected_sha256: str, *, decompress: bool = False) -> str:
     """Return the file's sha256 (of the gunzipped content with ``decompress``), or raise
     ChecksumError naming the file, the expected and the actual value."""
@@ -194,9 +160,9 @@ def _check_one(root: Path, name: str, known: Mapping, known_blobs: Mapping) -> F
     path, gz = found
     try:
         if method == "sha256":
-            actual_size, actual = _size_and_digest(path, "sha256", gz)
+            actual_size, actual = file_digest(path, "sha256", decompress=gz)
         else:
-            actual_size, actual = _size_and_digest(path, "sha1", gz, prefix_size=True)
+            actual_size, actual = file_digest(path, "sha1", decompress=gz, git_blob=True)
     except (OSError, EOFError, zlib.error) as exc:
         return FileCheck(name, "mismatch", method, expected, None, path, size, None, f"cannot read: {exc}")
     bad_size = size is not None and actual_size != size

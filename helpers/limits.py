@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpers.errors import SongrecError
+from helpers.windows import positives_per_playlist
 
 GiB = 1 << 30
 MEMORY_ENV = "SONGREC_MAX_MEMORY"
@@ -69,6 +70,7 @@ def size_limit(env: str, default: int, flag_value: str | None = None, flag: str 
 
 
 def seconds_limit(env: str, default: float) -> float:
+    """A time limit in seconds: the environment variable ``env`` if set (a number > 0), else ``default``."""
     value = os.environ.get(env)
     if not value:
         return default
@@ -82,6 +84,7 @@ def seconds_limit(env: str, default: float) -> float:
 
 
 def human(n: float) -> str:
+    """A byte count for people: ``1.5 GiB``, ``512 bytes``."""
     for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size:
             return f"{n / size:,.1f} {unit}"
@@ -89,32 +92,29 @@ def human(n: float) -> str:
 
 
 def _positives(lengths: np.ndarray, window: int) -> int:
-    # Closed form of sum_d 2 * max(L - d, 0) over d = 1..window, in Python ints so no
-    # window or length overflows; a window past the longest playlist adds nothing.
-    m = np.minimum(min(window, 1 << 31), np.maximum(lengths - 1, 0)).astype(object)
-    return int((m * (2 * lengths.astype(object) - m - 1)).sum()) if len(lengths) else 0
+    return int(positives_per_playlist(lengths, window).sum()) if len(lengths) else 0
 
 
 def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *,
-                    method: str, window: int, negatives: int, dim: int, batch_size: int, shared: bool,
+                    loop: str, window: int, negatives: int, dim: int, batch_size: int, shared: bool,
                     max_pairs_per_playlist: int | None = None, steps_per_execution: int = 1) -> dict[str, int]:
     """Bytes the parts of one training run need, by the estimate described above.
 
     Returns ``{"tables": ..., "pairs": ..., "validation": ..., "step": ..., "total": ...}``
     (Python ints, so absurd settings give large numbers rather than overflow).
     """
-    train = np.asarray(train_lengths, dtype=np.int64)
+    train_len = np.asarray(train_lengths, dtype=np.int64)
     val = np.asarray(val_lengths, dtype=np.int64)
     k1 = negatives + 1
     n_tables = 1 if shared else 2
     # Weights plus Adam's two moments, float32.
     tables = 3 * n_tables * (vocab_size + 1) * dim * 4
-    positives = _positives(train, window)
+    positives = _positives(train_len, window)
     val_positives = _positives(val, window)
-    if method == "assignment":
+    if loop == "keras":
         # Every row (target, context, label) is materialised: 12 bytes, about three
         # copies alive while Keras builds its dataset.
-        per = [_positives(np.array([n]), window) * k1 for n in train.tolist()]
+        per = [_positives(np.array([n]), window) * k1 for n in train_len.tolist()]
         rows = sum(per if max_pairs_per_playlist is None else (min(r, max_pairs_per_playlist) for r in per))
         pairs = 3 * rows * 12
         validation = 3 * val_positives * k1 * 12

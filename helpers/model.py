@@ -21,9 +21,9 @@ cheap and data-only code never pays for TensorFlow start-up.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from helpers.validate import check_int, check_real, check_vocab_size
 
 # Layer names are part of the API: embeddings_of() and the notebooks look layers up by name.
 SHARED_NAME = "song_embedding"
@@ -36,59 +36,37 @@ DENSE_NAME = "dense_head"
 INIT_RANGE = 0.05
 
 
-def _check_positive_int(name: str, value) -> int:
-    # bool is an int subclass; a True vocabulary size is certainly a mistake.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int >= 1, got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
-
-
-def _check_seed(seed):
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
-    return int(seed)
-
-
-def build_sgns(vocab_size: int, dim: int = 32, *, shared: bool = True,
+def build_sgns(vocab_size: int, dim: int, *, shared: bool = True,
                dense_head: bool = False, seed: int | None = None):
     """Build (but do not compile) the SGNS scoring model.
 
-    Parameters
-    ----------
-    vocab_size:
-        ``V``, the number of songs. Every embedding table has ``V + 1`` rows; row 0 is
-        the padding row.
-    dim:
-        Length of each song vector.
-    shared:
-        ``True``: one ``Embedding`` layer named ``"song_embedding"`` serves both inputs,
-        so a song has a single vector. ``False``: two layers, ``"target_embedding"`` and
-        ``"context_embedding"`` (the classic word2vec "input" and "output" vectors).
-    dense_head:
-        ``True`` puts a ``Dense(1)`` layer named ``"dense_head"`` between the dot product
-        and the sigmoid, so the logit becomes ``a * dot + b`` with two learned scalars.
-        ``a`` rescales every score (the same effect as uniformly scaling the vectors)
-        and ``b`` shifts all pairs towards "real" or "noise" at once (it can absorb the
-        1:k ratio of positives to negatives). Neither changes how songs rank against
-        each other by cosine similarity, which is why the head is optional; a negative
-        ``a`` would flip the meaning of the dot product, so inspect it when using it.
-    seed:
-        Seeds every initialiser, so the same seed gives identical initial weights.
-        ``None`` leaves them to Keras' global seed (``keras.utils.set_random_seed``).
+    ``vocab_size``: ``V``, the number of songs; every embedding table has ``V + 1`` rows,
+    row 0 being the padding row.
 
-    Returns
-    -------
-    keras.Model
-        Inputs ``{"target": int32 (batch,), "context": int32 (batch,)}``; output
-        ``float32 (batch, 1)``, the sigmoid of the (optionally rescaled) dot product.
+    ``dim``: length of each song vector.
+
+    ``shared``: ``True``, one ``Embedding`` layer named ``"song_embedding"`` serves both
+    inputs, so a song has a single vector; ``False``, two layers, ``"target_embedding"``
+    and ``"context_embedding"`` (the classic word2vec "input" and "output" vectors).
+
+    ``dense_head``: ``True`` puts a ``Dense(1)`` layer named ``"dense_head"`` between the
+    dot product and the sigmoid, so the logit becomes ``a * dot + b`` with two learned
+    scalars. ``a`` rescales every score (the same effect as uniformly scaling the vectors)
+    and ``b`` shifts all pairs towards "real" or "noise" at once (it can absorb the 1:k
+    ratio of positives to negatives). Neither changes how songs rank against each other by
+    cosine similarity, which is why the head is optional; a negative ``a`` would flip the
+    meaning of the dot product, so inspect it when using it.
+
+    ``seed``: seeds every initialiser, so the same seed gives identical initial weights;
+    ``None`` leaves them to Keras' global seed (``keras.utils.set_random_seed``).
+
+    Returns a ``keras.Model`` with inputs ``{"target": int32 (batch,), "context": int32
+    (batch,)}`` and output float32 (batch, 1), the sigmoid of the (optionally rescaled) dot
+    product. Raises ValueError for a bad argument.
     """
-    vocab_size = _check_positive_int("vocab_size", vocab_size)
-    dim = _check_positive_int("dim", dim)
-    seed = _check_seed(seed)
+    vocab_size = check_vocab_size(vocab_size)
+    dim = check_int("dim", dim, 1)
+    seed = check_int("seed", seed, 0, allow_none=True)
 
     import keras
     from keras import layers
@@ -128,7 +106,7 @@ def build_sgns(vocab_size: int, dim: int = 32, *, shared: bool = True,
                        name=name)
 
 
-def compile_sgns(model, learning_rate: float = 1e-3, *, metrics=("accuracy",),
+def compile_sgns(model, learning_rate: float, *, metrics=("accuracy",),
                  jit_compile="auto"):
     """Compile ``model`` in place with Adam and binary cross-entropy; return it.
 
@@ -136,9 +114,7 @@ def compile_sgns(model, learning_rate: float = 1e-3, *, metrics=("accuracy",),
     threshold 0.5 because the loss is binary). ``jit_compile`` is passed through
     (``"auto"`` lets Keras decide; ``False`` avoids XLA compile time on tiny runs).
     """
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) \
-            or not np.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+    learning_rate = check_real("learning_rate", learning_rate, 0, low_open=True)
     import keras
 
     model.compile(

@@ -272,6 +272,7 @@ def _install(new: Path, target: Path) -> None:
 
 
 def write_marker(folder: Path, kind: str) -> None:
+    """Mark ``folder`` as written by songrec, holding a ``kind`` (``run``, ``evaluation``, ...)."""
     (folder / MARKER).write_text(
         f"songrec-{kind}\nThis folder was written by songrec; `--overwrite` may replace it.\n",
         encoding="ascii")

@@ -52,7 +52,7 @@ def plot_history(
     """
     hist = getattr(history, "history", history)
     if not isinstance(hist, Mapping):
-        raise TypeError(
+        raise ValueError(
             f"history must be a dict of metric lists (Keras History.history), "
             f"got {type(history).__name__}"
         )
@@ -185,17 +185,14 @@ def plot_embedding_map(
 ) -> Figure:
     """2-D map of song vectors coloured by label, with a few songs named.
 
-    Parameters
-    ----------
-    vectors : float (V+1, d); row 0 (padding) is never drawn.
-    labels : length V+1, one label per index (genre, a tag, ...); None/NaN = unlabelled.
-    names : length V+1 (``Vocab.names``), used to annotate ``highlight``.
-    highlight : song indices to annotate (always drawn even when subsampling).
-    method : ``"pca"`` or ``"tsne"`` (see :func:`project_2d`).
-    max_points : songs drawn at most, a seeded random subset (the projection is fitted
-        on the drawn songs only, which keeps t-SNE affordable).
-    max_labels : labels coloured individually (most frequent first); the rest, and
-        unlabelled songs, are grey ("other" / "unlabelled").
+    ``vectors``: float (V+1, d), row 0 (padding) is never drawn; ``labels``: length V+1,
+    one label per index (genre, a tag, ...), None/NaN = unlabelled; ``names``: length V+1
+    (``Vocab.names``), used to annotate ``highlight``; ``highlight``: song indices to
+    annotate (always drawn even when subsampling); ``method``: ``"pca"`` or ``"tsne"``
+    (see :func:`project_2d`); ``max_points``: songs drawn at most, a seeded random subset
+    (the projection is fitted on the drawn songs only, which keeps t-SNE affordable);
+    ``max_labels``: labels coloured individually (most frequent first), the rest and
+    unlabelled songs grey ("other" / "unlabelled").
 
     The axes hold one scatter collection per colour group (groups ordered by size, then
     "other" and "unlabelled"), one more collection of black rings when ``highlight`` is
@@ -278,7 +275,7 @@ def plot_method_comparison(
     and the metric column).
     """
     if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+        raise ValueError(f"table must be a pandas DataFrame, got {type(table).__name__}")
     for col in ("method", metric):
         if col not in table.columns:
             raise ValueError(f"table has no column {col!r}; columns are {list(table.columns)}")

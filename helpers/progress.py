@@ -14,6 +14,8 @@ import contextlib
 import sys
 import time
 
+from helpers.validate import check_int
+
 
 def format_seconds(seconds: float) -> str:
     """``8 s``, ``1 min 05 s``, ``2 h 03 min``; seconds are rounded (``nan`` -> ``?``)."""
@@ -35,9 +37,7 @@ class Steps:
     """
 
     def __init__(self, total: int, clock=time.perf_counter):
-        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-            raise ValueError(f"total must be an int >= 1 (the number of steps), got {total!r}")
-        self.total = total
+        self.total = check_int("total", total, 1)
         self.done = 0
         self._clock = clock
         self._start = clock()

@@ -44,17 +44,14 @@ def export_projector(
 ) -> tuple[Path, Path]:
     """Write ``vectors.tsv`` and ``metadata.tsv`` for songs 1..V (or a chosen subset).
 
-    Parameters
-    ----------
-    out_dir : folder to write to (created if missing; existing files are replaced).
-    vectors : float (V+1, d); row 0 (padding) is left out, so line ``i`` of each file
-        (counting from 1) is song index ``i``.
-    names : length V+1 (``Vocab.names``), entry 0 ignored.
-    extra : optional further columns, name -> sequence of length V+1 indexed like
-        ``names`` (e.g. ``{"artist": ..., "tags": ...}``).
-    indices : optional song indices (1..V, no repeats) to write, in this order, instead
-        of all songs; line ``j`` of both files is then song ``indices[j - 1]``.  Useful
-        to keep the browser responsive on the full catalogue (e.g. the most played songs).
+    ``out_dir``: folder to write to (created if missing; existing files are replaced);
+    ``vectors``: float (V+1, d), row 0 (padding) is left out, so line ``i`` of each file
+    (counting from 1) is song index ``i``; ``names``: length V+1 (``Vocab.names``), entry
+    0 ignored; ``extra``: optional further columns, name -> sequence of length V+1 indexed
+    like ``names`` (e.g. ``{"artist": ..., "tags": ...}``); ``indices``: optional song
+    indices (1..V, no repeats) to write, in this order, instead of all songs (line ``j`` of
+    both files is then song ``indices[j - 1]``), to keep the browser responsive on the
+    full catalogue (e.g. the most played songs).
 
     Returns ``(vectors_path, metadata_path)``.  Floats are written with 7 significant
     digits (float32 precision).  Tabs and line breaks inside text become spaces; a blank
@@ -76,7 +73,7 @@ def export_projector(
         if not isinstance(col, str) or not col:
             raise ValueError(f"extra column names must be non-empty strings, got {col!r}")
         if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
-            raise TypeError(f"extra[{col!r}] must be a sequence of length V+1, got {type(values).__name__}")
+            raise ValueError(f"extra[{col!r}] must be a sequence of length V+1, got {type(values).__name__}")
         if len(values) != v + 1:
             raise ValueError(
                 f"extra[{col!r}] must have length V+1 = {v + 1} like names, got {len(values)}"

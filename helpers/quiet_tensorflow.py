@@ -168,6 +168,7 @@ class _TensorFlowFinder(importlib.abc.MetaPathFinder):
 
 
 def installed() -> bool:
+    """Whether the import hook of :func:`install` is in place."""
     return any(isinstance(f, _TensorFlowFinder) for f in sys.meta_path)
 
 
@@ -180,4 +181,5 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    """Remove the import hook of :func:`install` (TensorFlow's log lines come back)."""
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TensorFlowFinder)]

@@ -1,8 +1,9 @@
-"""Cosine top-N recommendations from an embedding table.
+"""Cosine top-N recommendations from an embedding table (``songrec recommend``).
 
-Row 0 of every table is padding: it is trained on nothing, so its cosine with a real
-song is noise, and it has no name. It is therefore excluded from every ranking, as is
-the query itself.
+Rankings follow :mod:`helpers.ranking`, the rules ``songrec evaluate`` scores with: row 0
+(padding: trained on nothing, and nameless) and the query itself are never returned, ties
+go to the lower index, and a zero-norm row has cosine 0 with everything. A query whose own
+vector is zero is refused: every answer would be arbitrary.
 """
 
 from __future__ import annotations
@@ -12,95 +13,45 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from helpers.ranking import check_table, cosine_scores, top_k, unit_rows
+from helpers.validate import Described, bad_argument, check_int
 from helpers.vocab import Vocab
 
 
-def _check_vectors(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors)
-    if vectors.ndim != 2 or vectors.shape[0] < 2:
-        raise ValueError(
-            f"embedding table must have shape (V+1, dim) with V >= 1; got {vectors.shape}"
-        )
-    if not np.issubdtype(vectors.dtype, np.floating):
-        raise TypeError(f"embedding table must hold floats, got dtype {vectors.dtype}")
-    return vectors
-
-
-def _check_query(vectors: np.ndarray, query: int) -> int:
-    if isinstance(query, (bool, np.bool_)) or not isinstance(query, (int, np.integer)):
-        raise TypeError(f"query must be a song index (int), got {type(query).__name__} {query!r}")
-    query = int(query)
-    v = vectors.shape[0] - 1
-    if not 1 <= query <= v:
-        raise ValueError(f"query index {query} is out of range: expected 1..{v} (0 is padding)")
-    return query
-
-
-def cosine_scores(vectors: np.ndarray, query: int) -> np.ndarray:
-    """Cosine similarity of row ``query`` with every row.
-
-    vectors: float (V+1, dim). Returns float32 (V+1,); entry 0 (padding) is -inf and rows
-    with zero norm score -inf (they have no direction). A query row that is zero, or any
-    NaN/inf in the query or table, raises ValueError naming the row.
-    """
-    vectors = _check_vectors(vectors)
-    query = _check_query(vectors, query)
-    q = vectors[query].astype(np.float64)
-    if not np.all(np.isfinite(q)):
-        raise ValueError(f"embedding of index {query} contains NaN or inf; the model diverged")
-    qn = np.linalg.norm(q)
-    if qn == 0:
-        raise ValueError(
-            f"embedding of index {query} has zero norm; expected a non-zero vector "
-            "(cosine similarity has no direction to compare)"
-        )
-    norms = np.linalg.norm(vectors, axis=1)
-    bad = ~np.isfinite(norms)
-    bad[0] = False
-    if bad.any():
-        raise ValueError(f"embedding table has NaN or inf in row {int(np.flatnonzero(bad)[0])}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scores = (vectors @ q) / (norms * qn)
-    scores = np.where(norms > 0, scores, -np.inf).astype(np.float32)
-    scores[0] = -np.inf
-    return scores
-
-
 def top_n(vectors: np.ndarray, query: int, n: int = 10, exclude: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
-    """The ``n`` rows most cosine-similar to ``query``, best first.
+    """The ``n`` rows most cosine-similar to row ``query``, best first.
 
-    Never returns 0 (padding), the query, or any index in ``exclude``. Ties are broken by
-    the lower index. Returns (indices int64 (n,), scores float32 (n,)). ``n`` must be in
-    1..(number of rankable songs).
+    ``vectors``: float (V+1, dim), row ``i`` the song with index ``i``; ``query``: a song
+    index ``1..V``; ``n``: int in 1..(songs that can be recommended); ``exclude``: indices
+    never returned (nor are 0 and the query). Returns ``(indices int64 (n,), cosines
+    float32 (n,))``. Raises ValueError for a bad argument, NaN or inf in the table, or a
+    query vector of norm 0.
     """
-    scores = cosine_scores(vectors, query)
-    blocked = {0, int(query), *(int(e) for e in exclude)}
-    available = vectors.shape[0] - len({b for b in blocked if 0 <= b < vectors.shape[0]})
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= available:
-        raise ValueError(f"n must be an int in 1..{available} (songs that can be recommended), got {n!r}")
-    # Blocked rows are removed, not just scored -inf: zero-norm rows also score -inf and
-    # must never lose a tie to the padding row.
-    keep = np.ones(len(scores), dtype=bool)
-    keep[[b for b in blocked if 0 <= b < len(scores)]] = False
-    candidates = np.flatnonzero(keep)
-    # Stable sort on -score keeps the lower index first among equal scores.
-    order = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
-    return order.astype(np.int64), scores[order]
+    table = check_table(vectors)
+    query = check_int("query", query, 1, table.shape[0] - 1)
+    if not np.any(table[query]):
+        raise bad_argument(f"vectors[{query}] (the query's embedding)", "a non-zero vector (cosine similarity "
+                                                                        "compares directions)", Described("zero norm"))
+    blocked = {int(e) for e in exclude} - {0, query}
+    available = table.shape[0] - 2 - len(blocked)
+    n = check_int("n", n, 1, available)
+    scores = cosine_scores(unit_rows(table), np.array([query]))
+    indices = top_k(scores, np.array([query]), n, exclude=sorted(blocked))[0]
+    return indices, scores[0, indices]
 
 
 class Recommender:
     """Name-level recommendations from a vocabulary and its embedding table.
 
-    vectors: float32 (V+1, dim), row i is the song with vocabulary index i.
+    ``vectors``: float32 (V+1, dim), row ``i`` is the song with vocabulary index ``i``.
     """
 
     def __init__(self, vocab: Vocab, vectors: np.ndarray):
-        vectors = _check_vectors(vectors)
+        vectors = check_table(vectors)
         if vectors.shape[0] != vocab.size + 1:
-            raise ValueError(
-                f"embedding table has {vectors.shape[0]} rows but the vocabulary needs {vocab.size + 1} "
-                "(V songs + padding); the run was trained on a different vocabulary"
-            )
+            raise bad_argument("vectors", f"a table of V+1 = {vocab.size + 1} rows (V songs + padding) for "
+                                          "this vocabulary; the run was trained on a different vocabulary",
+                               vectors.shape[0])
         self.vocab = vocab
         self.vectors = vectors
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,7 @@ def save_run(
                 f"{name} has {np.asarray(vec).shape[0]} rows; the vocabulary needs {vocab.size + 1}"
             )
     meta = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "songrec_version": helpers.__version__,
         "vocab_size": vocab.size,
         "vocab_fingerprint": vocab.fingerprint(),
@@ -114,14 +114,17 @@ _VOCAB_BYTES_PER_SONG = 64 + 6 * MAX_NAME_CHARS
 
 def _run_schema():
     from helpers.data import VARIANTS
+    from helpers.sgns import LOOPS, SEED_MAX
     from helpers.validate import INT64_MAX, Bool, Int, List, Num, Obj, Plain, Str
 
-    seed = Int(0, 2**32 - 1)
+    seed = Int(0, SEED_MAX)
     settings = Obj(
         optional={
             "playlists": Int(2, INT64_MAX), "val_fraction": Num(0, 1, open_lo=True, open_hi=True),
             "seed": seed, "split_seed": seed, "window": Int(1, INT64_MAX), "dim": Int(1, MAX_DIM),
             "negatives": Int(0, INT64_MAX), "shared": Bool(),
+            "loop": Str(choices=tuple(LOOPS)),
+            # What runs saved before the loop setting called it (reference = fast, assignment = keras).
             "method": Str(choices=("reference", "assignment")),
             "dataset": Obj(optional={"kind": Str(choices=("synthetic", "cornell")),
                                      "variant": Str(choices=(*VARIANTS, "synthetic")),
@@ -139,9 +142,9 @@ def _run_schema():
 
 def _raw_id_fingerprint(vocab: Vocab) -> str:
     """The fingerprint of songrec before names and counts were covered (to say so)."""
-    import hashlib
+    from helpers.digest import sha256_bytes
 
-    return hashlib.sha256(vocab.raw_ids.astype("<i8").tobytes()).hexdigest()
+    return sha256_bytes(vocab.raw_ids.astype("<i8").tobytes())
 
 
 def load_run(run_dir: str | Path) -> Run:

@@ -21,16 +21,29 @@ Rows of :func:`skipgram_pairs`
     random keys, the negatives (only for rows the cap keeps), redraws for excluded
     negatives, the final shuffle.
 
-Everything is vectorised over positions and playlists; the only Python loops run over the
-``2 * window`` offsets, over fixed-size chunks of positions, and over redraw rounds.
+Windows come from :mod:`helpers.windows` and the noise from :mod:`helpers.noise` (whose
+:func:`noise_distribution` is re-exported here for the notebooks). Everything is vectorised
+over positions and playlists; the only Python loops run over the ``2 * window`` offsets and
+over redraw rounds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
+
+from helpers.noise import DEFAULT_NOISE, DEFAULT_POWER, NOISE_KINDS, noise_distribution
+from helpers.validate import (
+    Described,
+    bad_argument,
+    check_bool,
+    check_choice,
+    check_encoded,
+    check_int,
+    check_vocab_size,
+)
+from helpers.windows import Windows, locate, positives_per_playlist
 
 __all__ = [
     "positive_pairs",
@@ -40,223 +53,36 @@ __all__ = [
     "collision_rates",
 ]
 
-NOISE_KINDS = ("uniform", "unigram")
 
 # Exclusion is enforced by rejection sampling. Feasibility is checked before drawing, so
 # each round removes a fixed fraction of the remaining collisions; the cap only guards
 # against noise distributions that leave almost no probability outside the excluded set.
 MAX_REDRAW_ROUNDS = 1000
 
-# Rows of the (positions x 2*window) neighbour matrix handled at once, to bound the memory
-# of temporaries on the full dataset (about 2**22 cells per chunk).
-_CHUNK_CELLS = 1 << 22
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})"
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _flatten(encoded: Sequence, vocab_size: int | None = None):
-    """Concatenate the playlists and check their values.
-
-    Returns ``(flat int32 (N,), lengths int64 (n_playlists,))``.
-    """
-    if isinstance(encoded, np.ndarray) and encoded.ndim == 1 and encoded.dtype != object:
-        raise TypeError(
-            "encoded must be a list of playlists (1-D integer arrays), got a single 1-D "
-            f"array of dtype {encoded.dtype}; wrap one playlist as [playlist]"
-        )
-    if isinstance(encoded, (str, bytes)) or not hasattr(encoded, "__len__"):
-        raise TypeError(
-            f"encoded must be a list of 1-D integer arrays, got {type(encoded).__name__}"
-        )
-    arrays = []
-    for k, pl in enumerate(encoded):
-        a = np.asarray(pl)
-        if a.ndim != 1:
-            raise ValueError(
-                f"playlist {k} must be a 1-D array of song indices, got shape {a.shape}"
-            )
-        if a.size and (a.dtype.kind not in "iu"):
-            raise TypeError(
-                f"playlist {k} must hold integer song indices, got dtype {a.dtype}"
-            )
-        arrays.append(a)
-    lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
-    if lengths.sum() == 0:
-        return np.zeros(0, dtype=np.int32), lengths
-    flat = np.concatenate([a for a in arrays if a.size]).astype(np.int64, copy=False)
-    hi = np.iinfo(np.int32).max - 1 if vocab_size is None else vocab_size
-    bad = (flat < 1) | (flat > hi)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        playlist, position = _locate(first, lengths)
-        expected = (
-            "a positive song index (0 is padding)"
-            if vocab_size is None
-            else f"song indices in 1..vocab_size={vocab_size} (0 is padding)"
-        )
-        raise ValueError(
-            f"playlist {playlist} holds song index {int(flat[first])} at position "
-            f"{position}; expected {expected}"
-        )
-    return flat.astype(np.int32), lengths
-
-
-def _positives_per_playlist(lengths: np.ndarray, window: int) -> np.ndarray:
-    """Closed form of sum_{d=1..w} 2*max(L-d, 0), int64 (n_playlists,)."""
-    m = np.minimum(window, np.maximum(lengths - 1, 0))
-    return m * (2 * lengths - m - 1)
 
 
 # --------------------------------------------------------------------------- positives
 
 
-def _offsets(window: int, lengths: np.ndarray) -> np.ndarray:
-    """Context offsets ``-w..-1, 1..w``, int64. Offsets longer than every playlist can
-    never pair, so ``w`` is clipped to the longest playlist (saves work when a large
-    window meets short playlists)."""
-    w = min(window, max(int(lengths.max(initial=0)) - 1, 1))
-    return np.concatenate([np.arange(-w, 0), np.arange(1, w + 1)])
-
-
-def _window_positions(lengths: np.ndarray, window: int):
-    """Flat positions of every positive pair.
-
-    Returns ``(tpos int64 (P,), cpos int64 (P,))``, ordered by target position then
-    context position.
-    """
-    n_total = int(lengths.sum())
-    offsets = _offsets(window, lengths)
-    starts = np.cumsum(lengths) - lengths
-    pos_in = np.arange(n_total) - np.repeat(starts, lengths)
-    length_of = np.repeat(lengths, lengths)
-    step = max(1, _CHUNK_CELLS // offsets.size)
-    tpos_parts, cpos_parts = [], []
-    for a in range(0, n_total, step):
-        b = min(n_total, a + step)
-        rel = pos_in[a:b, None] + offsets
-        valid = (rel >= 0) & (rel < length_of[a:b, None])
-        rows, cols = np.nonzero(valid)
-        tpos = rows + a
-        tpos_parts.append(tpos)
-        cpos_parts.append(tpos + offsets[cols])
-    if not tpos_parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy()
-    return np.concatenate(tpos_parts), np.concatenate(cpos_parts)
-
-
-def _neighbour_table(flat: np.ndarray, lengths: np.ndarray, window: int) -> np.ndarray:
-    """Songs in each position's window, int32 (n_offsets, N): row ``j`` holds, for every
-    flat position, the song at offset ``_offsets(window, lengths)[j]``, or 0 outside the
-    playlist.
-
-    Zero is a safe filler: it is never a song, so it never matches a drawn negative. One
-    row per offset keeps each later gather contiguous.
-    """
-    n_total = flat.size
-    starts = np.cumsum(lengths) - lengths
-    pos_in = np.arange(n_total) - np.repeat(starts, lengths)
-    length_of = np.repeat(lengths, lengths)
-    offsets = _offsets(window, lengths)
-    table = np.zeros((offsets.size, n_total), dtype=np.int32)
-    for j, off in enumerate(offsets):
-        rel = pos_in + off
-        src = np.flatnonzero((rel >= 0) & (rel < length_of))
-        table[j, src] = flat[src + off]
-    return table
-
-
 def positive_pairs(encoded: Sequence, window: int):
     """All positive (target, context) pairs within ``window`` of each other.
 
-    Parameters
-    ----------
-    encoded : list of 1-D integer arrays
-        Encoded playlists, values in ``1..V``. Playlists shorter than 2 contribute nothing.
-    window : int >= 1
-        Maximum distance between target and context positions.
-
-    Returns
-    -------
-    targets : int32 (P,)
-    contexts : int32 (P,)
-    playlist_id : int32 (P,)
-        Index into ``encoded`` of the playlist each pair comes from.
-
-    Pairs are ordered by playlist, then target position, then context position.
+    ``encoded``: list of 1-D integer arrays, the encoded playlists (values ``1..V``);
+    playlists shorter than 2 contribute nothing. ``window``: int >= 1, the largest
+    distance between target and context positions.
+    Returns ``(targets int32 (P,), contexts int32 (P,), playlist_id int32 (P,))``, the last
+    being the index into ``encoded`` of each pair's playlist; pairs are ordered by
+    playlist, then target position, then context position.
+    Raises ValueError for a bad argument.
     """
-    window = _check_int("window", window, 1)
-    flat, lengths = _flatten(encoded)
-    tpos, cpos = _window_positions(lengths, window)
+    window = check_int("window", window, 1)
+    flat, lengths = check_encoded("encoded", encoded)
+    tpos, cpos = Windows(lengths).positions(window)
     pid_flat = np.repeat(np.arange(lengths.size, dtype=np.int32), lengths)
     return flat[tpos], flat[cpos], pid_flat[tpos]
 
 
 # --------------------------------------------------------------------------- noise
-
-
-def noise_distribution(counts, power: float = 0.75) -> np.ndarray:
-    """Negative-sampling distribution ``p[v] ∝ counts[v] ** power`` over songs ``1..V``.
-
-    Parameters
-    ----------
-    counts : array-like of non-negative numbers, shape (V+1,)
-        Occurrence counts indexed by vocabulary index; ``counts[0]`` (padding) must be 0.
-    power : float >= 0
-        Smoothing exponent. ``0`` gives the uniform distribution over ``1..V`` (songs with
-        a zero count included); with ``power > 0`` zero-count songs get probability 0.
-
-    Returns
-    -------
-    float64 (V+1,), sums to 1, ``p[0] == 0``.
-    """
-    c = np.asarray(counts)
-    if c.ndim != 1 or c.size < 2:
-        raise ValueError(
-            f"counts must be a 1-D array of shape (V+1,) with V >= 1, got shape {c.shape}"
-        )
-    if c.dtype.kind not in "iuf":
-        raise TypeError(f"counts must be numeric, got dtype {c.dtype}")
-    c = c.astype(np.float64)
-    if not np.all(np.isfinite(c)):
-        k = int(np.flatnonzero(~np.isfinite(c))[0])
-        raise ValueError(f"counts[{k}] = {c[k]} is not finite")
-    if np.any(c < 0):
-        k = int(np.flatnonzero(c < 0)[0])
-        raise ValueError(f"counts[{k}] = {c[k]:g} is negative; counts must be >= 0")
-    if c[0] != 0:
-        raise ValueError(
-            f"counts[0] = {c[0]:g} but index 0 is padding and must have count 0; "
-            "counts are indexed by vocabulary index 1..V"
-        )
-    if not np.any(c[1:] > 0):
-        raise ValueError(
-            f"counts are all zero over songs 1..{c.size - 1}; at least one song needs a "
-            "positive count"
-        )
-    if isinstance(power, bool) or not isinstance(power, (int, float, np.integer, np.floating)):
-        raise TypeError(f"power must be a number >= 0, got {power!r}")
-    if not np.isfinite(power) or power < 0:
-        raise ValueError(f"power must be a finite number >= 0, got {power}")
-    weights = np.zeros_like(c)
-    # 0 ** 0 == 1 in NumPy, so power 0 makes every song (even unseen ones) equally likely.
-    with np.errstate(over="ignore"):
-        weights[1:] = c[1:] ** float(power)
-    if not np.isfinite(weights.sum()):
-        raise ValueError(f"power {power:g} is too large for these counts: the largest count ({c.max():g}) "
-                         f"** power overflows; expected a power of a few units at most (word2vec uses 0.75)")
-    return weights / weights.sum()
 
 
 class _Sampler:
@@ -305,7 +131,7 @@ class _Exclusion:
         self.window = window
         self.exclude_target = exclude_target
         self.exclude_context = exclude_context
-        self.table = _neighbour_table(flat, lengths, window) if exclude_context else None
+        self.table = Windows(lengths).neighbour_table(flat, window) if exclude_context else None
 
     @property
     def rules(self) -> str:
@@ -348,20 +174,13 @@ class _Exclusion:
         stuck = np.flatnonzero(n_distinct >= n_support)
         if stuck.size:
             pos = int(targets_at[stuck[0]])
-            playlist, position = _locate(pos, self.lengths)
+            playlist, position = locate(pos, self.lengths)
             raise ValueError(
                 f"cannot draw negatives for song {int(self.flat[pos])} at playlist "
                 f"{playlist}, position {position}: {self.rules} rule out all {n_support} "
                 f"songs the noise can draw (vocab_size={vocab_size}, window={self.window}); "
                 "use a larger vocabulary, a smaller window, or turn exclusion off"
             )
-
-
-def _locate(pos: int, lengths: np.ndarray) -> tuple[int, int]:
-    """(playlist index, position inside it) of a flat position."""
-    ends = np.cumsum(lengths)
-    playlist = int(np.searchsorted(ends, pos, side="right"))
-    return playlist, pos - int(ends[playlist] - lengths[playlist])
 
 
 def _draw_negatives(sampler, trow: np.ndarray, exclusion: _Exclusion | None, vocab_size):
@@ -392,7 +211,7 @@ def _draw_negatives(sampler, trow: np.ndarray, exclusion: _Exclusion | None, voc
 
 # Random bits per row in the cap's sort keys; the playlist's group number fills the rest
 # of a uint64. Ties (two rows of one playlist with the same bits at the cut: a few calls
-# in a million at the seed's sizes) are detected and resolved by an exact, slower sort.
+# in a million at the original assignment's sizes) are detected and resolved by an exact, slower sort.
 _CAP_KEY_BITS = 40
 
 
@@ -440,9 +259,9 @@ def skipgram_pairs(
     negatives: int,
     vocab_size: int,
     *,
-    noise: str = "uniform",
+    noise: str = DEFAULT_NOISE,
     counts=None,
-    power: float = 0.75,
+    power: float = DEFAULT_POWER,
     exclude_target: bool = False,
     exclude_context: bool = False,
     max_pairs_per_playlist: int | None = None,
@@ -451,79 +270,61 @@ def skipgram_pairs(
 ):
     """Skip-gram rows with negative sampling: each positive followed by its negatives.
 
-    Parameters
-    ----------
-    encoded : list of 1-D integer arrays
-        Encoded playlists, values in ``1..vocab_size``. Playlists shorter than 2 produce
-        no rows (see :func:`pair_stats` for how many were skipped).
-    window : int >= 1
-        Context window on each side of the target.
-    negatives : int >= 0
-        Negative rows emitted after each positive row.
-    vocab_size : int >= 1
-        ``V``; negatives are drawn from ``1..V``.
-    noise : {"uniform", "unigram"}
-        ``"uniform"``: every song in ``1..V`` equally likely (``counts``/``power`` ignored).
-        ``"unigram"``: ``p ∝ counts ** power`` (see :func:`noise_distribution`).
-    counts : int array (V+1,), required for ``"unigram"``
-        Song counts indexed by vocabulary index, ``counts[0] == 0``.
-    power : float >= 0
-        Exponent of the unigram noise.
-    exclude_target : bool
-        Redraw any negative equal to its row's target song.
-    exclude_context : bool
-        Redraw any negative equal to a song within ``window`` positions of this target
-        *occurrence* (its up to ``2*window`` neighbours in the same playlist). The same
-        pair seen elsewhere in the data, e.g. near another occurrence of the target, is
-        not excluded; :func:`collision_rates` measures how often that happens. The
-        target's own song is excluded by this rule only if it repeats inside the window.
-    max_pairs_per_playlist : int >= 1 or None
-        If a playlist yields more rows (positives + negatives) than this, keep a uniformly
-        random subset of exactly this many of its rows, without replacement. Kept rows stay
-        in their original relative order, so a negative may survive without its positive.
-        Negatives are only drawn for kept rows.
-    seed : int, None or numpy.random.Generator
-        Source of all randomness, via ``numpy.random.default_rng(seed)``; a Generator is
-        used (and advanced) as is.
-    shuffle : bool
-        Shuffle the final rows. Otherwise rows are ordered by playlist, target position
-        and context position, each positive followed by its negatives.
+    ``encoded``: list of 1-D integer arrays, the encoded playlists (values
+    ``1..vocab_size``); playlists shorter than 2 produce no rows (see :func:`pair_stats` for
+    how many were skipped).
 
-    Returns
-    -------
-    targets : int32 (N,)
-    contexts : int32 (N,)
-    labels : float32 (N,), 1.0 for positives and 0.0 for negatives.
+    ``window``: int >= 1, context window on each side of the target. ``negatives``: int
+    >= 0, negative rows emitted after each positive row. ``vocab_size``: ``V``, negatives
+    are drawn from ``1..V``.
 
-    Raises
-    ------
-    TypeError, ValueError
-        Bad sizes, song indices outside ``1..vocab_size`` (naming the playlist), an unknown
-        noise, missing or mis-sized counts, or a vocabulary too small for the exclusion.
+    ``noise``: ``"uniform"`` (every song in ``1..V`` equally likely; ``counts``/``power``
+    ignored) or ``"unigram"`` (``p ∝ counts ** power``, see :mod:`helpers.noise`);
+    ``counts``: int (V+1,), song counts by index with ``counts[0] == 0``, required for
+    ``"unigram"``; ``power``: float, the exponent of the unigram noise.
+
+    ``exclude_target``: redraw any negative equal to its row's target song.
+    ``exclude_context``: redraw any negative equal to a song within ``window`` positions of
+    this target *occurrence* (its up to ``2*window`` neighbours in the same playlist). The
+    same pair seen elsewhere in the data, e.g. near another occurrence of the target, is
+    not excluded; :func:`collision_rates` measures how often that happens. The target's own
+    song is excluded by this rule only if it repeats inside the window.
+
+    ``max_pairs_per_playlist``: int >= 1 or None. If a playlist yields more rows (positives
+    + negatives) than this, keep a uniformly random subset of exactly this many of its
+    rows, without replacement. Kept rows stay in their original relative order, so a
+    negative may survive without its positive. Negatives are only drawn for kept rows.
+
+    ``seed``: int, None or ``numpy.random.Generator``, the source of all randomness via
+    ``numpy.random.default_rng(seed)`` (a Generator is used, and advanced, as is).
+    ``shuffle``: shuffle the final rows; otherwise rows are ordered by playlist, target
+    position and context position, each positive followed by its negatives.
+
+    Returns ``(targets int32 (N,), contexts int32 (N,), labels float32 (N,))``, labels 1.0
+    for positives and 0.0 for negatives.
+    Raises ValueError for bad sizes, song indices outside ``1..vocab_size`` (naming the
+    playlist), an unknown noise, missing or mis-sized counts, or a vocabulary too small
+    for the exclusion.
     """
-    window = _check_int("window", window, 1)
-    negatives = _check_int("negatives", negatives, 0)
-    vocab_size = _check_int("vocab_size", vocab_size, 1)
-    if max_pairs_per_playlist is not None:
-        max_pairs_per_playlist = _check_int("max_pairs_per_playlist", max_pairs_per_playlist, 1)
-    if not isinstance(noise, str) or noise not in NOISE_KINDS:
-        raise ValueError(f"noise must be one of {NOISE_KINDS}, got {noise!r}")
+    window = check_int("window", window, 1)
+    negatives = check_int("negatives", negatives, 0)
+    vocab_size = check_vocab_size(vocab_size)
+    max_pairs_per_playlist = check_int("max_pairs_per_playlist", max_pairs_per_playlist, 1, allow_none=True)
+    check_choice("noise", noise, NOISE_KINDS)
+    check_bool("exclude_target", exclude_target)
+    check_bool("exclude_context", exclude_context)
+    probs = None
     if noise == "unigram":
-        if counts is None:
-            raise ValueError('noise="unigram" needs counts of shape (vocab_size+1,), got None')
-        c = np.asarray(counts)
-        if c.ndim != 1 or c.size != vocab_size + 1:
-            raise ValueError(
-                f"counts has shape {c.shape} but vocab_size={vocab_size} needs shape "
-                f"({vocab_size + 1},) (index 0 is padding)"
-            )
+        c = np.asarray(counts) if counts is not None else None
+        if c is None or c.shape != (vocab_size + 1,):
+            raise bad_argument("counts", f'an array of shape (vocab_size+1,) = ({vocab_size + 1},) for '
+                                         f'noise="unigram" (index 0 is padding)',
+                               None if c is None else Described(f"shape {c.shape}"))
         probs = noise_distribution(c, power)
-    else:
-        probs = None
     rng = np.random.default_rng(seed)
 
-    flat, lengths = _flatten(encoded, vocab_size)
-    tpos, cpos = _window_positions(lengths, window)
+    flat, lengths = check_encoded("encoded", encoded, vocab_size)
+    tpos, cpos = Windows(lengths).positions(window)
     n_pos = tpos.size
     k1 = negatives + 1
 
@@ -537,7 +338,7 @@ def skipgram_pairs(
 
     keep = None
     if max_pairs_per_playlist is not None and n_pos:
-        keep = _cap_mask(_positives_per_playlist(lengths, window) * k1,
+        keep = _cap_mask(positives_per_playlist(lengths, window) * k1,
                          max_pairs_per_playlist, rng)
 
     if keep is None:
@@ -591,17 +392,17 @@ def pair_stats(
     ``positives``, ``rows_before_cap`` (= positives * (negatives + 1)), ``capped_playlists``
     (playlists over ``max_pairs_per_playlist``) and ``rows`` (after the cap).
     """
-    window = _check_int("window", window, 1)
-    negatives = _check_int("negatives", negatives, 0)
-    if max_pairs_per_playlist is not None:
-        max_pairs_per_playlist = _check_int("max_pairs_per_playlist", max_pairs_per_playlist, 1)
-    _, lengths = _flatten(encoded)
-    per = _positives_per_playlist(lengths, window) * (negatives + 1)
+    window = check_int("window", window, 1)
+    negatives = check_int("negatives", negatives, 0)
+    max_pairs_per_playlist = check_int("max_pairs_per_playlist", max_pairs_per_playlist, 1, allow_none=True)
+    _, lengths = check_encoded("encoded", encoded)
+    positives = positives_per_playlist(lengths, window)
+    per = positives * (negatives + 1)
     capped = per if max_pairs_per_playlist is None else np.minimum(per, max_pairs_per_playlist)
     return {
         "playlists": int(lengths.size),
         "skipped": int((lengths < 2).sum()),
-        "positives": int(_positives_per_playlist(lengths, window).sum()),
+        "positives": int(positives.sum()),
         "rows_before_cap": int(per.sum()),
         "capped_playlists": int((capped < per).sum()),
         "rows": int(capped.sum()),
@@ -611,19 +412,14 @@ def pair_stats(
 def collision_rates(targets, contexts, labels, encoded: Sequence, window: int) -> dict:
     """How often negative rows are not really negative.
 
-    Parameters
-    ----------
-    targets, contexts : int arrays (N,)
-    labels : float or int array (N,), 1 for positives and 0 for negatives
-    encoded, window : the playlists and window the true positives come from.
-
-    Returns
-    -------
-    dict with ``negatives`` (int, number of rows with label 0), ``same_as_target`` and
-    ``positive_pair`` (counts, int) and ``same_as_target_rate`` and ``positive_pair_rate``
+    ``targets``, ``contexts``: int arrays (N,); ``labels``: float or int array (N,), 1 for
+    positives and 0 for negatives; ``encoded``, ``window``: the playlists and window the
+    true positives come from.
+    Returns a dict with ``negatives`` (int, rows with label 0), ``same_as_target`` and
+    ``positive_pair`` (int counts) and ``same_as_target_rate`` and ``positive_pair_rate``
     (float fractions of the negatives; NaN when there are no negatives).
     ``positive_pair`` counts negatives whose (target, context) occurs anywhere in
-    ``positive_pairs(encoded, window)``.
+    ``positive_pairs(encoded, window)``. Raises ValueError for a bad argument.
     """
     t = np.asarray(targets)
     c = np.asarray(contexts)
@@ -635,7 +431,7 @@ def collision_rates(targets, contexts, labels, encoded: Sequence, window: int) -
         )
     for name, a in (("targets", t), ("contexts", c)):
         if a.size and a.dtype.kind not in "iu":
-            raise TypeError(f"{name} must be integers, got dtype {a.dtype}")
+            raise bad_argument(name, "an array of integers", Described(f"dtype {a.dtype}"))
     if y.size and not np.all((y == 0) | (y == 1)):
         bad = y[(y != 0) & (y != 1)][0]
         raise ValueError(f"labels must be 0 or 1, got {bad}")

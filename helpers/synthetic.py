@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import Dataset
+from helpers.validate import bad_argument, check_int, check_real, is_int
 
 
 def make_synthetic(
@@ -35,18 +36,14 @@ def make_synthetic(
     playlists are int64 arrays of raw IDs with lengths in ``length_range`` (inclusive).
     """
     for name, value in (("n_genres", n_genres), ("songs_per_genre", songs_per_genre),
-                        ("n_playlists", n_playlists), ("artists_per_genre", artists_per_genre)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+                        ("n_playlists", n_playlists)):
+        check_int(name, value, 1)
+    check_int("artists_per_genre", artists_per_genre, 1, songs_per_genre)
     lo, hi = length_range
-    if not (1 <= lo <= hi):
-        raise ValueError(f"length_range must satisfy 1 <= low <= high, got {length_range!r}")
-    if not 0.0 <= p_stay <= 1.0:
-        raise ValueError(f"p_stay must be within [0, 1], got {p_stay!r}")
-    if artists_per_genre > songs_per_genre:
-        raise ValueError(
-            f"artists_per_genre ({artists_per_genre}) cannot exceed songs_per_genre ({songs_per_genre})"
-        )
+    if not (is_int(lo) and is_int(hi) and 1 <= lo <= hi):
+        raise bad_argument("length_range", "a pair (low, high) of ints with 1 <= low <= high", length_range)
+    check_real("p_stay", p_stay, 0, 1)
+    check_real("zipf", zipf)
     rng = np.random.default_rng(seed)
     n_songs = n_genres * songs_per_genre
     song_ids = np.arange(n_songs, dtype=np.int64)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ MAX_DEPTH = 16
 
 
 class SchemaError(Exception):
+    """A value in a file does not match its schema: ``where`` (the field), ``expected``, ``got``."""
+
     def __init__(self, where: str, expected: str, got: Any):
         self.where, self.expected, self.got = where, expected, got
         super().__init__(f"{where}: expected {expected}, got {_show(got)}")
@@ -55,12 +58,16 @@ _MISSING = _Missing()
 
 
 class Spec:
+    """What a JSON value must be; ``check(value, where)`` raises :class:`SchemaError`."""
+
     def check(self, value: Any, where: str) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
 
 @dataclass
 class Int(Spec):
+    """An integer (not a bool) in ``lo..hi``."""
+
     lo: int = 0
     hi: int = INT64_MAX
 
@@ -71,6 +78,8 @@ class Int(Spec):
 
 @dataclass
 class Num(Spec):
+    """A number in the range ``lo``..``hi`` (``open_*``: bound excluded; NaN only with ``allow_nan``)."""
+
     lo: float = -math.inf
     hi: float = math.inf
     open_lo: bool = False
@@ -92,6 +101,8 @@ class Num(Spec):
 
 @dataclass
 class Str(Spec):
+    """A string of at most ``max_len`` characters, one of ``choices`` when given, ``hex_len`` hex digits when given."""
+
     max_len: int = 1000
     choices: tuple = ()
     hex_len: int | None = None
@@ -109,6 +120,8 @@ class Str(Spec):
 
 @dataclass
 class Bool(Spec):
+    """``true`` or ``false``."""
+
     def check(self, value, where):
         if not isinstance(value, bool):
             raise SchemaError(where, "true or false", value)
@@ -116,6 +129,8 @@ class Bool(Spec):
 
 @dataclass
 class List(Spec):
+    """A list of ``item`` values: exactly ``length`` of them when given, at most ``max_len``."""
+
     item: Spec
     length: int | None = None
     max_len: int = 10**7
@@ -261,3 +276,131 @@ def read_vectors(path: str | os.PathLike, rows: int, dim: int | None = None) -> 
         fh.seek(offset)
         data = np.fromfile(fh, dtype=dtype, count=count)
     return data.reshape(shape, order="F" if fortran else "C")
+
+
+# --------------------------------------------------------------------------- arguments
+# Checks of the arguments a helpers function is called with. One rule for all of them:
+# a bad argument raises ValueError whose message reads "<name> must be <expected>, got
+# <value!r>", so the caller sees which argument, what it should be and what it was.
+
+
+def bad_argument(name: str, expected: str, value: Any) -> ValueError:
+    """The ValueError of the rule above (returned, for the caller to raise)."""
+    return ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+class Described:
+    """A description standing in for a value in a message: its repr is the text itself
+    (``got dtype float64 shape (3,)`` rather than a quoted string)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def is_int(value: Any) -> bool:
+    """True for Python and NumPy integers, False for bools (a True vocabulary size is a mistake)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _bound_text(noun: str, low, high, low_open: bool = False, high_open: bool = False) -> str:
+    """``noun`` with its one bound, if any: "an int >= 1", "a finite number > 0"."""
+    def show(x):
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
+    if low is not None:
+        return f"{noun} {'>' if low_open else '>='} {show(low)}"
+    if high is not None:
+        return f"{noun} {'<' if high_open else '<='} {show(high)}"
+    return noun
+
+
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None, *,
+              allow_none: bool = False) -> int | None:
+    """``value`` as a Python int, or ``None`` when ``allow_none`` and it is ``None``.
+
+    ``low``/``high``: inclusive bounds (``None``: unbounded). Raises ValueError otherwise.
+    """
+    if value is None and allow_none:
+        return None
+    if not is_int(value) or (low is not None and value < low) or (high is not None and value > high):
+        expected = f"an int in {low}..{high}" if low is not None and high is not None \
+            else _bound_text("an int", low, high)
+        raise bad_argument(name, ("None or " if allow_none else "") + expected, value)
+    return int(value)
+
+
+def check_real(name: str, value: Any, low: float | None = None, high: float | None = None, *,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite Python float within the bounds (``None``: unbounded; ``*_open``:
+    the bound itself is excluded). Raises ValueError otherwise."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        expected = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}" \
+            if low is not None and high is not None else _bound_text("a finite number", low, high, low_open, high_open)
+        raise bad_argument(name, expected, value)
+    return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a Python bool (NumPy bools accepted); anything else raises ValueError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise bad_argument(name, "True or False", value)
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: tuple) -> Any:
+    """``value`` if it is one of ``choices``; ValueError otherwise."""
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+        raise bad_argument(name, f"one of {', '.join(repr(c) for c in choices)}", value)
+    return value
+
+
+def check_vocab_size(value: Any, low: int = 1, name: str = "vocab_size") -> int:
+    """``V``, the number of songs: an int >= ``low``."""
+    return check_int(name, value, low)
+
+
+def check_encoded(name: str, encoded: Any, vocab_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Check encoded playlists and lay them end to end.
+
+    ``encoded``: a list (or other sequence) of 1-D integer arrays, one per playlist, of
+    song indices ``1..vocab_size`` (``vocab_size`` None: any index >= 1); ``0`` is the
+    padding row and never a song. Returns ``(flat int32 (N,), lengths int64
+    (n_playlists,))``. Raises ValueError naming the playlist, position and value at fault.
+    """
+    if isinstance(encoded, np.ndarray) and encoded.dtype != object:
+        raise bad_argument(name, "a list of 1-D integer arrays, one per playlist (wrap one playlist as "
+                                 "[playlist])", Described(f"one array of shape {encoded.shape}"))
+    if isinstance(encoded, (str, bytes, dict)) or not hasattr(encoded, "__len__"):
+        raise bad_argument(name, "a list of 1-D integer arrays, one per playlist",
+                           Described(f"a {type(encoded).__name__}"))
+    arrays = []
+    for i, playlist in enumerate(encoded):
+        a = np.asarray(playlist)
+        if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+            raise bad_argument(f"{name}[{i}]", "a 1-D array of integer song indices",
+                               Described(f"dtype {a.dtype} shape {a.shape}"))
+        arrays.append(a)
+    lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
+    if lengths.sum() == 0:
+        return np.zeros(0, dtype=np.int32), lengths
+    flat = np.concatenate([a for a in arrays if a.size]).astype(np.int64, copy=False)
+    hi = np.iinfo(np.int32).max - 1 if vocab_size is None else vocab_size
+    bad = (flat < 1) | (flat > hi)
+    if bad.any():
+        from helpers.windows import locate
+
+        first = int(np.flatnonzero(bad)[0])
+        playlist, position = locate(first, lengths)
+        expected = ("song indices >= 1 (0 is padding)" if vocab_size is None
+                    else f"song indices in 1..vocab_size={vocab_size} (0 is padding)")
+        raise bad_argument(f"{name}[{playlist}]", expected,
+                           Described(f"{int(flat[first])} at position {position}"))
+    return flat.astype(np.int32), lengths

@@ -13,7 +13,6 @@ not just the songs in a subset, so a name means the same song in every run.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from helpers.digest import sha256_bytes
 from helpers.errors import AmbiguousSongError, UnknownSongError
 
 PAD = 0
@@ -154,7 +154,7 @@ class Vocab:
         close matches.
         """
         if not isinstance(name, str):
-            raise TypeError(f"song name must be a str, got {type(name).__name__} {name!r}")
+            raise ValueError(f"song name must be a str, got {type(name).__name__} {name!r}")
         self._index_names()
         if name in self._by_name:
             return self._by_name[name]
@@ -189,11 +189,9 @@ class Vocab:
         Two vocabularies with equal fingerprints agree on every row: same song, same
         count, same display name (so swapped names in a saved ``vocab.json`` are caught).
         """
-        digest = hashlib.sha256(b"songrec-vocab-v2\0")
-        digest.update(self.raw_ids.astype("<i8").tobytes())
-        digest.update(self.counts.astype("<i8").tobytes())
-        digest.update(json.dumps(self.names, ensure_ascii=True).encode("ascii"))
-        return digest.hexdigest()
+        return sha256_bytes(b"songrec-vocab-v2\0", self.raw_ids.astype("<i8").tobytes(),
+                            self.counts.astype("<i8").tobytes(),
+                            json.dumps(self.names, ensure_ascii=True).encode("ascii"))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -206,7 +204,7 @@ class Vocab:
         )
 
     @classmethod
-    def from_dict(cls, d: dict, *, checked: bool = False) -> "Vocab":
+    def from_dict(cls, d: dict, *, checked: bool = False) -> Vocab:
         """Build from the parsed ``vocab.json``; the content must pass :func:`vocab_schema`
         (``checked=True``: the caller has already checked it).
 
@@ -228,7 +226,7 @@ class Vocab:
         return vocab
 
     @classmethod
-    def from_json(cls, text: str) -> "Vocab":
+    def from_json(cls, text: str) -> Vocab:
         try:
             d = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:

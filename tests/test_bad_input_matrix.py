@@ -478,7 +478,7 @@ def nan_embedding(ctx):
     return ["recommend", "A by Band", "--run", str(make_run(ctx.tmp / "run", vectors=vectors))]
 
 
-@case("'A by Band'", "zero norm", "expected a non-zero vector")
+@case("'A by Band'", "zero norm", "must be a non-zero vector")
 def zero_norm_embedding(ctx):
     vectors = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
     vectors[1] = 0.0
@@ -945,26 +945,26 @@ def fetch_into_the_cwd(ctx):
 
 @case("data.npz", "cannot read as .npz", "truncated, corrupt", raises=DataFormatError)
 def dataset_npz_truncated(ctx):
-    from helpers.data import load_dataset, save_dataset
+    from helpers.npz import read_npz, write_npz
     from helpers.synthetic import make_synthetic
 
-    path = save_dataset(make_synthetic(n_genres=2, songs_per_genre=5, n_playlists=10, seed=0), ctx.tmp / "data.npz")
+    path = write_npz(make_synthetic(n_genres=2, songs_per_genre=5, n_playlists=10, seed=0), ctx.tmp / "data.npz")
     path.write_bytes(path.read_bytes()[:200])
-    return lambda: load_dataset(path)
+    return lambda: read_npz(path)
 
 
 @case("data.npz", "cannot read as .npz", "allow_pickle=False", raises=DataFormatError)
 def dataset_npz_hides_a_pickle(ctx):
-    from helpers.data import load_dataset, save_dataset
+    from helpers.npz import read_npz, write_npz
     from helpers.synthetic import make_synthetic
 
     ctx.marker = ctx.tmp / "MARKER"
-    path = save_dataset(make_synthetic(n_genres=2, songs_per_genre=5, n_playlists=10, seed=0), ctx.tmp / "data.npz")
+    path = write_npz(make_synthetic(n_genres=2, songs_per_genre=5, n_playlists=10, seed=0), ctx.tmp / "data.npz")
     with np.load(path) as npz:
         arrays = dict(npz)
     arrays["title"] = np.array([Armed(ctx.marker)] * len(arrays["title"]), dtype=object)
     np.savez(path, **arrays)
-    return lambda: load_dataset(path)
+    return lambda: read_npz(path)
 
 
 @case("refusing to unpickle", "course.pkl", "not marked as trusted", raises=UntrustedPickleError)
@@ -1035,7 +1035,7 @@ def test_matrix_is_complete():
 
 
 def test_empty_and_one_song_playlists_are_dropped_and_reported(tmp_path, capsys):
-    from helpers.data import load_dataset
+    from helpers.npz import read_npz
     from helpers.skipgrams import pair_stats, skipgram_pairs
 
     # Header, then: an empty playlist, a one-song playlist, a 3-song one, a 2-song one.
@@ -1044,7 +1044,7 @@ def test_empty_and_one_song_playlists_are_dropped_and_reported(tmp_path, capsys)
     assert main(["data", "build", "--data-dir", str(data), "--variant", "yes_small", "--out", str(out)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["dropped"] == {"min_length": 2, "playlists": 2, "empty": 1}
-    assert [p.tolist() for p in load_dataset(out).playlists] == [[0, 1, 2], [2, 3]]
+    assert [p.tolist() for p in read_npz(out).playlists] == [[0, 1, 2], [2, 3]]
 
     # Given to the pair generator directly, they produce no rows and are counted.
     encoded = [np.array([], np.int32), np.array([4], np.int32), np.array([1, 2, 3], np.int32)]

@@ -1,12 +1,8 @@
 """The songrec command, called in-process (same code path as the console script)."""
 
-import os
-import shutil
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import json
 import re
+import shutil
 import socket
 
 import pytest
@@ -26,7 +22,7 @@ def synth_run(tmp_path_factory):
 def test_train_writes_a_complete_run(synth_run):
     meta = json.loads((synth_run / "run.json").read_text())
     assert meta["settings"]["epochs"] == 2 and meta["settings"]["dim"] == 8
-    assert meta["settings"]["method"] == "reference"
+    assert meta["settings"]["loop"] == "fast" and "method" not in meta["settings"]
     assert meta["metrics"]["pairs"] > 0
     assert {"vocab.json", "target_vectors.npy", "run.json"} <= {p.name for p in synth_run.iterdir()}
 
@@ -101,7 +97,7 @@ def test_data_check_passes_on_real_data_and_fails_on_corruption(real_data_dir, t
 def test_real_data_recommendations_for_the_seed_example(real_data_dir, tmp_path, capsys):
     out = tmp_path / "real"
     args = ["train", "--data-dir", str(real_data_dir), "--playlists", "300", "--out", str(out),
-            "--epochs", "1", "--window", "3", "--max-pairs", "2000", "--method", "assignment"]
+            "--epochs", "1", "--window", "3", "--max-pairs", "2000", "--loop", "keras"]
     assert main(args) == 0
     capsys.readouterr()
     assert main(["recommend", "Fade To Black by Metallica", "--run", str(out), "-n", "10"]) == 0
@@ -126,15 +122,32 @@ def test_evaluate_writes_table_csv_and_chart(synth_run, tmp_path, capsys):
     assert (tmp_path / "evaluation.png").stat().st_size > 1000
 
 
-def test_assignment_method_uses_the_seed_settings_unless_overridden(tmp_path):
+def test_keras_loop_uses_the_original_assignments_settings_unless_overridden(tmp_path, capsys):
     out = tmp_path / "assign"
-    assert main(["train", "--synthetic", "--method", "assignment", "--out", str(out), "--epochs", "1"]) == 0
+    assert main(["train", "--synthetic", "--loop", "keras", "--out", str(out), "--epochs", "1"]) == 0
     st = json.loads((out / "run.json").read_text())["settings"]
     assert (st["window"], st["negatives"], st["dim"], st["batch_size"], st["noise"]) == (10, 5, 32, 2048, "uniform")
-    assert st["max_pairs_per_playlist"] == 10_000 and st["epochs"] == 1
+    assert st["max_pairs_per_playlist"] == 10_000 and st["epochs"] == 1 and st["loop"] == "keras"
+    assert "notice" not in capsys.readouterr().err
 
 
-def test_reference_method_rejects_assignment_only_flags(tmp_path, capsys):
+@pytest.mark.parametrize("old, new", [(["--method", "assignment"], "keras"), (["--loop", "reference"], "fast")])
+def test_old_loop_names_still_work_with_one_notice(tmp_path, capsys, old, new):
+    out = tmp_path / "old"
+    assert main(["train", "--synthetic", *old, "--out", str(out), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert err.count("notice") == 1 and f"--loop {new}" in err
+    assert json.loads((out / "run.json").read_text())["settings"]["loop"] == new
+
+
+def test_contradicting_loop_flags_exit_2(tmp_path, capsys):
+    assert main(["train", "--synthetic", "--method", "reference", "--loop", "keras",
+                 "--out", str(tmp_path / "r"), *FAST]) == 2
+    assert "contradicts" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_fast_loop_rejects_keras_only_flags(tmp_path, capsys):
     assert main(["train", "--synthetic", "--out", str(tmp_path / "r"), "--max-pairs", "10"]) == 2
-    assert "--max-pairs" in capsys.readouterr().err
+    assert "--max-pairs applies to --loop keras only" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

@@ -13,19 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.course_pickle import load_course_pickle
 from helpers.data import (
     Dataset,
     find_data_dir,
     load_cornell,
-    load_course_pickle,
-    load_dataset,
     read_song_hash,
     read_tags,
     read_train,
-    save_dataset,
     unescape,
 )
 from helpers.errors import DataFormatError, UntrustedPickleError
+from helpers.npz import read_npz, write_npz
 
 # Four songs; the first line carries the trailing space after the ID seen in yes_complete.
 SONG_HASH = (
@@ -284,7 +283,8 @@ def test_load_cornell_missing_dir_says_how_to_get_data(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         load_cornell(missing)
     message = str(info.value)
-    for fragment in (str(missing), "song_hash.txt", "train.txt", "songrec data fetch", "SONGREC_DATA_DIR", "--data-dir"):
+    for fragment in (str(missing), "song_hash.txt", "train.txt", "songrec data fetch", "SONGREC_DATA_DIR",
+                     "--data-dir"):
         assert fragment in message
 
 
@@ -329,7 +329,7 @@ def test_load_cornell_rejects_path_like_variant(tmp_path, bad):
 
 def test_dataset_rejects_wrong_dtypes():
     songs = pd.DataFrame({"title": ["a"], "artist": ["b"]}, index=pd.Index([0], name="song_id"))
-    with pytest.raises(TypeError, match=r"playlists\[0\].*int64"):
+    with pytest.raises(ValueError, match=r"playlists\[0\].*int64"):
         Dataset(playlists=[np.array([0], dtype=np.int32)], songs=songs, name="x", source="y")
     with pytest.raises(ValueError, match="artist"):
         Dataset(playlists=[], songs=songs[["title"]], name="x", source="y")
@@ -476,8 +476,8 @@ def assert_same(a: Dataset, b: Dataset):
 @pytest.mark.parametrize(("tags", "genre"), [(True, True), (False, False)])
 def test_save_load_round_trip(tmp_path, tags, genre):
     ds = sample_dataset(tags, genre)
-    path = save_dataset(ds, tmp_path / "ds.npz")
-    assert_same(ds, load_dataset(path))
+    path = write_npz(ds, tmp_path / "ds.npz")
+    assert_same(ds, read_npz(path))
     assert [p.name for p in tmp_path.iterdir()] == ["ds.npz"]
     with np.load(path, allow_pickle=False) as npz:
         assert npz["playlist_offsets"].tolist() == [0, 3, 3, 5]
@@ -497,18 +497,18 @@ def test_save_load_round_trip_property(playlists, titles):
     )
     ds = Dataset([np.array(p, dtype=np.int64) for p in playlists], songs, "p", "hypothesis")
     with tempfile.TemporaryDirectory() as tmp:
-        assert_same(ds, load_dataset(save_dataset(ds, Path(tmp) / "d.npz")))
+        assert_same(ds, read_npz(write_npz(ds, Path(tmp) / "d.npz")))
 
 
-def test_load_dataset_rejects_truncated_and_garbage(tmp_path):
-    good = save_dataset(sample_dataset(), tmp_path / "good.npz").read_bytes()
+def test_read_npz_rejects_truncated_and_garbage(tmp_path):
+    good = write_npz(sample_dataset(), tmp_path / "good.npz").read_bytes()
     for name, data in (("cut.npz", good[: len(good) // 2]), ("junk.npz", b"hello"), ("empty.npz", b"")):
         with pytest.raises(DataFormatError, match=name):
-            load_dataset(write(tmp_path / name, data))
+            read_npz(write(tmp_path / name, data))
 
 
-def test_load_dataset_checks_consistency(tmp_path):
-    good = save_dataset(sample_dataset(), tmp_path / "good.npz")
+def test_read_npz_checks_consistency(tmp_path):
+    good = write_npz(sample_dataset(), tmp_path / "good.npz")
     with np.load(good, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     cases = {
@@ -520,18 +520,18 @@ def test_load_dataset_checks_consistency(tmp_path):
     for name, content in cases.items():
         np.savez(tmp_path / name, **content)
         with pytest.raises(DataFormatError, match=name):
-            load_dataset(tmp_path / name)
-    # An object array could only be read by unpickling, which load_dataset never does.
+            read_npz(tmp_path / name)
+    # An object array could only be read by unpickling, which read_npz never does.
     np.savez(tmp_path / "pickled.npz", **dict(arrays, title=np.array(["a", 1, None], dtype=object)))
     with pytest.raises(DataFormatError, match="pickled.npz"):
-        load_dataset(tmp_path / "pickled.npz")
+        read_npz(tmp_path / "pickled.npz")
 
 
 def test_failed_save_leaves_no_files(tmp_path, monkeypatch):
     target = tmp_path / "ds.npz"
     target.mkdir()  # renaming a file onto a folder fails after the temp file was written
     with pytest.raises(OSError):
-        save_dataset(sample_dataset(), target)
+        write_npz(sample_dataset(), target)
     assert [p.name for p in tmp_path.iterdir()] == ["ds.npz"] and not any(target.iterdir())
 
     def broken(fh, **arrays):
@@ -540,7 +540,7 @@ def test_failed_save_leaves_no_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez_compressed", broken)
     with pytest.raises(OSError, match="disk full"):
-        save_dataset(sample_dataset(), tmp_path / "other.npz")
+        write_npz(sample_dataset(), tmp_path / "other.npz")
     assert [p.name for p in tmp_path.iterdir()] == ["ds.npz"]
 
 
@@ -548,16 +548,16 @@ def test_save_rejects_unsaveable_values(tmp_path):
     ds = sample_dataset()
     ds.songs.at[0, "tags"] = ("bad\x1ftag",)
     with pytest.raises(ValueError, match="tags"):
-        save_dataset(ds, tmp_path / "x.npz")
+        write_npz(ds, tmp_path / "x.npz")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_load_dataset_missing_file(tmp_path):
+def test_read_npz_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="songrec data build"):
-        load_dataset(tmp_path / "none.npz")
+        read_npz(tmp_path / "none.npz")
 
 
 def test_npz_is_a_plain_zip_of_npy(tmp_path):
-    path = save_dataset(sample_dataset(), tmp_path / "ds.npz")
+    path = write_npz(sample_dataset(), tmp_path / "ds.npz")
     with zipfile.ZipFile(path) as zf:
         assert "playlist_ids.npy" in zf.namelist()

@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 import pytest
 
@@ -63,14 +61,14 @@ def test_pairs_ignore_global_random_state():
 
 _PIPELINE = """
 import hashlib, sys
-from helpers.evaluate import split_by_playlist
+from helpers.splits import split_playlists
 from helpers.skipgrams import skipgram_pairs
 from helpers.synthetic import make_synthetic
 from helpers.vocab import build_vocab
 
 seed = int(sys.argv[1])
 ds = make_synthetic(n_genres=3, songs_per_genre=20, n_playlists=60, seed=seed)
-train, _ = split_by_playlist(ds.playlists, 0.2, seed=seed)
+train, _ = split_playlists(ds.playlists, 0.2, seed=seed)
 vocab = build_vocab(train, ds.songs)
 arrays = skipgram_pairs(vocab.encode(train), 3, 2, vocab.size, noise="unigram", counts=vocab.counts,
                         exclude_target=True, max_pairs_per_playlist=50, seed=seed)

@@ -1,4 +1,5 @@
-"""Evaluation: split, held-out pairs, ranking metrics, label agreement.
+"""Evaluation: split (helpers.splits), ranking (helpers.ranking), metrics and label
+agreement (helpers.metrics).
 
 Expected values are derived by hand in the comments, never by the code under test.
 """
@@ -11,19 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.evaluate import (
-    EvalSplit,
-    evaluate_methods,
-    heldout_pairs,
-    hit_rate_mrr,
-    neighbour_label_agreement,
-    rank_of,
-    sample_pairs,
-    split_and_encode,
-    split_by_playlist,
-    tags_by_index,
-    top_k,
-)
+from helpers.metrics import evaluate_methods, hit_rate_mrr, neighbour_label_agreement, tags_by_index
+from helpers.ranking import rank_of, top_k
+from helpers.splits import EvalSplit, heldout_pairs, sample_pairs, split_and_encode, split_playlists
 
 
 class FixedScorer:
@@ -50,7 +41,7 @@ def index_order_table(v):
 
 def test_split_is_disjoint_complete_and_sized():
     playlists = [np.array([i, i + 1000]) for i in range(50)]
-    train, test = split_by_playlist(playlists, test_fraction=0.2, seed=3)
+    train, test = split_playlists(playlists, fraction=0.2, seed=3)
     train_ids = {int(p[0]) for p in train}
     test_ids = {int(p[0]) for p in test}
     assert len(test) == 10 and len(train) == 40  # round(50 * 0.2)
@@ -62,9 +53,9 @@ def test_split_is_disjoint_complete_and_sized():
 
 def test_split_is_seeded():
     playlists = [np.array([i]) for i in range(100)]
-    a = split_by_playlist(playlists, 0.1, seed=1)[1]
-    b = split_by_playlist(playlists, 0.1, seed=1)[1]
-    c = split_by_playlist(playlists, 0.1, seed=2)[1]
+    a = split_playlists(playlists, 0.1, seed=1)[1]
+    b = split_playlists(playlists, 0.1, seed=1)[1]
+    c = split_playlists(playlists, 0.1, seed=2)[1]
     assert [int(p[0]) for p in a] == [int(p[0]) for p in b]
     assert [int(p[0]) for p in a] != [int(p[0]) for p in c]
 
@@ -75,24 +66,30 @@ def test_split_property(n, frac, seed):
     playlists = [np.array([i]) for i in range(n)]
     n_test = int(round(n * frac))
     if n_test in (0, n):
-        with pytest.raises(ValueError, match="both sides must be non-empty"):
-            split_by_playlist(playlists, frac, seed)
+        with pytest.raises(ValueError, match="leaves both sides non-empty"):
+            split_playlists(playlists, frac, seed)
         return
-    train, test = split_by_playlist(playlists, frac, seed)
+    train, test = split_playlists(playlists, frac, seed)
     ids = sorted(int(p[0]) for p in train + test)
     assert ids == list(range(n))
     assert len(test) == n_test
+    # The same objects, each side in the input order.
+    position = {id(p): i for i, p in enumerate(playlists)}
+    for side in (train, test):
+        assert [position[id(p)] for p in side] == sorted(position[id(p)] for p in side)
 
 
-@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1])
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, float("nan"), "0.1"])
 def test_split_rejects_bad_fraction(bad):
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        split_by_playlist([np.array([1])] * 10, bad)
+    with pytest.raises(ValueError, match=r"fraction must be a number in \(0, 1\)"):
+        split_playlists([np.array([1])] * 10, bad, 0)
 
 
-def test_split_rejects_too_few_playlists():
+def test_split_rejects_too_few_playlists_and_bad_seeds():
     with pytest.raises(ValueError, match="non-empty"):
-        split_by_playlist([np.array([1, 2])], 0.5)
+        split_playlists([np.array([1, 2])], 0.5, 0)
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
+        split_playlists([np.array([1, 2])] * 4, 0.5, -1)
 
 
 # --------------------------------------------------------------------------- pairs
@@ -122,7 +119,7 @@ def test_heldout_pairs_empty_inputs():
 
 
 def test_heldout_pairs_rejects_bad_playlist():
-    with pytest.raises(ValueError, match="held-out playlist 1"):
+    with pytest.raises(ValueError, match=r"test_playlists_raw\[1\] must be a 1-D array of integer song IDs"):
         heldout_pairs([np.array([1, 2]), np.array([1.5, 2.0])], {1: 1, 2: 2})
 
 
@@ -135,7 +132,7 @@ def test_sample_pairs_keeps_pairs_together_and_is_seeded():
     assert np.array_equal(sample_pairs(q, a, 10, seed=3)[0], sq)
     assert not np.array_equal(sample_pairs(q, a, 10, seed=4)[0], sq)
     assert np.array_equal(sample_pairs(q, a, 500)[0], q)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
         sample_pairs(q, a, 0)
 
 
@@ -164,15 +161,28 @@ def test_ties_break_by_lower_index():
 
 
 def test_rank_of_rejects_answer_equal_to_query():
-    with pytest.raises(ValueError, match="answer equals its query"):
+    with pytest.raises(ValueError, match="answers must be different from their queries"):
         rank_of(np.ones((1, 4)), np.array([2]), np.array([2]))
 
 
-def test_scores_must_be_finite():
+def test_scores_must_not_be_nan_and_minus_inf_still_outranks_padding():
     bad = np.ones((1, 4))
     bad[0, 2] = np.nan
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="scores must be free of NaN"):
         rank_of(bad, np.array([1]), np.array([3]))
+    # -inf is a score like any other: the lowest, yet above column 0 and the query.
+    row = np.array([[5.0, 5.0, -np.inf, 1.0]])
+    assert top_k(row, np.array([1]), 2).tolist() == [[3, 2]]
+    assert rank_of(row, np.array([1]), np.array([2])).tolist() == [2]
+
+
+def test_excluded_songs_are_never_ranked():
+    row = np.array([[0, 1, 2, 3, 4, 5]], dtype=np.float32)  # query 1: order 5, 4, 3, 2
+    assert top_k(row, np.array([1]), 2, exclude=[5, 3]).tolist() == [[4, 2]]
+    with pytest.raises(ValueError, match="k must be an int in 1..2, got 3"):
+        top_k(row, np.array([1]), 3, exclude=[5, 3])
+    with pytest.raises(ValueError, match="exclude must be song indices in 1..5"):
+        top_k(row, np.array([1]), 1, exclude=[9])
 
 
 def test_query_zero_is_rejected():
@@ -216,11 +226,11 @@ def test_hit_rate_mrr_validates():
     scorer = FixedScorer(index_order_table(5))
     with pytest.raises(ValueError, match="empty"):
         hit_rate_mrr(scorer, np.array([], dtype=np.int32), np.array([], dtype=np.int32))
-    with pytest.raises(ValueError, match="k must be between 1 and V-1 = 4"):
+    with pytest.raises(ValueError, match="k must be an int in 1..4, got 5"):
         hit_rate_mrr(scorer, np.array([1]), np.array([2]), k=5)
     with pytest.raises(ValueError, match="answers must be song indices in 1..5"):
         hit_rate_mrr(scorer, np.array([1]), np.array([6]), k=2)
-    with pytest.raises(TypeError, match="integer"):
+    with pytest.raises(ValueError, match="queries must be an array of integer song indices, got dtype float64"):
         hit_rate_mrr(scorer, np.array([1.0]), np.array([2]), k=2)
 
 
@@ -237,7 +247,7 @@ def test_evaluate_methods_table():
     assert table.loc[1, "HR@10"] == pytest.approx(2 / 3)
     assert table.loc[1, "MRR@10"] == pytest.approx((0 + 1 / 9 + 1) / 3)
     assert (table["seconds"] >= 0).all()
-    with pytest.raises(ValueError, match="share the name"):
+    with pytest.raises(ValueError, match="scorers must be scorers with distinct names, got two named 'index-order'"):
         evaluate_methods([best, best], q, a)
 
 
@@ -321,7 +331,7 @@ def test_label_agreement_random_vs_structured_vectors():
 def test_label_agreement_validates():
     with pytest.raises(ValueError, match="length V\\+1 = 4"):
         neighbour_label_agreement(np.ones((4, 2)), [frozenset()] * 3)
-    with pytest.raises(ValueError, match="no song"):
+    with pytest.raises(ValueError, match="at least one song with a label"):
         neighbour_label_agreement(np.eye(4), [frozenset()] * 4, k=1)
 
 
@@ -342,7 +352,7 @@ def test_tags_by_index():
     assert tags_by_index(vocab, songs, "genre") == [
         frozenset(), frozenset({1.0}), frozenset(), frozenset()
     ]
-    with pytest.raises(ValueError, match="no column 'mood'"):
+    with pytest.raises(ValueError, match="column must be a column of songs.*got 'mood'"):
         tags_by_index(vocab, songs, "mood")
 
 

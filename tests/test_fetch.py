@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.digest import git_blob_sha1, sha256_file
 from helpers.errors import ChecksumError, OfflineError
 from helpers.fetch import (
     CORNELL_URL,
@@ -19,8 +20,6 @@ from helpers.fetch import (
     UnsafeArchiveError,
     check,
     fetch,
-    git_blob_sha1,
-    sha256_file,
     verify_dir,
 )
 

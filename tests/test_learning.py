@@ -1,15 +1,13 @@
 """End-to-end learning check on the synthetic corpus, whose genres are ground truth."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from helpers.recommend import top_n
+from helpers.sgns import PRESETS, train
 from helpers.synthetic import make_synthetic
-from helpers.training import TrainConfig, train_sgns
 from helpers.vocab import build_vocab
 
 pytestmark = pytest.mark.slow
@@ -29,9 +27,9 @@ def test_neighbours_share_genre_far_above_chance():
     ds = make_synthetic(n_genres=n_genres, songs_per_genre=30, n_playlists=300, seed=7)
     vocab = build_vocab(ds.playlists, ds.songs)
     genre_of_idx = np.concatenate([[-1], ds.songs.loc[vocab.raw_ids, "genre"].to_numpy()])
-    config = TrainConfig(window=3, negatives=5, noise="unigram", dim=16, batch_size=512,
-                         epochs=8, learning_rate=1e-2, max_pairs_per_playlist=None, seed=1)
-    result = train_sgns(vocab.encode(ds.playlists), vocab.size, config)
+    config = replace(PRESETS["assignment"], window=3, negatives=5, noise="unigram", dim=16, batch_size=512,
+                     epochs=8, learning_rate=1e-2, max_pairs_per_playlist=None, seed=1)
+    result = train(vocab.encode(ds.playlists), vocab.size, config)
     share = genre_share(result.target_vectors, genre_of_idx)
     # chance: a random other song shares the genre with probability (30 - 1) / (180 - 1)
     chance = (30 - 1) / (vocab.size - 1)

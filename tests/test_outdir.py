@@ -9,7 +9,6 @@ The refusals themselves (``.``, ``''``, the current folder, a folder that is not
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 import sys
@@ -61,7 +60,7 @@ def test_overwrite_replaces_a_run_through_the_cli_and_leaves_nothing_else(tmp_pa
     old = make_run(tmp_path / "run")
     assert main(["train", *TINY, "--out", str(old), "--overwrite"]) == 0
     new = load_run(old)
-    assert new.settings["method"] == "reference" and new.vocab.size > 5
+    assert new.settings["loop"] == "fast" and new.vocab.size > 5
     assert siblings(old) == ["run"]
     assert (old / outdir.MARKER).read_text().startswith("songrec-run\n")
 
@@ -284,7 +283,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
 
 
 def test_a_large_window_costs_no_more_than_the_longest_playlist():
-    from helpers.fast_sgns import epoch_positives
+    from helpers.fast_loop import epoch_positives
 
     flat = np.arange(1, 13, dtype=np.int32)
     lengths = np.array([5, 7])

@@ -1,15 +1,11 @@
 """Figures: expected artists and written files."""
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from helpers.plots import (  # noqa: E402
+from helpers.plots import (
     dominant_labels,
     plot_embedding_map,
     plot_history,
@@ -59,7 +55,7 @@ def test_history_with_accuracy_and_lr():
     assert line_labels(fig) == sorted(
         ["loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"]
     )
-    lr_axes = [ax for ax in fig.axes if any(l.get_label() == "learning_rate" for l in ax.get_lines())]
+    lr_axes = [ax for ax in fig.axes if any(line.get_label() == "learning_rate" for line in ax.get_lines())]
     assert lr_axes[0].get_yscale() == "log"
 
 
@@ -68,7 +64,7 @@ def test_history_validates():
         plot_history({"val_loss": [1.0]})
     with pytest.raises(ValueError, match="has 1 values"):
         plot_history({"loss": [1.0, 2.0], "val_loss": [1.0]})
-    with pytest.raises(TypeError, match="dict"):
+    with pytest.raises(ValueError, match="dict"):
         plot_history([1.0, 2.0])
 
 

@@ -127,13 +127,15 @@ def test_show_progress_restores_fit_when_training_fails():
 
 
 @pytest.mark.slow
-def test_train_sgns_progress_prints_epoch_lines(capsys):
-    from helpers.training import TrainConfig, train_sgns
+def test_keras_loop_progress_prints_epoch_lines(capsys):
+    from dataclasses import replace
+
+    from helpers.sgns import PRESETS, train
 
     rng = np.random.default_rng(1)
     playlists = [rng.integers(1, 31, 12).astype(np.int32) for _ in range(20)]
-    train_sgns(playlists[:16], 30, TrainConfig(window=2, negatives=2, dim=4, batch_size=64, epochs=2),
-               playlists[16:], progress=True)
+    config = replace(PRESETS["assignment"], window=2, negatives=2, dim=4, batch_size=64, epochs=2)
+    train(playlists[:16], 30, config, playlists[16:], progress=True)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(LINE.match(line) for line in lines), lines
     assert "val_loss" in lines[0]
@@ -141,7 +143,7 @@ def test_train_sgns_progress_prints_epoch_lines(capsys):
 
 def test_evaluate_methods_progress_prints_a_line_per_method_and_the_same_table(capsys):
     from helpers.baselines import PopularityScorer, RandomScorer
-    from helpers.evaluate import evaluate_methods
+    from helpers.metrics import evaluate_methods
 
     plays = np.arange(11)
     q = np.array([1, 2, 3, 4], np.int32)

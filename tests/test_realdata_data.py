@@ -10,9 +10,10 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers.data import load_cornell, load_dataset, read_song_hash, read_train, save_dataset
+from helpers.data import load_cornell, read_song_hash, read_train
 from helpers.errors import ChecksumError
 from helpers.fetch import KNOWN_FILES, check, verify_dir
+from helpers.npz import read_npz, write_npz
 
 pytestmark = pytest.mark.realdata
 
@@ -78,7 +79,7 @@ def test_small_and_big_match_cornell_readme(real_data_dir, variant, n_songs, n_l
 
 def test_real_round_trip_through_npz(real_data_dir, tmp_path):
     ds = cached_cornell(real_data_dir, "yes_small")
-    back = load_dataset(save_dataset(ds, tmp_path / "yes_small.npz"))
+    back = read_npz(write_npz(ds, tmp_path / "yes_small.npz"))
     assert [p.tolist() for p in back.playlists] == [p.tolist() for p in ds.playlists]
     assert back.songs.equals(ds.songs)
     assert back.dropped == ds.dropped

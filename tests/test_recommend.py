@@ -1,9 +1,13 @@
+"""Recommendations (helpers.recommend) and their agreement with the evaluation's ranking."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.baselines import EmbeddingScorer
 from helpers.errors import RunMismatchError, UnknownSongError
-from helpers.recommend import Recommender, cosine_scores, top_n
+from helpers.ranking import top_k
+from helpers.recommend import Recommender, top_n
 from helpers.runs import load_run, save_run
 from helpers.vocab import build_vocab
 
@@ -21,12 +25,13 @@ def table():
 
 
 def test_cosine_values_by_hand():
-    s = cosine_scores(table(), 1)
-    assert s[0] == -np.inf
-    assert s[1] == pytest.approx(1.0)
-    assert s[2] == pytest.approx(0.9 / np.hypot(0.9, 0.1), rel=1e-6)
-    assert s[3] == pytest.approx(0.0)
-    assert s[4] == pytest.approx(-1.0)
+    idx, s = top_n(table(), 1, n=4)
+    by_index = dict(zip(idx.tolist(), s.tolist()))
+    assert by_index[5] == pytest.approx(1.0)
+    assert by_index[2] == pytest.approx(0.9 / np.hypot(0.9, 0.1), rel=1e-6)
+    assert by_index[3] == pytest.approx(0.0)
+    assert by_index[4] == pytest.approx(-1.0)
+    assert s.dtype == np.float32
 
 
 def test_top_n_excludes_query_and_padding():
@@ -49,14 +54,16 @@ def test_bad_n(n):
 
 
 def test_bad_query_and_vectors():
-    with pytest.raises(ValueError, match="query index 0"):
+    with pytest.raises(ValueError, match="query must be an int in 1..5, got 0"):
         top_n(table(), 0)
-    with pytest.raises(ValueError, match="query index 9"):
+    with pytest.raises(ValueError, match="query must be an int in 1..5, got 9"):
         top_n(table(), 9)
     nan = table()
     nan[3, 0] = np.nan
     with pytest.raises(ValueError, match="row 3"):
         top_n(nan, 1)
+    with pytest.raises(ValueError, match="exclude must be song indices in 1..5"):
+        top_n(table(), 1, n=1, exclude=[7])
     zero = table()
     zero[1] = 0
     with pytest.raises(ValueError, match="zero norm"):
@@ -106,9 +113,26 @@ def test_run_folder_not_overwritten_by_default(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_zero_norm_rows_never_let_padding_in():
-    # found by the notebook author: with a zero row filling the list, padding won the -inf tie
+def test_zero_norm_rows_score_zero_and_never_let_padding_in():
+    # found by the notebook author: with a zero row filling the list, padding once won a tie.
+    # A zero row has no direction: cosine 0 with everything, like an orthogonal row; the
+    # tie with song 2 (orthogonal to the query) goes to the lower index.
     v = np.array([[3, 0], [1, 0], [0, 2], [1, 1], [-1, 0], [2, .2], [0, 0]], dtype=np.float32)
     idx, scores = top_n(v, 1, 5)
-    assert idx.tolist() == [5, 3, 2, 4, 6]
-    assert scores[-1] == -np.inf
+    assert idx.tolist() == [5, 3, 2, 6, 4]
+    assert scores[2] == scores[3] == 0.0 and 0 not in idx
+
+
+def test_recommend_and_evaluate_rank_alike():
+    # songrec recommend (top_n) and songrec evaluate (EmbeddingScorer + top_k) must give the
+    # same list for the same vectors: zero rows, exact ties and near ties included.
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(60, 3)).astype(np.float32)
+    v[7] = 0.0
+    v[20] = v[21] = v[22]   # exact ties
+    v[30] = v[31] * 1.0000001  # a tie up to float32 rounding
+    scorer = EmbeddingScorer(v)
+    queries = np.array([q for q in range(1, 60) if q != 7])
+    from_eval = top_k(scorer.scores(queries), queries, 58)
+    for row, q in zip(from_eval, queries):
+        assert top_n(v, int(q), 58)[0].tolist() == row.tolist()

@@ -4,7 +4,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.errors import AmbiguousSongError, UnknownSongError
 from helpers.vocab import PAD_NAME, Vocab, build_vocab, display_names

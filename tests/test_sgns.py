@@ -1,4 +1,4 @@
-"""Tests for helpers.training: config, playlist split and the SGNS training loop.
+"""Tests for helpers.sgns (config, presets, loops) and the keras loop (helpers.keras_loop).
 
 The training runs use a tiny corpus with a known answer: songs 1..12 (group A) and
 13..24 (group B); every training playlist draws its songs from one group only. A working
@@ -6,29 +6,19 @@ SGNS must then place songs of the same group closer together than songs of diffe
 groups.
 """
 
-import os
+import dataclasses
+import importlib
+import json
+import math
+import re
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
 
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import re  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from helpers.sgns import LOOPS, PRESETS, SGNSConfig, TrainResult, describe, honours, train
+from helpers.skipgrams import skipgram_pairs
 
 keras = pytest.importorskip("keras")
-
-from helpers.skipgrams import skipgram_pairs  # noqa: E402
-from helpers.training import (  # noqa: E402
-    TrainConfig,
-    TrainResult,
-    split_playlists,
-    train_sgns,
-)
 
 V = 24
 GROUP = np.repeat([0, 1], 12)  # GROUP[i - 1] is the group of song i
@@ -64,7 +54,11 @@ def small_config(**overrides):
     base = dict(window=WINDOW, negatives=3, dim=8, batch_size=256, epochs=8,
                 learning_rate=0.05, seed=3, reduce_lr_patience=None)
     base.update(overrides)
-    return TrainConfig(**base)
+    return dataclasses.replace(PRESETS["assignment"], **base)
+
+
+def train_sgns(train_encoded, vocab_size, config, val_encoded=None, **kw):
+    return train(train_encoded, vocab_size, config, val_encoded, **kw)
 
 
 def cosine_matrix(vectors):
@@ -76,13 +70,58 @@ def cosine_matrix(vectors):
 # --------------------------------------------------------------------------- config
 
 
-def test_defaults_are_the_original_assignments_settings():
-    expected = dict(window=10, negatives=5, noise="uniform", power=0.75,
-                    exclude_target=False, exclude_context=False,
-                    max_pairs_per_playlist=10_000, dim=32, shared=True, dense_head=False,
-                    learning_rate=1e-3, batch_size=2048, epochs=20, seed=42,
-                    reduce_lr_patience=2, early_stopping_patience=None, verbose=0)
-    assert TrainConfig().to_dict() == expected
+ORIGINAL = dict(loop="keras", window=10, negatives=5, noise="uniform", power=0.75,
+                exclude_target=False, exclude_context=False,
+                max_pairs_per_playlist=10_000, dim=32, shared=True, dense_head=False,
+                learning_rate=1e-3, batch_size=2048, epochs=20, seed=42,
+                reduce_lr_patience=2, early_stopping_patience=None, verbose=0)
+FAST = dict(loop="fast", window=2, dynamic_window=False, negatives=5, negative_group=8, noise="unigram",
+            power=0.75, subsample=0.0, dim=64, shared=False, optimizer="lazy_adam", learning_rate=0.01,
+            lr_decay=True, batch_size=8192, epochs=5, steps_per_execution=32, jit_compile=False, seed=42)
+
+
+def test_presets_hold_the_original_assignments_and_the_fast_settings():
+    assignment, fast = PRESETS["assignment"].to_dict(), PRESETS["fast"].to_dict()
+    assert {k: assignment[k] for k in ORIGINAL} == ORIGINAL
+    assert {k: fast[k] for k in FAST} == FAST
+    # Every other setting is off: the defaults, which are the assignment's sizes.
+    defaults = SGNSConfig().to_dict()
+    assert {k: v for k, v in assignment.items() if k not in ORIGINAL} == \
+        {k: v for k, v in defaults.items() if k not in ORIGINAL}
+    assert {k: defaults[k] for k in ("window", "negatives", "dim", "epochs")} == {"window": 10, "negatives": 5,
+                                                                                   "dim": 32, "epochs": 20}
+
+
+def test_every_setting_is_documented_and_every_loop_registered_once():
+    docs = describe()
+    assert list(docs) == [f.name for f in dataclasses.fields(SGNSConfig)]
+    assert all(isinstance(d, str) and len(d) > 10 for d in docs.values())
+    specific = [name for name in docs if not honours("keras", name) or not honours("fast", name)]
+    for name in specific:  # each loop-specific setting belongs to some loop
+        assert any(name in loop.honours for loop in LOOPS.values()), name
+    for loop in LOOPS.values():
+        assert loop.honours <= set(docs)
+        assert callable(importlib.import_module(loop.module).run)
+
+
+@pytest.mark.parametrize("loop, field, value", [
+    ("fast", "max_pairs_per_playlist", 100), ("fast", "exclude_target", True), ("fast", "dense_head", True),
+    ("fast", "reduce_lr_patience", 2), ("fast", "verbose", 1), ("keras", "optimizer", "lazy_adam"),
+    ("keras", "negative_group", 4), ("keras", "subsample", 1e-3), ("keras", "lr_decay", True),
+    ("keras", "dynamic_window", True), ("keras", "steps_per_execution", 8), ("keras", "jit_compile", True),
+])
+def test_a_loop_refuses_settings_it_cannot_honour(loop, field, value):
+    with pytest.raises(ValueError) as err:
+        SGNSConfig(loop=loop, **{field: value})
+    message = str(err.value)
+    assert f"SGNSConfig.{field} must be" in message and f"loop={loop!r}" in message and repr(value) in message
+
+
+def test_fast_loop_needs_negatives_and_lazy_adam_has_no_xla():
+    with pytest.raises(ValueError, match="negatives must be an int >= 1 with loop='fast', got 0"):
+        SGNSConfig(loop="fast", negatives=0)
+    with pytest.raises(ValueError, match="jit_compile must be False with optimizer='lazy_adam'"):
+        dataclasses.replace(PRESETS["fast"], jit_compile=True)
 
 
 @pytest.mark.parametrize("field, value", [
@@ -91,70 +130,26 @@ def test_defaults_are_the_original_assignments_settings():
     ("learning_rate", float("inf")), ("noise", "zipf"), ("seed", -5), ("seed", None),
     ("max_pairs_per_playlist", 0), ("reduce_lr_patience", -1),
     ("early_stopping_patience", 1.5), ("shared", "yes"), ("verbose", 3),
-    ("power", float("nan")),
+    ("power", float("nan")), ("loop", "reference"), ("seed", 2**32),
 ])
 def test_config_rejects_bad_values_naming_field_and_value(field, value):
     with pytest.raises(ValueError) as err:
-        TrainConfig(**{field: value})
+        SGNSConfig(**{field: value})
     message = str(err.value)
     assert field in message
     assert repr(value) in message
 
 
 def test_config_round_trips_through_json():
-    cfg = TrainConfig(window=3, noise="unigram", max_pairs_per_playlist=None,
-                      early_stopping_patience=4, shared=False)
-    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    cfg = SGNSConfig(window=3, noise="unigram", max_pairs_per_playlist=None,
+                     early_stopping_patience=4, shared=False)
+    assert SGNSConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert SGNSConfig.from_dict(PRESETS["fast"].to_dict()) == PRESETS["fast"]
 
 
 def test_config_from_dict_rejects_unknown_keys():
     with pytest.raises(ValueError, match="embedding_size"):
-        TrainConfig.from_dict({"embedding_size": 16})
-
-
-# --------------------------------------------------------------------------- split
-
-
-@settings(max_examples=60, deadline=None)
-@given(n=st.integers(2, 60), frac=st.floats(0.01, 0.99), seed=st.integers(0, 2**31))
-def test_split_is_a_partition_of_playlists(n, frac, seed):
-    playlists = [np.array([i + 1, i + 2], dtype=np.int32) for i in range(n)]
-    train, val = split_playlists(playlists, frac, seed)
-    train_ids, val_ids = {id(p) for p in train}, {id(p) for p in val}
-    assert len(train_ids) == len(train) and len(val_ids) == len(val)
-    assert not train_ids & val_ids
-    assert train_ids | val_ids == {id(p) for p in playlists}
-    assert len(val) == min(max(1, round(frac * n)), n - 1)
-    # each side keeps the input order
-    position = {id(p): i for i, p in enumerate(playlists)}
-    assert [position[id(p)] for p in train] == sorted(position[id(p)] for p in train)
-    assert [position[id(p)] for p in val] == sorted(position[id(p)] for p in val)
-
-
-def test_split_is_seeded():
-    playlists = [np.array([i, i + 1]) for i in range(1, 51)]
-
-    def val_firsts(seed):
-        return [int(p[0]) for p in split_playlists(playlists, 0.2, seed)[1]]
-
-    assert val_firsts(7) == val_firsts(7)
-    assert val_firsts(7) != val_firsts(8)
-
-
-def test_split_zero_fraction_keeps_everything_for_training():
-    train, val = split_playlists(TRAIN, 0.0, 1)
-    assert val == [] and len(train) == len(TRAIN)
-
-
-@pytest.mark.parametrize("frac", [1.0, -0.1, float("nan"), "0.1"])
-def test_split_rejects_bad_fraction(frac):
-    with pytest.raises(ValueError, match="val_fraction"):
-        split_playlists(TRAIN, frac, 0)
-
-
-def test_split_needs_two_playlists():
-    with pytest.raises(ValueError, match="1"):
-        split_playlists(TRAIN[:1], 0.5, 0)
+        SGNSConfig.from_dict({"embedding_size": 16})
 
 
 # --------------------------------------------------------------------------- training
@@ -326,12 +321,12 @@ def test_rejects_empty_corpus_and_corpus_without_pairs():
     with pytest.raises(ValueError, match="empty"):
         train_sgns([], V, small_config(epochs=1))
     singles = [np.array([i], dtype=np.int32) for i in range(1, 6)]
-    with pytest.raises(ValueError, match="no training pairs"):
+    with pytest.raises(ValueError, match="train_encoded must be playlists of which at least one has 2 songs"):
         train_sgns(singles, V, small_config(epochs=1))
-    with pytest.raises(ValueError, match="no validation pairs"):
+    with pytest.raises(ValueError, match="val_encoded must be playlists of which at least one has 2 songs"):
         train_sgns(TRAIN, V, small_config(epochs=1), singles)
 
 
 def test_rejects_a_non_config():
-    with pytest.raises(ValueError, match="dict"):
+    with pytest.raises(ValueError, match="config must be an SGNSConfig.*got a dict"):
         train_sgns(TRAIN, V, {"epochs": 1})

@@ -1,4 +1,4 @@
-"""Loop-based skip-gram pipeline that behaves like the seed assignment (benchmark only).
+"""Loop-based skip-gram pipeline that behaves like the original assignment (benchmark only).
 
 This module reproduces, with our own code, what the original course assignment did in
 Part 2 so that ``helpers.skipgrams`` can be compared against it for speed and for the
@@ -6,7 +6,7 @@ pairs it emits. It is intentionally slow: a Python loop over every position of e
 playlist, one ``np.random.randint`` call per negative from NumPy's *global* generator, then
 a per-playlist subsample of the rows with ``default_rng(seed).choice(..., replace=False)``.
 
-Behaviour mirrored from the seed:
+Behaviour mirrored from the original assignment:
 
 * playlists shorter than 2 are skipped;
 * for each target position ``i`` (left to right) and each context position ``j`` in
@@ -43,15 +43,15 @@ def _playlist_rows(seq, window, vocab_size, negatives):
     return pairs, labels
 
 
-def seed_generate_pairs(encoded_playlists, window, vocab_size, negatives, max_pairs, seed=42):
-    """Generate skip-gram rows the way the seed assignment did.
+def original_generate_pairs(encoded_playlists, window, vocab_size, negatives, max_pairs, seed=42):
+    """Generate skip-gram rows the way the original assignment did.
 
     Parameters
     ----------
     encoded_playlists : iterable of 1-D int sequences, values in ``1..vocab_size``
     window, vocab_size, negatives : int
     max_pairs : int or None
-        Per-playlist row cap (the seed's ``MAX_PAIRS_PER_PLAYLIST``); ``None`` disables it.
+        Per-playlist row cap (the original's ``MAX_PAIRS_PER_PLAYLIST``); ``None`` disables it.
     seed : int
         Seeds NumPy's global generator (negatives) and the ``default_rng`` used for the cap.
         The global generator's previous state is restored on return, so calling this does

@@ -1,0 +1,276 @@
+"""One seam for training SGNS: one config, named presets, one ``train`` and its result.
+
+:class:`SGNSConfig` holds every setting of a training run, each declared once below with
+its default and its check. Its ``loop`` field picks how the model is trained:
+
+* ``"keras"`` (:mod:`helpers.keras_loop`): every (target, context, label) row is
+  materialised by :func:`helpers.skipgrams.skipgram_pairs` and fed to ``model.fit``; what
+  the students write in notebook 04, and the original assignment's pipeline;
+* ``"fast"`` (:mod:`helpers.fast_loop`): positives are regenerated every epoch in NumPy,
+  negatives drawn inside the TensorFlow graph and updates applied to the touched rows only;
+  what ``songrec train`` uses by default.
+
+Settings fall in two kinds. *Common* ones (pairs, model size, optimisation) mean the same
+in every loop. *Loop-specific* ones default to "off" (no cap, no exclusion, no plateau
+schedule, plain Adam, ...), and a loop that cannot honour one raises ValueError when it is
+set away from its default: nothing is silently ignored. :data:`LOOPS` says which loop
+honours which, in one table.
+
+Defaults are the original assignment's sizes with every extra off. :data:`PRESETS` names
+complete settings: ``"assignment"`` (the original assignment: the defaults plus its
+per-playlist row cap and learning-rate plateau) and ``"fast"`` (the fast loop's settings,
+chosen on held-out playlists by ``bench/bench_quality.py``). The notebooks' profiles
+(:mod:`helpers.course`) and the CLI start from these.
+
+Adding a training variant: write a module with ``run(...)`` (the contract of
+:func:`train`), add one :data:`LOOPS` entry naming it and the loop-specific settings it
+honours, and add any new setting below with its default and check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from helpers.noise import DEFAULT_NOISE, DEFAULT_POWER, NOISE_KINDS
+from helpers.validate import (
+    Described,
+    bad_argument,
+    check_bool,
+    check_choice,
+    check_encoded,
+    check_int,
+    check_real,
+    check_vocab_size,
+)
+
+# NumPy's legacy seeding, which Keras uses, takes seeds up to this.
+SEED_MAX = 2**32 - 1
+OPTIMIZERS = ("lazy_adam", "sgd", "adam")
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A training loop: the module whose ``run`` trains, what it is, and the loop-specific
+    settings it honours (every other loop-specific setting must stay at its default)."""
+
+    module: str
+    description: str
+    honours: frozenset[str]
+
+
+#: Every training loop, by name. The one place a new loop is registered.
+LOOPS: dict[str, Loop] = {
+    "keras": Loop("helpers.keras_loop",
+                  "model.fit on materialised (target, context, label) rows: the original assignment's "
+                  "pipeline, what the notebooks teach",
+                  frozenset({"max_pairs_per_playlist", "exclude_target", "exclude_context", "dense_head",
+                             "reduce_lr_patience", "early_stopping_patience", "verbose"})),
+    "fast": Loop("helpers.fast_loop",
+                 "positives regenerated per epoch, negatives drawn in the graph, updates on touched rows "
+                 "only (about 20x the pair updates per second of the keras loop)",
+                 frozenset({"dynamic_window", "subsample", "negative_group", "optimizer", "lr_decay",
+                            "steps_per_execution", "jit_compile"})),
+}
+
+
+def _setting(default: Any, check: Callable[[str, Any], Any], doc: str, *, common: bool = False):
+    """One setting: its default, its check (called with the field's name and value) and
+    what it means. ``common``: every loop honours it."""
+    return field(default=default, metadata={"check": check, "doc": doc, "common": common})
+
+
+def _int(low, **kw):
+    return lambda name, value: check_int(name, value, low, **kw)
+
+
+@dataclass(frozen=True)
+class SGNSConfig:
+    """Every setting of one training run; see each field's ``doc`` in :func:`describe`.
+
+    Invalid values raise ValueError naming the field and the value; a loop-specific
+    setting away from its default raises ValueError unless ``loop`` honours it.
+    ``dataclasses.replace(config, field=value)`` gives a changed, re-checked copy.
+    """
+
+    loop: str = _setting("keras", lambda n, v: check_choice(n, v, tuple(LOOPS)),
+                         "training loop: a key of LOOPS", common=True)
+    # -- pairs
+    window: int = _setting(10, _int(1), "songs on each side of the target", common=True)
+    negatives: int = _setting(5, _int(0), "noise contexts per positive pair (the fast loop needs >= 1)",
+                              common=True)
+    noise: str = _setting(DEFAULT_NOISE, lambda n, v: check_choice(n, v, NOISE_KINDS),
+                          "noise distribution: 'uniform' over songs 1..V or 'unigram' (counts ** power), "
+                          "see helpers.noise", common=True)
+    power: float = _setting(DEFAULT_POWER, check_real, "exponent of unigram noise (0 = uniform)", common=True)
+    # -- model
+    dim: int = _setting(32, _int(1), "length of each song vector", common=True)
+    shared: bool = _setting(True, check_bool, "one table for targets and contexts (else two tables)",
+                            common=True)
+    # -- optimisation
+    learning_rate: float = _setting(1e-3, lambda n, v: check_real(n, v, 0, low_open=True),
+                                    "learning rate at the start", common=True)
+    batch_size: int = _setting(2048, _int(1), "rows per step (keras) / positive pairs per step (fast)",
+                               common=True)
+    epochs: int = _setting(20, _int(1), "passes over the training pairs", common=True)
+    seed: int = _setting(42, lambda n, v: check_int(n, v, 0, SEED_MAX),
+                         "seeds every random draw: pairs, initial weights, shuffling", common=True)
+    # -- keras loop
+    max_pairs_per_playlist: int | None = _setting(
+        None, _int(1, allow_none=True), "cap on the rows (real + noise) one playlist gives; None = no cap")
+    exclude_target: bool = _setting(False, check_bool, "redraw a negative equal to its target")
+    exclude_context: bool = _setting(False, check_bool, "redraw a negative found in its target's window")
+    dense_head: bool = _setting(False, check_bool, "Dense(1) between dot product and sigmoid "
+                                                   "(helpers.model.build_sgns)")
+    reduce_lr_patience: int | None = _setting(
+        None, _int(0, allow_none=True), "epochs without improvement before the learning rate is halved "
+                                        "(down to 1e-6); None = off")
+    early_stopping_patience: int | None = _setting(
+        None, _int(0, allow_none=True), "epochs without improvement before stopping (best weights "
+                                        "restored); None = off")
+    verbose: int = _setting(0, lambda n, v: check_choice(n, v, (0, 1, 2)), "Keras fit verbosity")
+    # -- fast loop
+    dynamic_window: bool = _setting(False, check_bool, "word2vec's shrinking window: each target draws "
+                                                       "its reach from 1..window every epoch")
+    subsample: float = _setting(0.0, lambda n, v: check_real(n, v, 0),
+                                "word2vec's frequent-song threshold t (0 = off); see "
+                                "helpers.fast_loop.keep_probabilities")
+    negative_group: int = _setting(1, _int(1), "consecutive positives sharing their noise contexts")
+    optimizer: str = _setting("adam", lambda n, v: check_choice(n, v, OPTIMIZERS),
+                              "'adam' (Keras' dense Adam), 'lazy_adam' (Adam on the touched rows only) "
+                              "or 'sgd' (plain SGD on the touched rows)")
+    lr_decay: bool = _setting(False, check_bool, "linear decay of the learning rate to 1e-4 of the start")
+    steps_per_execution: int = _setting(1, _int(1), "train steps per Python call")
+    jit_compile: bool = _setting(False, check_bool, "XLA for the train step (not with lazy_adam)")
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            f.metadata["check"](f"SGNSConfig.{f.name}", getattr(self, f.name))
+        honoured = LOOPS[self.loop].honours
+        for f in dataclasses.fields(self):
+            if f.metadata["common"] or f.name in honoured:
+                continue
+            value = getattr(self, f.name)
+            if value != f.default or type(value) is not type(f.default):
+                others = [name for name, loop in LOOPS.items() if f.name in loop.honours]
+                raise bad_argument(f"SGNSConfig.{f.name}", f"{f.default!r} with loop={self.loop!r} (a setting "
+                                                           f"of the {' and '.join(others)} loop only)", value)
+        if self.loop == "fast" and self.negatives < 1:
+            raise bad_argument("SGNSConfig.negatives", "an int >= 1 with loop='fast'", self.negatives)
+        if self.jit_compile and self.optimizer == "lazy_adam":
+            # tf.unique (merging duplicate rows) has a data-dependent shape XLA cannot compile.
+            raise bad_argument("SGNSConfig.jit_compile", "False with optimizer='lazy_adam'", self.jit_compile)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain ``dict`` of the fields (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SGNSConfig:
+        """Inverse of :meth:`to_dict`; missing fields take their defaults, unknown ones raise."""
+        if not isinstance(values, dict):
+            raise bad_argument("values", "a dict of SGNSConfig fields", Described(f"a {type(values).__name__}"))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise bad_argument("values", f"a dict of SGNSConfig fields ({', '.join(sorted(known))})",
+                               Described(f"unknown field(s) {', '.join(unknown)}"))
+        return cls(**values)
+
+
+def describe() -> dict[str, str]:
+    """What every setting means: ``{field name: doc}``, in declaration order."""
+    return {f.name: f.metadata["doc"] for f in dataclasses.fields(SGNSConfig)}
+
+
+def honours(loop: str, name: str) -> bool:
+    """Whether ``loop`` honours the setting ``name`` (common settings: always)."""
+    f = {f.name: f for f in dataclasses.fields(SGNSConfig)}[name]
+    return f.metadata["common"] or name in LOOPS[loop].honours
+
+
+#: Complete named settings. Change one here and every user follows (CLI, notebooks, bench).
+PRESETS: dict[str, SGNSConfig] = {
+    # The original course assignment: the defaults, its cap of 10,000 rows per playlist and
+    # ReduceLROnPlateau with patience 2.
+    "assignment": SGNSConfig(max_pairs_per_playlist=10_000, reduce_lr_patience=2),
+    # Chosen on held-out playlists of the full yes_complete (bench/bench_quality.py measures
+    # them; the settings tried are listed in bench/README.md). Next-song prediction wants
+    # near neighbours, so a short fixed window; noise count ** 0.75 trains better than
+    # uniform noise at this vocabulary size (helpers.noise.next_song_tables adds the noise
+    # term back when ranking). Larger dims (128, 256), more negatives (25), more epochs (8,
+    # 20), shrinking windows of 3..10 and other learning rates scored the same or lower.
+    "fast": SGNSConfig(loop="fast", window=2, noise="unigram", dim=64, shared=False, learning_rate=0.01,
+                       batch_size=8192, epochs=5, negative_group=8, optimizer="lazy_adam", lr_decay=True,
+                       steps_per_execution=32),
+}
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    ``history``: metric name -> one float per epoch run (``"loss"``; ``"val_loss"`` with
+    validation data; ``"lr"`` = the learning rate in force during that epoch; the keras
+    loop adds ``"accuracy"``/``"val_accuracy"``). ``target_vectors``: float32 (V+1, dim),
+    the shared table or the target table, row 0 = padding. ``context_vectors``: the
+    context table of the same shape, or ``None`` when the table is shared. ``model``: the
+    trained Keras model. ``n_pairs``: pair updates (real + noise) per epoch.
+    ``seconds``: wall time of training (validation included). ``pairs_per_second``:
+    ``n_pairs * epochs_run / seconds``. ``epochs_run``: epochs actually run (early
+    stopping may cut them). ``pairs_seconds``: time spent making pairs. ``config``: the
+    settings.
+    """
+
+    history: dict[str, list[float]]
+    target_vectors: np.ndarray = field(repr=False)
+    context_vectors: np.ndarray | None = field(repr=False)
+    model: Any = field(repr=False)
+    n_pairs: int
+    seconds: float
+    pairs_per_second: float
+    epochs_run: int
+    pairs_seconds: float
+    config: SGNSConfig
+
+
+def _playlists(name: str, encoded, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    flat, lengths = check_encoded(name, encoded, vocab_size)
+    if lengths.size == 0:
+        raise bad_argument(name, "a non-empty list of playlists", Described("an empty list"))
+    if not (lengths >= 2).any():
+        raise bad_argument(name, "playlists of which at least one has 2 songs or more (shorter ones give "
+                                 "no pairs)", Described(f"{lengths.size} playlist(s) of at most 1 song"))
+    return flat, lengths
+
+
+def train(train_encoded: Sequence[np.ndarray], vocab_size: int, config: SGNSConfig,
+          val_encoded: Sequence[np.ndarray] | None = None, *, progress: bool = False,
+          callbacks: Sequence = ()) -> TrainResult:
+    """Train SGNS embeddings with the loop ``config.loop`` names.
+
+    ``train_encoded`` / ``val_encoded``: lists of int arrays of song indices
+    ``1..vocab_size``, one per playlist (e.g. from :func:`helpers.splits.split_playlists`).
+    Unigram noise and subsampling use the song counts of the *training* playlists.
+    ``progress``: print one line per epoch with the time left (:mod:`helpers.progress`).
+    ``callbacks``: extra Keras callbacks (keras loop only). Every random draw comes from
+    ``config.seed``: on CPU, two runs with the same arguments give bit-identical vectors.
+    Raises ValueError for a bad argument (naming it) or a setting the loop cannot honour.
+    """
+    if not isinstance(config, SGNSConfig):
+        raise bad_argument("config", "an SGNSConfig (e.g. helpers.sgns.PRESETS['fast'])",
+                           Described(f"a {type(config).__name__}"))
+    vocab_size = check_vocab_size(vocab_size)
+    train_data = _playlists("train_encoded", train_encoded, vocab_size)
+    val_data = None if val_encoded is None else _playlists("val_encoded", val_encoded, vocab_size)
+    if callbacks and config.loop != "keras":
+        raise bad_argument("callbacks", f"empty with loop={config.loop!r} (Keras callbacks need the keras loop)",
+                           Described(f"{len(callbacks)} callback(s)"))
+    loop = importlib.import_module(LOOPS[config.loop].module)
+    out = loop.run(train_data, val_data, vocab_size, config, progress=progress, callbacks=tuple(callbacks))
+    return TrainResult(**out, config=config)
