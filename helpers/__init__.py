@@ -21,8 +21,8 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   outputs), ``cli`` and ``__main__`` (the ``songrec`` command), ``validate`` (argument
   checks and file schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the
   output-folder rule), ``limits`` (resource limits), ``terminal`` (safe printing),
-  ``quiet_tensorflow`` (TensorFlow's start-up lines), ``nbgrader_guards`` (grading
-  preprocessors).
+  ``quiet_tensorflow`` (TensorFlow's start-up lines). The nbgrader preprocessors are
+  instructor tooling and live in ``tools.instructor.preprocessors``.
 
 TensorFlow is imported only by the modules that train (``model``, ``keras_loop``,
 ``fast_model``, ``fast_loop`` when it runs), so data work stays fast. Importing ``helpers``
