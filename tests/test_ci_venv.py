@@ -76,13 +76,17 @@ def test_colab_freeze_keeps_pins_and_drops_links():
     assert [d.split(" @ ")[0] for d in dropped] == ["torch", "jupyter_kernel_gateway", "-e ."]
 
 
-def test_stored_colab_pins_come_from_the_published_freeze():
-    freeze = ROOT.parent / "shared" / "colab" / "colab-freeze-py313-a724079.txt"
+@pytest.mark.parametrize("freeze_name, pins_name, numpy_pin", [
+    ("colab-freeze-py313-a724079.txt", "colab-py313.txt", "numpy==2.1.3"),
+    ("colab-freeze-py312-1764c36.txt", "colab-py312.txt", "numpy==2.0.2"),
+])
+def test_stored_colab_pins_come_from_the_published_freeze(freeze_name, pins_name, numpy_pin):
+    freeze = ROOT.parent / "shared" / "colab" / freeze_name
     if not freeze.is_file():
         pytest.skip(f"{freeze} is not here to compare with")
     kept, _ = colab_pins.split_freeze(freeze.read_text())
-    stored = [line for line in (ROOT / "tests" / "colab" / "colab-py313.txt").read_text().splitlines()
+    stored = [line for line in (ROOT / "tests" / "colab" / pins_name).read_text().splitlines()
               if line and not line.startswith("#")]
     assert stored == kept
-    assert {"tensorflow==2.20.0", "keras==3.13.2", "numpy==2.1.3", "pandas==2.2.3",
+    assert {"tensorflow==2.20.0", "keras==3.13.2", numpy_pin, "pandas==2.2.3",
             "ipykernel==6.17.1", "pip==24.1.2"} <= set(stored)

@@ -2,8 +2,10 @@
 
 What is simulated, and how:
 
-- Colab's package versions: a venv of Python 3.13 with Colab's published pins
-  (tests/colab/colab-py313.txt, pip 24.1.2), built once and cached (tools/ci_venv.py);
+- Colab's package versions: both of Colab's 2026 runtimes, each a venv with Colab's
+  published pins and pip 24.1.2, built once and cached (tools/ci_venv.py): Python 3.13
+  (tests/colab/colab-py313.txt, numpy 2.1.3) and Python 3.12 (tests/colab/colab-py312.txt,
+  numpy 2.0.2); every test runs on each;
 - Colab's kernel: ``google.colab`` (a stub) imported at kernel start;
 - a student opening one notebook: each notebook runs in a fresh runtime (songrec not
   installed, an empty home and working folder, a new kernel);
@@ -129,10 +131,10 @@ def data_server(tmp_path_factory):
     httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def colab_python():  # requested after the data, so a missing data folder skips before any install
+@pytest.fixture(scope="module", params=["colab", "colab312"])
+def colab_python(request):  # requested after the data, so a missing data folder skips before any install
     try:
-        venv = ci_venv.ensure_venv(ci_venv.SPECS["colab"])
+        venv = ci_venv.ensure_venv(ci_venv.SPECS[request.param])
     except ci_venv.VenvUnavailable as exc:
         _skip(f"the Colab venv cannot be built here: {exc}")
     return venv / "bin" / "python"
@@ -153,6 +155,7 @@ def colab_release(tmp_path_factory, data_server):
 
 
 def run_on_colab(python: Path, notebooks: Path, runtimes: Path) -> list[dict]:
+    runtimes = runtimes.with_name(f"{runtimes.name}-py{_python_tag(python)}")
     out = runtimes / "results.json"
     runtimes.mkdir(parents=True)
     env = {"SONGREC_PROFILE": "ci", "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
@@ -171,6 +174,11 @@ def _report(results: list[dict]) -> str:
         lines += [f"  cell {e['cell']} ({e['grade_id']}): {e['ename']}: {e['evalue']}\n{e['traceback']}"
                   for e in r["errors"]]
     return "\n".join(lines)
+
+
+def _python_tag(python: Path) -> str:
+    return subprocess.run([str(python), "-c", "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')"],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _site_packages(python: Path) -> Path:

@@ -1,6 +1,7 @@
 """Extra virtual environments for CI, built once and reused while their pins are unchanged.
 
-    python tools/ci_venv.py colab     # Colab's versions (tests/colab/), prints the venv path
+    python tools/ci_venv.py colab     # Colab's Python 3.13 runtime (tests/colab/), prints the venv path
+    python tools/ci_venv.py colab312  # Colab's Python 3.12 runtime
     python tools/ci_venv.py min       # pyproject.toml's lower bounds (tests/min/)
 
 A venv lives in ``$SONGREC_CI_CACHE`` (default ``~/.cache/songrec-ci``) under
@@ -56,6 +57,16 @@ SPECS = {
         python=("/root/.pyenv/versions/3.13.0/bin/python", "python3.13"),
         requirements=("tests/colab/requirements.txt",),
         constraints=("tests/colab/colab-py313.txt",),
+        pip="24.1.2",
+    ),
+    # Colab's Python 3.12 runtime (its last freeze, 2026-08-14): numpy 2.0.2 instead of
+    # 2.1.3, the rest of the course's packages at the same versions. Colab ran 3.12.13; the
+    # 3.12 interpreter here is 3.12.1, which these wheels accept alike.
+    "colab312": VenvSpec(
+        name="colab312",
+        python=("/root/.pyenv/versions/3.12.1/bin/python", "python3.12"),
+        requirements=("tests/colab/requirements.txt",),
+        constraints=("tests/colab/colab-py312.txt",),
         pip="24.1.2",
     ),
     # The oldest versions pyproject.toml and environment.yml accept.
