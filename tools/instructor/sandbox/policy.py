@@ -7,8 +7,8 @@ The kernel sees, read-only: the system folders (``/usr``, ``/etc``, ``/bin``, ``
 the Python installation and virtual environment that run it, the ``helpers`` package,
 the course data folder and the instructor's course pickle when one is configured. It
 can write only to its own scratch folders: a fresh home, ``/tmp`` (both size-limited
-tmpfs), the working folder (a private copy of the student's non-notebook files, at the
-path nbgrader gave it) and the folder of its connection file and sockets. Nothing else
+tmpfs), the working folder (a private copy of the student's non-notebook files, at
+``/home/student/work``) and the folder of its connection file and sockets. Nothing else
 of the host exists inside: not the course root (source notebooks, gradebook,
 ``submitted/``, ``autograded/``), not the grader's home, not another kernel's folders.
 It has no network (its own empty network namespace; the kernel talks to nbgrader over
@@ -35,6 +35,10 @@ from tools.instructor import settings
 
 LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 SANDBOX_HOME = "/home/student"
+# The kernel's working folder, the same in every sandbox: neither the grader's folder
+# layout nor where a job ran shows through, so a notebook behaves alike wherever graded.
+SANDBOX_WORK = f"{SANDBOX_HOME}/work"
+SANDBOX_LAUNCHER = "/run/songrec/launch.py"  # where the launcher script is seen inside
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Variables the kernel inherits from nbgrader; everything else (tokens, the grader's
 # paths) is dropped. SONGREC_* settings pass, apart from the paths replaced below.
@@ -134,8 +138,8 @@ def launch_spec(kernel_cmd: list[str], *, cwd: str, box: Path, environ: Mapping[
     """Prepare ``box`` for one kernel and return the launcher's spec.
 
     ``kernel_cmd``: the kernel's own command line (``python -m ipykernel_launcher -f ...``).
-    ``cwd``: the folder nbgrader runs the notebook in; the kernel gets a private copy of
-    its non-notebook files at that same path.
+    ``cwd``: the folder nbgrader runs the notebook in; the kernel works in a private copy
+    of its non-notebook files at ``SANDBOX_WORK``.
     ``box``: this kernel's host folder; ``box/ipc`` holds its connection file and sockets.
     ``environ``: the variables nbgrader would have given the kernel.
     ``limits``: :func:`tools.instructor.settings.sandbox_limits` (read from ``environ``
@@ -178,17 +182,17 @@ def launch_spec(kernel_cmd: list[str], *, cwd: str, box: Path, environ: Mapping[
              "--perms", "0755", "--size", tmpfs, "--tmpfs", SANDBOX_HOME]
     # bubblewrap gives the folders it creates above a mount point the host folder's mode
     # (/root is 0700), which would hide e.g. a Python installed under /root from the user.
-    for parent in _ancestors([*ro, str(LAUNCHER), str(ipc), cwd]):
+    for parent in _ancestors([*ro, str(ipc)]):
         argv += ["--perms", "0755", "--dir", parent]
     for p in ro:
         argv += ["--ro-bind", p, p]
-    argv += ["--ro-bind", str(LAUNCHER), str(LAUNCHER),
+    argv += ["--ro-bind", str(LAUNCHER), SANDBOX_LAUNCHER,
              "--bind", str(ipc), str(ipc),
-             "--bind", str(work), cwd,
-             "--chdir", cwd, "--clearenv"]
+             "--bind", str(work), SANDBOX_WORK,
+             "--chdir", SANDBOX_WORK, "--clearenv"]
     for k, v in sorted(env.items()):
         argv += ["--setenv", k, v]
-    argv += ["--", kernel_cmd[0], str(LAUNCHER), "inner", json.dumps(limits), "--", *kernel_cmd]
+    argv += ["--", kernel_cmd[0], SANDBOX_LAUNCHER, "inner", json.dumps(limits), "--", *kernel_cmd]
     return {"argv": argv, "log": str(box / "kernel.log")}
 
 
