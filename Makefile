@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 # Tools that shell out (nbgrader -> alembic, jupyter kernels) must find the venv's copies.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lint venv venv-student browser-deps test-browser run test test-fast test-colab test-min data demo notebooks release publish autograde feedback export check-notebooks bench clean
+.PHONY: lint venv venv-student browser-deps sandbox-deps test-browser run test test-fast test-colab test-min data demo notebooks release publish autograde feedback export check-notebooks bench clean
 
 # This repository's environment: both roles' packages (the instructor's are a superset of
 # the students') plus the test tools.
@@ -52,6 +52,15 @@ browser-deps: venv
 	  echo "browser-deps: could not install playwright; the browser test will skip"
 	@$(MAKE) --no-print-directory venv-student || \
 	  echo "browser-deps: could not build the student environment; the browser test will skip"
+
+## bubblewrap, the sandbox autograde runs each student's kernel in (apt, when running as
+## root). Without it `make autograde` refuses unless told SANDBOX=none, and the sandbox
+## tests skip (fail under .ci/run, which sets SONGREC_REQUIRE_SANDBOX=1).
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; } || \
+	  echo "sandbox-deps: could not install bubblewrap (needs root and apt): autograde needs --sandbox none"
 
 ## The real-browser test alone: JupyterLab (student and instructor environments) in headless Chromium.
 test-browser: browser-deps
@@ -104,10 +113,17 @@ publish: venv
 	$(BIN)/python -m tools.instructor publish
 
 # Grades come from the test cells, which build their own small inputs, so grading in the
-# fast profile gives the same scores; GRADE_PROFILE=default reruns the full assignment.
-GRADE_PROFILE ?= ci
+# small `grading` profile gives the same scores; GRADE_PROFILE=default reruns the full
+# assignment. JOBS=N grades N students at once (default: one per CPU core); SANDBOX=none
+# runs student code unconfined; AUTOGRADE_ARGS passes anything else (--force,
+# --student ID, --scheduler tcp://HOST:PORT). docs/GRADING.md, "Grading a class".
+GRADE_PROFILE ?= grading
+JOBS ?=
+SANDBOX ?=
+AUTOGRADE_ARGS ?=
 autograde: venv
-	$(BIN)/python -m tools.instructor autograde --profile $(GRADE_PROFILE)
+	$(BIN)/python -m tools.instructor autograde --profile $(GRADE_PROFILE) $(if $(JOBS),--jobs $(JOBS)) \
+	  $(if $(SANDBOX),--sandbox $(SANDBOX)) $(AUTOGRADE_ARGS)
 
 feedback: venv
 	$(BIN)/python -m tools.instructor feedback --profile $(GRADE_PROFILE)
@@ -123,4 +139,4 @@ bench: venv
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf build release autograded feedback exchange runs/course .pytest_cache
+	rm -rf build release autograded feedback exchange runs/course .pytest_cache autograde-logs autograde-state.json

@@ -5,8 +5,9 @@ repository root (or a copy of this course layout, as the tests do) as cwd.
 docs/GRADING.md explains the conventions and the instructor workflow.
 
 The instructor tools next to this file (tools/instructor/) provide the settings read from
-the environment (``settings``: SONGREC_CELL_TIMEOUT, SONGREC_EXCHANGE) and the course's
-nbgrader preprocessors (``preprocessors``). A copy of the course copies them too.
+the environment (``settings``: SONGREC_CELL_TIMEOUT, SONGREC_EXCHANGE, SONGREC_SANDBOX),
+the course's nbgrader preprocessors (``preprocessors``) and the kernel sandbox
+(``sandbox``). A copy of the course copies them too.
 """
 
 import os
@@ -21,7 +22,7 @@ _COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
 # nbgrader's console script does not put its cwd on sys.path; the tools live next to this file.
 if _COURSE_ROOT not in sys.path:
     sys.path.insert(0, _COURSE_ROOT)
-from tools.instructor import preprocessors, settings  # noqa: E402 (needs the path above)
+from tools.instructor import preprocessors, sandbox, settings  # noqa: E402 (needs the path above)
 
 c.CourseDirectory.course_id = settings.COURSE_ID
 c.CourseDirectory.root = _COURSE_ROOT
@@ -75,3 +76,8 @@ c.OverwriteCells.add_missing_cells = True
 # cell (same grade_id twice) crashes autograde for that student, and LimitOutput counts
 # lines only, so one 50 MB print would survive into the graded notebook and the feedback.
 preprocessors.install(c)
+
+# Each notebook's kernel (the student's code) runs in a bubblewrap sandbox unless
+# SONGREC_SANDBOX=none: no network, no view of the course root or the grader's home,
+# resource limits (tools/instructor/sandbox/, docs/GRADING.md).
+sandbox.install(c)

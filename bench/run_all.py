@@ -2,11 +2,12 @@
 
 Order: pair generation (target 1), training throughput (2), quality on the original
 assignment's 200 playlists and on the full data with the fast loop's timings (3, 4), the
-full-data fast-loop training on every playlist (4), the student path (5). Every ratio is measured in this run,
-on this machine. Each script also writes its CSV under bench/results/.
+full-data fast-loop training on every playlist (4), the student path (5), autograding a
+class sequentially and with ``--jobs 2`` (6). Every ratio is measured in this run, on
+this machine. Each script also writes its CSV under bench/results/.
 
 ``--quick``: training throughput over 3 epochs instead of 20, no full-data quality, no
-notebooks (a smoke run of a few minutes).
+notebooks, no single-student profile timings (a smoke run of a few minutes).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import platform
 import time
 
-from bench import bench_full, bench_pairs, bench_quality, bench_student, bench_training
+from bench import bench_autograde, bench_full, bench_pairs, bench_quality, bench_student, bench_training
 from bench.common import BENCH_DIR, say
 
 TARGETS = {"pairs": 300.0, "training": 10.0, "full_s": 600.0, "notebooks_s": 180.0}
@@ -107,6 +108,8 @@ def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
             f"{_f(t, '{:.0f}')} s | "
             f"{'ok' if r['notebooks_ok'] else 'not run' if ok is None else 'FAILED'}"
             f" | <= 180 s: {_mark(ok)} |")
+    if "autograde" in res:
+        lines.append(bench_autograde.render_row(res["autograde"]))
     for name, q in res.get("quality", {}).items():
         label = "first 200 playlists" if name == "original200" else "full yes_complete"
         lines += ["", f"HR@10 on held-out playlists, {label} ({q['summary']['cases']:,} "
@@ -153,6 +156,8 @@ def main(quick: bool = False) -> dict:
         res["full"] = bench_full.main()
     load()
     res["student"] = bench_student.main(notebooks=not quick)
+    load()
+    res["autograde"] = bench_autograde.main(() if quick else ("ci", "default"))
     seconds = time.perf_counter() - start
     text = render(res, seconds, quick, loads)
     (BENCH_DIR / "RESULTS.md").write_text(text, encoding="utf-8")

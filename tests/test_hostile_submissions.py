@@ -218,7 +218,7 @@ def graded(tmp_path_factory):
                   for s, n in (("looper", "01_toy"), ("tamper", "01_toy"), ("loud", "01_toy"))}
     sizes = {s: (root / "autograded" / s / toy.ASSIGNMENT / "01_toy.ipynb").stat().st_size
              for s in ("loud", "moved")}
-    second = grading.run_autograde(root, env=env, out=io.StringIO(), timeout=600)
+    second = grading.run_autograde(root, env=env, out=io.StringIO(), timeout=600, force=True)
     return {"root": root, "first": first, "second": second, "first_grades": first_grades,
             "second_grades": grades(root), "autograded": autograded, "sizes": sizes}
 

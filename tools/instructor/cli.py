@@ -20,7 +20,7 @@ from tools.instructor.paths import REPO_ROOT
 from tools.instructor.publish import publish_release
 from tools.instructor.release import run_release
 from tools.instructor.scores import run_export
-from tools.instructor.settings import TOOL_COMMAND
+from tools.instructor.settings import DASK_SCHEDULER_VAR, GRADING_PROFILE, SANDBOX_MODES, SANDBOX_VAR, TOOL_COMMAND
 
 ERROR_PREFIX = "tools.instructor"
 # command -> (help, runs notebooks: takes --profile)
@@ -45,9 +45,24 @@ def parser() -> argparse.ArgumentParser:
     for name, (help_text, runs_notebooks) in COMMANDS.items():
         cmd = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         if runs_notebooks:
+            default = f" (default: {GRADING_PROFILE})" if name == "autograde" else ""
             cmd.add_argument("--profile", choices=sorted(PROFILES),
-                             help="SONGREC_PROFILE for the notebooks nbgrader executes")
-    sub.choices["autograde"].add_argument("--quiet", action="store_true", help="do not echo nbgrader's log")
+                             help=f"SONGREC_PROFILE for the notebooks nbgrader executes{default}")
+    grade = sub.choices["autograde"]
+    grade.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="students graded at once on a local Dask cluster (default: the number of CPU cores; "
+                            "1 grades here, one after another)")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                       help=f"send the jobs to this Dask scheduler (default: ${DASK_SCHEDULER_VAR}, else local)")
+    grade.add_argument("--student", dest="students", action="append", metavar="ID",
+                       help="grade only this student (repeatable)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade students whose submission is unchanged since they were last graded too")
+    grade.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
+                       help=f"bwrap (default, ${SANDBOX_VAR}) confines each kernel; none runs student code "
+                            "with your permissions")
+    grade.add_argument("--quiet", action="store_true", help="no progress lines, only the score table")
+    grade.add_argument("--verbose", action="store_true", help="print each student's nbgrader log")
     sub.choices["docs"].add_argument("--check", action="store_true",
                                      help="only compare; fail when the file is out of date")
     return top
@@ -63,7 +78,9 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "publish":
         publish_release(args.root)
     elif args.command == "autograde":
-        run_autograde(args.root, env=env, echo=not args.quiet)
+        run_autograde(args.root, echo=args.verbose, jobs=args.jobs, scheduler=args.scheduler,
+                      students=args.students, force=args.force, sandbox=args.sandbox,
+                      profile=args.profile, quiet=args.quiet)
     elif args.command == "feedback":
         run_feedback(args.root, env=env)
     elif args.command == "export":
@@ -85,4 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"{ERROR_PREFIX} {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{ERROR_PREFIX} {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0

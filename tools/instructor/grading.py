@@ -11,9 +11,9 @@ import nbformat
 
 from tools.instructor import cells
 from tools.instructor.errors import CourseToolError
-from tools.instructor.nbgrader_calls import LOG_TAIL_LINES, run_nbgrader
+from tools.instructor.nbgrader_calls import run_nbgrader
 from tools.instructor.paths import course_paths
-from tools.instructor.scores import ScoreTable, collect_scores, register_students, run_export, submitted_students
+from tools.instructor.scores import ScoreTable
 from tools.instructor.settings import ASSIGNMENT
 
 FAILED_STUDENT_RE = re.compile(r"error processing assignment '[^']*' for student '([^']+)'")
@@ -25,31 +25,22 @@ def failed_students(log: str) -> list[str]:
 
 
 def run_autograde(course_root: Path, *, env: dict[str, str] | None = None, echo: bool = False,
-                  out: TextIO | None = None, timeout: float | None = None) -> ScoreTable:
-    """Autograde every submitted student, print the score table, write grades.csv.
+                  out: TextIO | None = None, timeout: float | None = None, **options) -> ScoreTable:
+    """Autograde the submitted students, print the score table, write grades.csv.
 
-    ``env``, ``echo``, ``timeout``: as for :func:`~tools.instructor.nbgrader_calls.run_nbgrader`.
-    ``out``: where the table goes (default stdout).
+    ``env``: extra variables for nbgrader and its kernels; ``echo``: print each
+    student's nbgrader log; ``out``: where the output goes (default stdout);
+    ``timeout``: seconds for one student. ``options``: those of
+    :func:`~tools.instructor.class_autograde.run_class_autograde` (``jobs``,
+    ``scheduler``, ``students``, ``force``, ``sandbox``, ``profile``, ``quiet``, ``tty``).
     Returns the score table.
-    Raises CourseToolError without submissions or a release, and (after writing what could
-    be graded) when nbgrader reported an error for any student.
+    Raises CourseToolError without submissions or a release, when the sandbox cannot
+    start, and (after writing what could be graded) when nbgrader reported an error for
+    any student.
     """
-    out = out or sys.stdout
-    students = submitted_students(course_root)
-    if not students:
-        raise CourseToolError(f"no submissions: expected folders "
-                              f"{course_paths(course_root).submitted}/<student>/{ASSIGNMENT}/")
-    collect_scores(course_root)  # fails early, with advice, if never released
-    register_students(course_root, students)
-    result = run_nbgrader(course_root, ["autograde", ASSIGNMENT, "--force"], env=env, echo=echo, check=False,
-                          timeout=timeout)
-    table = run_export(course_root, out=out)
-    failed = failed_students(result.stdout)
-    if result.returncode != 0 or failed:
-        tail = "".join(result.stdout.splitlines(keepends=True)[-LOG_TAIL_LINES:])
-        raise CourseToolError(f"nbgrader autograde exited with {result.returncode}; students with errors: "
-                              f"{failed or 'unknown'}", log=tail)
-    return table
+    from tools.instructor.class_autograde import run_class_autograde
+
+    return run_class_autograde(course_root, env=env, echo=echo, out=out, timeout=timeout, **options)
 
 
 def mark_scheme_leaks(course_root: Path) -> list[str]:

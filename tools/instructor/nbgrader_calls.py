@@ -14,6 +14,16 @@ from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import REPO_ROOT, require_config
 
 LOG_TAIL_LINES = 40  # of nbgrader's output, kept in an error
+# Runs a command that the kernel kills when the process that started it (a Dask worker's
+# job thread) dies: prctl(PR_SET_PDEATHSIG, SIGKILL) survives exec. Without it a killed
+# worker would leave nbgrader and its kernels running.
+DIE_WITH_PARENT = (
+    "import ctypes, os, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, 9)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('parent gone')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 def course_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -34,8 +44,8 @@ def course_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_nbgrader(course_root: Path, args: Sequence[str], *, env: dict[str, str] | None = None,
-                 echo: bool = False, check: bool = True, timeout: float | None = None
-                 ) -> subprocess.CompletedProcess:
+                 echo: bool = False, check: bool = True, timeout: float | None = None,
+                 die_with_parent: bool = False) -> subprocess.CompletedProcess:
     """Run ``python -m nbgrader <args>`` in ``course_root``, its output captured.
 
     ``args``: nbgrader's arguments, e.g. ``["autograde", "song2vec", "--force"]``.
@@ -43,11 +53,14 @@ def run_nbgrader(course_root: Path, args: Sequence[str], *, env: dict[str, str] 
     ``echo``: also copy each output line to stderr as it arrives (long autograde runs).
     ``check``: raise when nbgrader exits non-zero.
     ``timeout``: seconds for the whole command; past it nbgrader and its kernels are killed.
+    ``die_with_parent``: (Linux) nbgrader is killed if this process dies first.
     Returns the CompletedProcess; its ``stdout`` holds stdout and stderr together.
     Raises CourseToolError on a timeout, or on a non-zero exit with ``check``.
     """
     require_config(course_root)
     cmd = [sys.executable, "-m", "nbgrader", *args]
+    if die_with_parent and sys.platform.startswith("linux"):
+        cmd = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *cmd]
     posix = os.name == "posix" and timeout is not None
     # With a timeout, nbgrader gets its own process group so killing it also stops
     # the kernels it started; without one, Ctrl-C must still reach it.

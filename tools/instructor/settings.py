@@ -13,6 +13,17 @@ Environment variables:
     SONGREC_EXCHANGE      nbgrader's exchange folder (default: ``exchange/`` next to
                           nbgrader_config.py). On a shared JupyterHub, the folder all
                           users share (docs/GRADING.md).
+    SONGREC_SANDBOX       ``bwrap`` (default) runs each autograded notebook's kernel in a
+                          bubblewrap sandbox (tools/instructor/sandbox/); ``none`` runs
+                          student code with the grader's own permissions.
+    SONGREC_SANDBOX_MEMORY_MB, SONGREC_SANDBOX_CPU_S, SONGREC_SANDBOX_PROCESSES,
+    SONGREC_SANDBOX_FILE_MB, SONGREC_SANDBOX_TMPFS_MB
+                          the sandbox's limits (``SANDBOX_LIMITS`` below): address space,
+                          CPU seconds and processes/threads of one notebook's kernel, the
+                          size of any file it writes, and of each of its scratch folders.
+    DASK_SCHEDULER_ADDRESS
+                          Dask's own setting: the scheduler that ``autograde`` sends its
+                          per-student jobs to when ``--scheduler`` is not given.
 """
 
 from __future__ import annotations
@@ -36,8 +47,41 @@ GRADES_CSV = "grades.csv"
 
 CELL_TIMEOUT_S = 1800
 CELL_TIMEOUT_VAR = "SONGREC_CELL_TIMEOUT"
+# What `autograde` gives one cell, by notebook profile, unless SONGREC_CELL_TIMEOUT is set.
+# The grading profile's slowest cell took 5 s on 2 busy cores (docs/GRADING.md, "Time
+# budget"), so 60 s stops a student's infinite loop after a minute instead of half an
+# hour; the full assignment's training cell needs the long limit.
+GRADING_CELL_TIMEOUT_S = {"grading": 60, "ci": 120, "default": CELL_TIMEOUT_S, "synthetic": CELL_TIMEOUT_S}
+GRADING_PROFILE = "grading"  # the notebook profile autograde runs unless told otherwise
+GRADING_STATE_FILE = "autograde-state.json"  # per student: the submission hash last graded
+GRADING_LOG_DIR = "autograde-logs"  # per student: nbgrader's log of the last grading
+
+SANDBOX_VAR = "SONGREC_SANDBOX"
+SANDBOX_MODES = ("bwrap", "none")
+# name -> (environment variable, default, unit). Memory is address space (RLIMIT_AS): TensorFlow
+# reserves far more than it touches (a small Keras fit peaks near 2.7 GB of address space),
+# so this is not a resident-memory figure.
+SANDBOX_LIMITS = {
+    "memory_mb": ("SONGREC_SANDBOX_MEMORY_MB", 8192, "MiB"),
+    "cpu_s": ("SONGREC_SANDBOX_CPU_S", 900, "seconds"),
+    "processes": ("SONGREC_SANDBOX_PROCESSES", 256, "processes"),
+    "file_mb": ("SONGREC_SANDBOX_FILE_MB", 256, "MiB"),
+    "tmpfs_mb": ("SONGREC_SANDBOX_TMPFS_MB", 512, "MiB"),
+}
+DASK_SCHEDULER_VAR = "DASK_SCHEDULER_ADDRESS"
 EXCHANGE_VAR = "SONGREC_EXCHANGE"
 EXCHANGE_DIR = "exchange"
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int, unit: str) -> int:
+    raw = environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive whole number of {unit}, got {raw!r}")
+    return value
 
 
 def cell_timeout(environ: Mapping[str, str] = os.environ) -> int:
@@ -47,14 +91,38 @@ def cell_timeout(environ: Mapping[str, str] = os.environ) -> int:
     Returns a whole number of seconds > 0.
     Raises ValueError when the variable is set to anything else.
     """
-    raw = environ.get(CELL_TIMEOUT_VAR, str(CELL_TIMEOUT_S))
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"{CELL_TIMEOUT_VAR} must be a positive whole number of seconds, got {raw!r}")
+    return _positive_int(environ, CELL_TIMEOUT_VAR, CELL_TIMEOUT_S, "seconds")
+
+
+def grading_cell_timeout(profile: str, environ: Mapping[str, str] = os.environ) -> int:
+    """Seconds one cell may run while autograding in notebook profile ``profile``:
+    ``SONGREC_CELL_TIMEOUT`` when set, else ``GRADING_CELL_TIMEOUT_S[profile]``.
+
+    Raises ValueError for a bad variable or an unknown profile.
+    """
+    if profile not in GRADING_CELL_TIMEOUT_S:
+        raise ValueError(f"profile must be one of {sorted(GRADING_CELL_TIMEOUT_S)}, got {profile!r}")
+    return _positive_int(environ, CELL_TIMEOUT_VAR, GRADING_CELL_TIMEOUT_S[profile], "seconds")
+
+
+def sandbox_mode(environ: Mapping[str, str] = os.environ) -> str:
+    """``SONGREC_SANDBOX``: ``bwrap`` (the default) or ``none``.
+
+    Raises ValueError for any other value.
+    """
+    value = environ.get(SANDBOX_VAR, SANDBOX_MODES[0])
+    if value not in SANDBOX_MODES:
+        raise ValueError(f"{SANDBOX_VAR} must be one of {list(SANDBOX_MODES)}, got {value!r}")
     return value
+
+
+def sandbox_limits(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
+    """The sandbox's limits by name (``SANDBOX_LIMITS``), each from its variable or default.
+
+    Raises ValueError when a variable is not a positive whole number.
+    """
+    return {name: _positive_int(environ, var, default, unit)
+            for name, (var, default, unit) in SANDBOX_LIMITS.items()}
 
 
 def exchange_root(course_root: str, environ: Mapping[str, str] = os.environ) -> str:
