@@ -18,7 +18,7 @@ from nbgrader.utils import is_grade, is_solution, is_task
 
 from tools.instructor import cells
 from tools.instructor.preprocessors.guarded_execute import METADATA_KEY
-from tools.instructor.tasks import defined_name
+from tools.instructor.views import defined_name
 
 STUDENT_PROFILE = "default"
 
