@@ -15,6 +15,7 @@ from tools.instructor.nbgrader_calls import LOG_TAIL_LINES, run_nbgrader
 from tools.instructor.paths import course_paths
 from tools.instructor.scores import ScoreTable, collect_scores, register_students, run_export, submitted_students
 from tools.instructor.settings import ASSIGNMENT
+from tools.instructor.tamper import format_tamper_report, tamper_report
 
 FAILED_STUDENT_RE = re.compile(r"error processing assignment '[^']*' for student '([^']+)'")
 
@@ -26,7 +27,8 @@ def failed_students(log: str) -> list[str]:
 
 def run_autograde(course_root: Path, *, env: dict[str, str] | None = None, echo: bool = False,
                   out: TextIO | None = None, timeout: float | None = None) -> ScoreTable:
-    """Autograde every submitted student, print the score table, write grades.csv.
+    """Autograde every submitted student, print the score table and the tamper report
+    (:mod:`tools.instructor.tamper`), write grades.csv.
 
     ``env``, ``echo``, ``timeout``: as for :func:`~tools.instructor.nbgrader_calls.run_nbgrader`.
     ``out``: where the table goes (default stdout).
@@ -44,6 +46,7 @@ def run_autograde(course_root: Path, *, env: dict[str, str] | None = None, echo:
     result = run_nbgrader(course_root, ["autograde", ASSIGNMENT, "--force"], env=env, echo=echo, check=False,
                           timeout=timeout)
     table = run_export(course_root, out=out)
+    print(format_tamper_report({s: tamper_report(course_root, s) for s in students}), file=out)
     failed = failed_students(result.stdout)
     if result.returncode != 0 or failed:
         tail = "".join(result.stdout.splitlines(keepends=True)[-LOG_TAIL_LINES:])
