@@ -169,7 +169,7 @@ def _names(errors) -> str:
 
 
 def _fail_type(what: str, expected: str, value):
-    raise AssertionError(f"{what} should return {expected}; got {type(value).__name__} {short(value)}")
+    raise AssertionError(f"{what}: expected {expected}, got {type(value).__name__} {short(value)}")
 
 
 def as_int(value, what: str) -> int:
@@ -225,9 +225,9 @@ def array(value, what: str, *, dtype=None, shape=None) -> np.ndarray:
         _fail_type(what, f"a NumPy array{_dtype_shape(dtype, shape)}", value)
     plain = np.array(value, subok=False, copy=True)
     if dtype is not None and plain.dtype != np.dtype(dtype):
-        raise AssertionError(f"{what} should have dtype {np.dtype(dtype).name}; got {plain.dtype.name}")
+        raise AssertionError(f"{what}: expected dtype {np.dtype(dtype).name}, got {plain.dtype.name}")
     if shape is not None and plain.shape != tuple(shape):
-        raise AssertionError(f"{what} should have shape {tuple(shape)}; got {plain.shape}")
+        raise AssertionError(f"{what}: expected shape {tuple(shape)}, got {plain.shape}")
     return plain
 
 

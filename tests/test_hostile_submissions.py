@@ -332,3 +332,110 @@ def test_dedup_guard_leaves_one_graded_copy_and_plain_cells():
     nb, _ = DeduplicateIdsSafely().preprocess(nb, {})
     assert "nbgrader" not in nb.cells[0].metadata  # stock nbgrader leaves {} here and crashes later
     assert is_solution(nb.cells[1]) and nb.cells[1].source == "def f(): return 1"
+
+
+# --------------------------------------------------------------------------- the real notebooks
+# Each attacker of tests/real_attacks.py hands in one notebook; "honest" hands in all six,
+# solved and with the essays written. Graded twice (SONGREC_PROFILE=ci), feedback once.
+
+REAL_CELL_TIMEOUT = 300
+
+
+def _test_points(nb) -> dict[str, float]:
+    return {toy.grade_id(c): float(toy.nbg(c)["points"]) for c in nb.cells
+            if toy.nbg(c).get("grade") and not toy.nbg(c).get("solution") and c.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def real_class(tmp_path_factory):
+    from real_attacks import ATTACKS, attacked, solved
+
+    from tools.instructor.tamper import tamper_report
+
+    root = tmp_path_factory.mktemp("real_class")
+    toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
+    env = toy.course_env_for_tests(REAL_CELL_TIMEOUT)
+    run_release(root, env=env, repo="test-org/songrec", out=io.StringIO())
+    src, rel = root / "notebooks" / toy.ASSIGNMENT, root / "release" / toy.ASSIGNMENT
+    names = [p.stem for p in sorted(src.glob("*.ipynb"))]
+    source = {n: nbformat.read(src / f"{n}.ipynb", as_version=4) for n in names}
+    release = {n: nbformat.read(rel / f"{n}.ipynb", as_version=4) for n in names}
+
+    def submit(student, name, nb):
+        path = root / "submitted" / student / toy.ASSIGNMENT / f"{name}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+
+    for name in names:
+        submit("honest", name, solved(release[name], source[name]))
+    for attack in ATTACKS:
+        submit(attack.student, attack.notebook, attacked(attack, release[attack.notebook], source[attack.notebook]))
+    log = io.StringIO()
+    grading.run_autograde(root, env=env, out=log, timeout=3000)
+    first = grades(root)
+    students = ["honest", *(a.student for a in ATTACKS)]
+    reports = {s: tamper_report(root, s) for s in students}
+    grading.run_autograde(root, env=env, out=io.StringIO(), timeout=3000)
+    feedback_log = io.StringIO()
+    grading.run_feedback(root, env=env, out=feedback_log)
+    return {"root": root, "first": first, "second": grades(root), "reports": reports, "log": log.getvalue(),
+            "points": {n: _test_points(source[n]) for n in names}, "feedback_log": feedback_log.getvalue()}
+
+
+def _cell_scores(graded, student, notebook):
+    return {cell: score for (s, nb, cell), score in graded["first"].items()
+            if s == student and nb == notebook and cell in graded["points"][notebook]}
+
+
+@pytest.mark.slow
+def test_honest_class_member_gets_every_point_and_an_empty_report(real_class):
+    for notebook, points in real_class["points"].items():
+        assert _cell_scores(real_class, "honest", notebook) == points
+    assert sum(sum(p.values()) for p in real_class["points"].values()) == 32
+    assert real_class["reports"]["honest"] == []
+
+
+def _attack_ids():
+    from real_attacks import ATTACKS
+
+    return [a.student for a in ATTACKS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", _attack_ids())
+def test_attack_scores_zero_where_it_cheats_and_full_points_elsewhere(real_class, student):
+    from real_attacks import ATTACKS
+
+    attack = next(a for a in ATTACKS if a.student == student)
+    points = real_class["points"][attack.notebook]
+    assert attack.zero <= set(points)
+    expected = {cell: 0.0 if cell in attack.zero else p for cell, p in points.items()}
+    assert _cell_scores(real_class, student, attack.notebook) == expected
+    report = "\n".join(str(a) for a in real_class["reports"][student])
+    for text in attack.report:
+        assert text in report, f"{text!r} missing from the tamper report of {student}:\n{report}"
+
+
+@pytest.mark.slow
+def test_real_class_graded_twice_gives_identical_scores(real_class):
+    assert real_class["first"] == real_class["second"]
+
+
+@pytest.mark.slow
+def test_autograde_prints_the_tamper_report_without_checksum_noise(real_class):
+    log = real_class["log"]
+    assert "tamper report" in log and "peek: " in log and "_wrap_in_try" in log
+    assert "honest" in log.split("nothing to report for", 1)[1]
+    assert "Attribute 'checksum'" not in log
+
+
+@pytest.mark.slow
+def test_feedback_names_tests_and_says_not_graded_yet(real_class):
+    folder = real_class["root"] / "feedback" / "honest" / toy.ASSIGNMENT
+    questions = (folder / "06_questions.html").read_text()
+    assert "not graded yet" in questions and "15.0 points not graded yet" in questions
+    assert "Score: 0.0 / 2.0" not in questions
+    training = (folder / "04_training.html").read_text()
+    assert "04_train_test_lr — tests train()" in training and ">Test cell<" not in training
+    assert "graded in the <code>ci</code> profile" in training and "epochs 2 instead of 20" in training
+    assert "still need manual grading" in real_class["feedback_log"] and "honest" in real_class["feedback_log"]

@@ -87,4 +87,15 @@ def run_feedback(course_root: Path, *, env: dict[str, str] | None = None, out: T
     folder = course_paths(course_root).feedback
     files = sorted(folder.glob(f"*/{ASSIGNMENT}/*.html"))
     print(f"wrote {len(files)} feedback file(s) under {folder}", file=out)
+    waiting = ungraded_notebooks(course_root)
+    if waiting:
+        print(f"warning: {len(waiting)} notebook(s) still need manual grading, and their feedback says "
+              f"\"not graded yet\" for those parts: {', '.join(waiting)}. Grade them in the formgrader, then run "
+              "feedback again.", file=out)
     return files
+
+
+def ungraded_notebooks(course_root: Path) -> list[str]:
+    """``"<student>/<notebook>"`` for every submitted notebook that still needs manual grading."""
+    table = collect_scores(course_root)
+    return [f"{row.student}/{name}" for row in table.rows for name in table.notebooks if row.needs_manual.get(name)]

@@ -44,6 +44,8 @@ IGNORED_BUILTINS = frozenset({"_", "__", "___", "input", "raw_input"})
 # Audit events that start another program (recorded, not refused).
 PROGRAM_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn")
 IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: a C type whose dict cannot change
+# Recorded whatever the test cells import: what tests commonly lean on.
+ALWAYS = ("numpy", "numpy.testing", "collections", "math", "operator", "warnings")
 
 _state: dict = {}
 
@@ -189,12 +191,14 @@ def snapshot(modules, chains, blocked_files, nonce: str) -> str:
         except Exception as exc:  # the tests will fail on it themselves, visibly
             failed.append(f"{name}: {type(exc).__name__}")
     mods, classes = {}, {}
-    for name in list(modules) + list(chains):
-        for obj in _resolve(name):
-            if isinstance(obj, types.ModuleType):
-                _record_module(obj, mods, classes)
-            elif isinstance(obj, type):
-                _record_class(obj, classes)
+    # Everything is imported before anything is recorded: importing a submodule adds it to
+    # its package's dict.
+    found = [obj for name in (*ALWAYS, *modules, *chains) for obj in _resolve(name)]
+    for obj in found:
+        if isinstance(obj, types.ModuleType):
+            _record_module(obj, mods, classes)
+        elif isinstance(obj, type):
+            _record_class(obj, classes)
     shell = _shell()
     for owner in (shell, getattr(shell, "kernel", None), getattr(getattr(shell, "kernel", None), "session", None)):
         if owner is not None:

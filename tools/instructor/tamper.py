@@ -181,12 +181,16 @@ def code_anomalies(name: str, released, submitted) -> list[Anomaly]:
         # helpers.mod.func -> "func"; helpers.mod.Class.method -> "Class"
         parts = reference.split(".")
         ref_name = parts[2] if len(parts) > 2 else ""
+        # A task may ask for a function of the reference's own name (positive_pairs): then only
+        # a qualified or imported use of the name counts.
+        own = ref_name and re.search(rf"^def {re.escape(ref_name)}\b", source, re.M)
+        ref_pattern = (rf"(\.|\bimport\s+|,\s*){re.escape(ref_name)}\b" if own else rf"\b{re.escape(ref_name)}\b")
         for number, line in enumerate(source.splitlines(), start=1):
             hits = [what for regex, what in SUSPICIOUS_RE if regex.search(line)]
             patched = re.match(r"\s*(\w+)((?:\.\w+)+)\s*=[^=]", line)
             if patched and patched.group(1) in modules:
                 hits.append(f"an attribute of the module {patched.group(1)}")
-            if ref_name and re.search(rf"\b{re.escape(ref_name)}\b", line):
+            if ref_name and re.search(ref_pattern, line):
                 hits.append(f"the task's reference implementation {reference}")
             if hits:
                 out.append(Anomaly(name, None if label.startswith("cell ") else label,

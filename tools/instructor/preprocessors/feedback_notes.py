@@ -70,9 +70,9 @@ class FeedbackNotes(NbGraderPreprocessor):
         if is_grade(cell) and not is_solution(cell):
             owner = cells.owning_solution(gid)
             function = self._functions.get(owner)
-            meta["label"] = (f"Test {gid} of task {owner}: `{function}`" if function else f"Test {gid}")
+            meta["label"] = f"{gid} — tests {function}()" if function else f"{gid} (test of {owner})"
         else:
-            meta["label"] = f"{'Written answer' if is_solution(cell) else 'Task'} {gid}"
+            meta["label"] = f"{gid} — {'written answer' if is_solution(cell) else 'task'}"
             try:
                 grade = self._grade_of(gid)
             except MissingEntry:
