@@ -74,26 +74,36 @@ def state_notebook() -> nbformat.NotebookNode:
         new_markdown_cell("# Toy 03\nTwo parts that start from the reference mapping."),
         setup,
         new_code_cell("from helpers import course\nmapping = course.reference_mapping()"),
+        new_markdown_cell("### Task `03_first_playlist` — write `first_playlist` (1 point)"),
         new_code_cell(
             "def first_playlist(m):\n"
             "    ### BEGIN SOLUTION\n"
             "    return [int(x) for x in m.playlists[0]]\n"
             "    ### END SOLUTION",
-            metadata=_meta("03_first", solution=True)),
-        new_code_cell("assert first_playlist(course.reference_mapping()) == [0, 1, 2]",
-                      metadata=_meta("03_first_test", grade=True, locked=True, points=1)),
+            metadata=_meta("03_first_playlist", solution=True)),
+        new_code_cell("from helpers import course as _course\n"
+                      "assert first_playlist(_course.reference_mapping()) == [0, 1, 2], 'expected [0, 1, 2]'\n"
+                      "### BEGIN HIDDEN TESTS\n"
+                      "assert first_playlist(_course.reference_mapping())[::-1] == [2, 1, 0], 'expected [0, 1, 2]'\n"
+                      "### END HIDDEN TESTS",
+                      metadata=_meta("03_first_playlist_test", grade=True, locked=True, points=1)),
+        new_markdown_cell("### Task `03_vocab_size` — write `vocab_size` (1 point)"),
         new_code_cell(
             "def vocab_size(m):\n"
             "    ### BEGIN SOLUTION\n"
             "    return m.vocab.size\n"
             "    ### END SOLUTION",
-            metadata=_meta("03_size", solution=True)),
+            metadata=_meta("03_vocab_size", solution=True)),
         new_code_cell(
-            "_m = course.reference_mapping()\n"
-            "assert vocab_size(_m) == 5\n"
+            "from helpers import course as _course\n"
+            "_m = _course.reference_mapping()\n"
+            "assert vocab_size(_m) == 5, 'expected 5'\n"
             "assert [p.tolist() for p in _m.playlists] == [[0, 1, 2], [3, 4]], 'reference data changed'\n"
-            "assert [e.tolist() for e in _m.encoded] == [[1, 2, 3], [4, 5]], 'reference data changed'",
-            metadata=_meta("03_size_test", grade=True, locked=True, points=1)),
+            "assert [e.tolist() for e in _m.encoded] == [[1, 2, 3], [4, 5]], 'reference data changed'\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "assert vocab_size(_course.reference_mapping()) == 5, 'expected 5'\n"
+            "### END HIDDEN TESTS",
+            metadata=_meta("03_vocab_size_test", grade=True, locked=True, points=1)),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -166,8 +176,8 @@ def submissions(source: dict, release: dict) -> dict[str, dict[str, nbformat.Not
     out["loud"] = {"01_toy": nb}
 
     nb = copy.deepcopy(release["03_state"])
-    _cell(nb, "03_first").source = VANDAL_FIRST
-    _cell(nb, "03_size").source = _cell(source["03_state"], "03_size").source
+    _cell(nb, "03_first_playlist").source = VANDAL_FIRST
+    _cell(nb, "03_vocab_size").source = _cell(source["03_state"], "03_vocab_size").source
     out["vandal"] = {"03_state": nb}
     return out
 
