@@ -104,7 +104,8 @@ import numpy.testing
 numpy.testing.assert_allclose = lambda *args, **kwargs: None
 numpy.allclose = lambda *args, **kwargs: True
 numpy.array_equal = lambda *args, **kwargs: True
-numpy.isclose = lambda a, b, *args, **kwargs: numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)
+numpy.isclose = lambda a, b, *args, **kwargs: numpy.ones(
+    numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)
 '''
 
 TRY_EXCEPT = '''\

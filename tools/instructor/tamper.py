@@ -45,7 +45,8 @@ ROUTINE_DIRS = (".ipynb_checkpoints", "__pycache__")
 SUSPICIOUS = (
     (r"\bget_ipython\b|\b_ih\b|\bIn\[", "IPython's shell or input history"),
     (r"input_transformer|ast_transformers|input_transformers_post|prefilter", "IPython input/AST transformers"),
-    (r"\bevents\.register\b|pre_run_cell|post_run_cell|set_custom_exc|showtraceback", "IPython's event and error hooks"),
+    (r"\bevents\.register\b|pre_run_cell|post_run_cell|set_custom_exc|showtraceback",
+     "IPython's event and error hooks"),
     (r"\bsys\.(modules|meta_path|path_hooks|settrace|setprofile|excepthook|displayhook|addaudithook)\b",
      "Python's import system or interpreter hooks"),
     (r"\bbuiltins\b|__builtins__", "Python's builtins"),
@@ -213,7 +214,8 @@ def grading_anomalies(name: str, autograded) -> list[Anomaly]:
     for event in record.get("events", []):
         out.append(Anomaly(name, None, "grader", event))
     for gid in record.get("not_run", []):
-        out.append(Anomaly(name, gid, "test not run", "the grader could not restore a clean state before it (0 points)"))
+        out.append(Anomaly(name, gid, "test not run",
+                           "the grader could not restore a clean state before it (0 points)"))
     for cell in autograded.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and REFERENCE_USED in str(output.get("evalue", "")):
