@@ -19,8 +19,9 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   ``projector`` (TensorBoard Projector files);
 * around them: ``runs`` (saved runs), ``course`` (the notebooks' profiles and reference
   outputs), ``testkit`` (what the notebooks' test cells call: guarded calls of the
-  student's functions, plain-value conversion, expected/got checks), ``cli`` and ``__main__`` (the ``songrec`` command), ``validate`` (argument
-  checks and file schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the
+  student's functions, plain-value conversion, expected/got checks), ``cli`` and
+  ``__main__`` (the ``songrec`` command), ``validate`` (argument checks and file
+  schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the
   output-folder rule), ``limits`` (resource limits), ``terminal`` (safe printing),
   ``quiet_tensorflow`` (TensorFlow's start-up lines). The nbgrader preprocessors are
   instructor tooling and live in ``tools.instructor.preprocessors``.
