@@ -18,8 +18,10 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   (HR@K, MRR@K, coverage, label agreement), ``evaluate`` (``songrec evaluate``), ``plots``,
   ``projector`` (TensorBoard Projector files);
 * around them: ``runs`` (saved runs), ``course`` (the notebooks' profiles and reference
-  outputs), ``cli`` and ``__main__`` (the ``songrec`` command), ``validate`` (argument
-  checks and file schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the
+  outputs), ``testkit`` (what the notebooks' test cells call: guarded calls of the
+  student's functions, plain-value conversion, expected/got checks), ``cli`` and
+  ``__main__`` (the ``songrec`` command), ``validate`` (argument checks and file
+  schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the
   output-folder rule), ``limits`` (resource limits), ``terminal`` (safe printing),
   ``quiet_tensorflow`` (TensorFlow's start-up lines). The nbgrader preprocessors are
   instructor tooling and live in ``tools.instructor.preprocessors``.

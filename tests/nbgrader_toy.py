@@ -4,8 +4,8 @@ The toy has two notebooks in ``notebooks/song2vec/``:
 
 ``01_toy.ipynb``
     setup cell (tagged ``setup``, read-only), two independent autograded parts
-    (``01_square`` worth 2 points, ``01_mean`` worth 3 points), the first with a hidden
-    test.
+    (``01_square`` worth 2 points, ``01_mean`` worth 3 points), each test cell with a
+    hidden part, each task under the course's task heading.
 ``02_questions.ipynb``
     setup cell, a locked task cell (1 point, manual) and a manual markdown answer
     ``02_q1`` (2 points) whose model answer and rubric sit in the answer cell itself.
@@ -38,6 +38,7 @@ NOTEBOOKS = ("01_toy", "02_questions")
 SQUARE_SOLUTION_LINE = "return x * x  # toy-solution-square-k7f3"
 MEAN_SOLUTION_LINE = "return sum(values) / len(values)  # toy-solution-mean-p2w9"
 HIDDEN_TEST_LINE = "assert square(-4) == 16, 'toy-hidden-test-q8z1'"
+MEAN_HIDDEN_LINE = "assert mean([2, 4]) == 3, 'toy-hidden-test-m4n2'"
 MODEL_ANSWER = "Toy model answer: skip-grams pair each song with its neighbours (zx41)."
 RUBRIC_LINE = "Rubric: 1 point for neighbours, 1 point for the window (rb77)."
 
@@ -48,6 +49,8 @@ LEAK_MARKERS = (
     "toy-solution-mean-p2w9",
     HIDDEN_TEST_LINE,
     "toy-hidden-test-q8z1",
+    MEAN_HIDDEN_LINE,
+    "toy-hidden-test-m4n2",
     MODEL_ANSWER,
     "zx41",
     RUBRIC_LINE,
@@ -97,7 +100,7 @@ def toy_notebook_01() -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell("# Toy 01\nTwo small functions."),
         _setup_cell("01"),
-        new_markdown_cell("Write `square(x)`."),
+        new_markdown_cell("### Task `01_square` — write `square` (2 points)\n\nWrite `square(x)`."),
         new_code_cell(
             "def square(x):\n"
             "    ### BEGIN SOLUTION\n"
@@ -113,7 +116,7 @@ def toy_notebook_01() -> nbformat.NotebookNode:
             metadata=_meta("01_square_test", grade=True, locked=True,
                            points=TEST_POINTS["01_square_test"]),
         ),
-        new_markdown_cell("Write `mean(values)`."),
+        new_markdown_cell("### Task `01_mean` — write `mean` (3 points)\n\nWrite `mean(values)`."),
         new_code_cell(
             "def mean(values):\n"
             "    ### BEGIN SOLUTION\n"
@@ -123,7 +126,10 @@ def toy_notebook_01() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "assert mean([1, 2, 3, 6]) == 3\n"
-            "assert mean([5]) == 5",
+            "assert mean([5]) == 5\n"
+            "### BEGIN HIDDEN TESTS\n"
+            f"{MEAN_HIDDEN_LINE}\n"
+            "### END HIDDEN TESTS",
             metadata=_meta("01_mean_test", grade=True, locked=True,
                            points=TEST_POINTS["01_mean_test"]),
         ),
@@ -141,7 +147,7 @@ def toy_notebook_02() -> nbformat.NotebookNode:
                            cell_type="markdown"),
         ),
         new_markdown_cell(
-            "**Q1 (2 points).** What does a skip-gram pair contain?",
+            "### Task `02_q1` — answer Q1 (2 points)\n\nWhat does a skip-gram pair contain?",
             metadata=_meta("02_q1_prompt", locked=True, cell_type="markdown"),
         ),
         new_markdown_cell(

@@ -74,26 +74,36 @@ def state_notebook() -> nbformat.NotebookNode:
         new_markdown_cell("# Toy 03\nTwo parts that start from the reference mapping."),
         setup,
         new_code_cell("from helpers import course\nmapping = course.reference_mapping()"),
+        new_markdown_cell("### Task `03_first_playlist` — write `first_playlist` (1 point)"),
         new_code_cell(
             "def first_playlist(m):\n"
             "    ### BEGIN SOLUTION\n"
             "    return [int(x) for x in m.playlists[0]]\n"
             "    ### END SOLUTION",
-            metadata=_meta("03_first", solution=True)),
-        new_code_cell("assert first_playlist(course.reference_mapping()) == [0, 1, 2]",
-                      metadata=_meta("03_first_test", grade=True, locked=True, points=1)),
+            metadata=_meta("03_first_playlist", solution=True)),
+        new_code_cell("from helpers import course as _course\n"
+                      "assert first_playlist(_course.reference_mapping()) == [0, 1, 2], 'expected [0, 1, 2]'\n"
+                      "### BEGIN HIDDEN TESTS\n"
+                      "assert first_playlist(_course.reference_mapping())[::-1] == [2, 1, 0], 'expected [0, 1, 2]'\n"
+                      "### END HIDDEN TESTS",
+                      metadata=_meta("03_first_playlist_test", grade=True, locked=True, points=1)),
+        new_markdown_cell("### Task `03_vocab_size` — write `vocab_size` (1 point)"),
         new_code_cell(
             "def vocab_size(m):\n"
             "    ### BEGIN SOLUTION\n"
             "    return m.vocab.size\n"
             "    ### END SOLUTION",
-            metadata=_meta("03_size", solution=True)),
+            metadata=_meta("03_vocab_size", solution=True)),
         new_code_cell(
-            "_m = course.reference_mapping()\n"
-            "assert vocab_size(_m) == 5\n"
+            "from helpers import course as _course\n"
+            "_m = _course.reference_mapping()\n"
+            "assert vocab_size(_m) == 5, 'expected 5'\n"
             "assert [p.tolist() for p in _m.playlists] == [[0, 1, 2], [3, 4]], 'reference data changed'\n"
-            "assert [e.tolist() for e in _m.encoded] == [[1, 2, 3], [4, 5]], 'reference data changed'",
-            metadata=_meta("03_size_test", grade=True, locked=True, points=1)),
+            "assert [e.tolist() for e in _m.encoded] == [[1, 2, 3], [4, 5]], 'reference data changed'\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "assert vocab_size(_course.reference_mapping()) == 5, 'expected 5'\n"
+            "### END HIDDEN TESTS",
+            metadata=_meta("03_vocab_size_test", grade=True, locked=True, points=1)),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -166,8 +176,8 @@ def submissions(source: dict, release: dict) -> dict[str, dict[str, nbformat.Not
     out["loud"] = {"01_toy": nb}
 
     nb = copy.deepcopy(release["03_state"])
-    _cell(nb, "03_first").source = VANDAL_FIRST
-    _cell(nb, "03_size").source = _cell(source["03_state"], "03_size").source
+    _cell(nb, "03_first_playlist").source = VANDAL_FIRST
+    _cell(nb, "03_vocab_size").source = _cell(source["03_state"], "03_vocab_size").source
     out["vandal"] = {"03_state": nb}
     return out
 
@@ -332,3 +342,110 @@ def test_dedup_guard_leaves_one_graded_copy_and_plain_cells():
     nb, _ = DeduplicateIdsSafely().preprocess(nb, {})
     assert "nbgrader" not in nb.cells[0].metadata  # stock nbgrader leaves {} here and crashes later
     assert is_solution(nb.cells[1]) and nb.cells[1].source == "def f(): return 1"
+
+
+# --------------------------------------------------------------------------- the real notebooks
+# Each attacker of tests/real_attacks.py hands in one notebook; "honest" hands in all six,
+# solved and with the essays written. Graded twice (SONGREC_PROFILE=ci), feedback once.
+
+REAL_CELL_TIMEOUT = 300
+
+
+def _test_points(nb) -> dict[str, float]:
+    return {toy.grade_id(c): float(toy.nbg(c)["points"]) for c in nb.cells
+            if toy.nbg(c).get("grade") and not toy.nbg(c).get("solution") and c.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def real_class(tmp_path_factory):
+    from real_attacks import ATTACKS, attacked, solved
+
+    from tools.instructor.tamper import tamper_report
+
+    root = tmp_path_factory.mktemp("real_class")
+    toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
+    env = toy.course_env_for_tests(REAL_CELL_TIMEOUT)
+    run_release(root, env=env, repo="test-org/songrec", out=io.StringIO())
+    src, rel = root / "notebooks" / toy.ASSIGNMENT, root / "release" / toy.ASSIGNMENT
+    names = [p.stem for p in sorted(src.glob("*.ipynb"))]
+    source = {n: nbformat.read(src / f"{n}.ipynb", as_version=4) for n in names}
+    release = {n: nbformat.read(rel / f"{n}.ipynb", as_version=4) for n in names}
+
+    def submit(student, name, nb):
+        path = root / "submitted" / student / toy.ASSIGNMENT / f"{name}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+
+    for name in names:
+        submit("honest", name, solved(release[name], source[name]))
+    for attack in ATTACKS:
+        submit(attack.student, attack.notebook, attacked(attack, release[attack.notebook], source[attack.notebook]))
+    log = io.StringIO()
+    grading.run_autograde(root, env=env, out=log, timeout=3000)
+    first = grades(root)
+    students = ["honest", *(a.student for a in ATTACKS)]
+    reports = {s: tamper_report(root, s) for s in students}
+    grading.run_autograde(root, env=env, out=io.StringIO(), timeout=3000)
+    feedback_log = io.StringIO()
+    grading.run_feedback(root, env=env, out=feedback_log)
+    return {"root": root, "first": first, "second": grades(root), "reports": reports, "log": log.getvalue(),
+            "points": {n: _test_points(source[n]) for n in names}, "feedback_log": feedback_log.getvalue()}
+
+
+def _cell_scores(graded, student, notebook):
+    return {cell: score for (s, nb, cell), score in graded["first"].items()
+            if s == student and nb == notebook and cell in graded["points"][notebook]}
+
+
+@pytest.mark.slow
+def test_honest_class_member_gets_every_point_and_an_empty_report(real_class):
+    for notebook, points in real_class["points"].items():
+        assert _cell_scores(real_class, "honest", notebook) == points
+    assert sum(sum(p.values()) for p in real_class["points"].values()) == 32
+    assert real_class["reports"]["honest"] == []
+
+
+def _attack_ids():
+    from real_attacks import ATTACKS
+
+    return [a.student for a in ATTACKS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", _attack_ids())
+def test_attack_scores_zero_where_it_cheats_and_full_points_elsewhere(real_class, student):
+    from real_attacks import ATTACKS
+
+    attack = next(a for a in ATTACKS if a.student == student)
+    points = real_class["points"][attack.notebook]
+    assert attack.zero <= set(points)
+    expected = {cell: 0.0 if cell in attack.zero else p for cell, p in points.items()}
+    assert _cell_scores(real_class, student, attack.notebook) == expected
+    report = "\n".join(str(a) for a in real_class["reports"][student])
+    for text in attack.report:
+        assert text in report, f"{text!r} missing from the tamper report of {student}:\n{report}"
+
+
+@pytest.mark.slow
+def test_real_class_graded_twice_gives_identical_scores(real_class):
+    assert real_class["first"] == real_class["second"]
+
+
+@pytest.mark.slow
+def test_autograde_prints_the_tamper_report_without_checksum_noise(real_class):
+    log = real_class["log"]
+    assert "tamper report" in log and "peek: " in log and "_wrap_in_try" in log
+    assert "honest" in log.split("nothing to report for", 1)[1]
+    assert "Attribute 'checksum'" not in log
+
+
+@pytest.mark.slow
+def test_feedback_names_tests_and_says_not_graded_yet(real_class):
+    folder = real_class["root"] / "feedback" / "honest" / toy.ASSIGNMENT
+    questions = (folder / "06_questions.html").read_text()
+    assert "not graded yet" in questions and "15.0 points not graded yet" in questions
+    assert "Score: 0.0 / 2.0" not in questions
+    training = (folder / "04_training.html").read_text()
+    assert "04_train_test_lr — tests train()" in training and ">Test cell<" not in training
+    assert "graded in the <code>ci</code> profile" in training and "epochs 2 instead of 20" in training
+    assert "still need manual grading" in real_class["feedback_log"] and "honest" in real_class["feedback_log"]

@@ -135,6 +135,23 @@ def _set_source(gid, source):
     return f
 
 
+def _hidden(visible):
+    return visible + "\n### BEGIN HIDDEN TESTS\nassert mean([2, 4]) == 3\n### END HIDDEN TESTS"
+
+
+_HIDDEN_PRINT = "assert mean([5]) == 5\n### BEGIN HIDDEN TESTS\nprint('graded')\n### END HIDDEN TESTS"
+
+
+def _heading(gid, old, new):
+    """Edit the task heading in the markdown before cell ``gid``."""
+    def f(nb):
+        i = next(i for i, c in enumerate(nb.cells) if toy.grade_id(c) == gid)
+        before = next(c for c in reversed(nb.cells[:i]) if c.cell_type == "markdown")
+        assert old in before.source
+        before.source = before.source.replace(old, new)
+    return f
+
+
 def _untracked_hidden_tests(nb):
     nb.cells.append(nbformat.v4.new_code_cell(
         "### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS"))
@@ -159,6 +176,23 @@ NEGATIVE_CASES.update({
                                        "01_mean_test", "expression"),
     "hidden tests in untracked cell": (*_mut01(_untracked_hidden_tests), "cell 8",
                                        "HIDDEN TESTS"),
+    "test without a hidden part": (*_mut01(_set_source("01_mean_test", "assert mean([5]) == 5")),
+                                   "01_mean_test", "hidden part"),
+    "hidden part without a check": (*_mut01(_set_source("01_mean_test", _HIDDEN_PRINT)), "01_mean_test",
+                                    "hidden part"),
+    "test binds a public name": (*_mut01(_set_source("01_mean_test", _hidden("import math\nassert mean([4]) == 4"))),
+                                 "01_mean_test", "binds math"),
+    "test reads the notebook": (*_mut01(_set_source("01_mean_test", _hidden("assert mean(values) == 2"))),
+                                "01_mean_test", "reads values"),
+    "solution named apart from its function": (*_mut01(_set_source("01_mean", "def average(values):\n    pass")),
+                                               "01_mean", "'01_average'"),
+    "task heading with wrong points": (*_mut01(_heading("01_square", "(2 points)", "(3 points)")), "01_square",
+                                       "expected"),
+    "task heading naming another function": (*_mut01(_heading("01_mean", "`mean` (", "`average` (")), "01_mean",
+                                             "write `mean`"),
+    "answer without task heading": (toy.toy_notebook_02, "02_questions.ipynb",
+                                    _heading("02_q1", "### Task `02_q1` — answer Q1 (2 points)", "Q1"), "02_q1",
+                                    "none found"),
 })
 
 
@@ -387,14 +421,14 @@ def test_every_graded_task_has_a_defined_reference_and_tests():
 def test_task_table_notices_a_missing_or_wrong_reference(monkeypatch):
     found = tasks.graded_tasks(toy.REAL_SOURCE)
     refs = dict(tasks.REFERENCE_HELPERS)
-    del refs["01_mapping"]
-    refs["01_encode"] = "helpers.vocab.Vocab.no_such_method"
+    del refs["01_build_mapping"]
+    refs["01_encode_playlists"] = "helpers.vocab.Vocab.no_such_method"
     refs["09_gone"] = "helpers.vocab.build_vocab"
     monkeypatch.setattr(tasks, "REFERENCE_HELPERS", refs)
     problems = "\n".join(tasks.task_problems(found))
-    assert "01_mapping: no entry" in problems and "'helpers.vocab.Vocab.no_such_method'" in problems
+    assert "01_build_mapping: no entry" in problems and "'helpers.vocab.Vocab.no_such_method'" in problems
     assert "09_gone" in problems
-    with pytest.raises(errors.CourseToolError, match="01_mapping"):
+    with pytest.raises(errors.CourseToolError, match="01_build_mapping"):
         docs.task_table()
 
 

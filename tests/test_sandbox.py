@@ -159,6 +159,28 @@ def test_repo_config_installs_the_sandbox():
     assert SandboxedExecute in steps or os.environ.get("SONGREC_SANDBOX") == "none"
 
 
+def test_sandbox_keeps_the_kernel_guard():
+    """The sandboxed step is the guarded one with another kernel manager: installing both
+    (as nbgrader_config.py does) leaves one execute step that guards and sandboxes."""
+    from nbgrader.preprocessors import Execute
+    from traitlets.config import Config
+
+    from tools.instructor import preprocessors
+    from tools.instructor.preprocessors.guarded_execute import GuardedExecute
+    from tools.instructor.sandbox.kernel import SandboxedExecute
+
+    c = Config()
+    preprocessors.install(c)
+    assert GuardedExecute in c.Autograde.autograde_preprocessors
+    install(c, {})
+    steps = list(c.Autograde.autograde_preprocessors)
+    executes = [s for s in steps if isinstance(s, type) and issubclass(s, Execute)]
+    assert executes == [SandboxedExecute]
+    assert issubclass(SandboxedExecute, GuardedExecute)
+    with pytest.raises(ValueError, match="no Execute step to sandbox"):
+        install(Config({"Autograde": {"autograde_preprocessors": []}}), {})
+
+
 # --------------------------------------------------------------------------- settings
 
 

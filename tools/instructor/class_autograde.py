@@ -58,6 +58,7 @@ from tools.instructor.student_job import (
     make_bundle,
     read_submission,
 )
+from tools.instructor.tamper import Anomaly, format_tamper_report, tamper_report
 
 SHOWN_FAILURES = 6
 WORKER_WAIT_S = 60
@@ -66,14 +67,14 @@ NO_SANDBOX_WARNING = ("WARNING: --sandbox none: student code runs with your own 
                       "files, and use the network. Grade this way only inside a throw-away container.")
 
 
-def student_checks(course_root: Path, student: str) -> list[str]:
-    """Extra checks of one freshly graded student; returns one line per finding.
+def student_checks(course_root: Path, student: str) -> list[Anomaly]:
+    """The tamper report of one freshly graded student (:func:`~tools.instructor.tamper.tamper_report`).
 
-    The hook for issue 12's tamper report (``tools.instructor.tamper.tamper_report``):
-    the runner calls it after merging each student and prints each line under the
-    student's result. Until that module lands there is nothing to check.
+    The runner calls it after merging each student: the student's progress line says how
+    many findings there are, and the whole report follows the score table. A student whose
+    grading failed (no autograded notebooks) is still checked against the release.
     """
-    return []
+    return tamper_report(course_root, student)
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
     ids. ``force``: grade students whose submission is unchanged too. ``sandbox``:
     ``bwrap`` or ``none`` (default ``SONGREC_SANDBOX``, else ``bwrap``). ``profile``: the
     notebook profile (default ``grading``). ``timeout``: seconds for one student.
-    ``quiet``: print only the table. ``echo``: print each student's nbgrader log.
+    ``quiet``: print only the table and the tamper report. ``echo``: print each student's nbgrader log.
     ``tty``: draw the progress bar in place (default: whether ``out`` is a terminal).
     Returns the score table of every student in the gradebook.
     Raises CourseToolError before grading (no submissions, unknown student, never
@@ -330,6 +331,7 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
     else:
         say("nothing to grade")
     failed: list[str] = []
+    reports: dict[str, list[Anomaly]] = {}
     if todo:
         bundle = make_bundle(course_root)
         points = max_points(course_root)
@@ -345,7 +347,9 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
                     if result.error:
                         failed.append(result.student)
                     lines = [summary_line(result, points)]
-                    lines += [f"  ! {finding}" for finding in student_checks(course_root, result.student)]
+                    reports[result.student] = found = student_checks(course_root, result.student)
+                    if found:
+                        lines.append(f"  ! tamper report: {len(found)} finding(s), listed after the score table")
                     if progress:
                         progress.finished("\n".join(lines))
                     if echo:
@@ -359,6 +363,8 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
         if progress:
             progress.close()
     table = run_export(course_root, out=out)
+    if reports:
+        print(format_tamper_report(reports), file=out, flush=True)
     if failed:
         raise CourseToolError(f"autograding failed for {len(failed)} student(s): {sorted(failed)}; see "
                               f"{GRADING_LOG_DIR}/<student>.log, then run autograde again to retry them")

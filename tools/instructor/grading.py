@@ -13,7 +13,7 @@ from tools.instructor import cells
 from tools.instructor.errors import CourseToolError
 from tools.instructor.nbgrader_calls import run_nbgrader
 from tools.instructor.paths import course_paths
-from tools.instructor.scores import ScoreTable
+from tools.instructor.scores import ScoreTable, collect_scores
 from tools.instructor.settings import ASSIGNMENT
 
 FAILED_STUDENT_RE = re.compile(r"error processing assignment '[^']*' for student '([^']+)'")
@@ -26,7 +26,8 @@ def failed_students(log: str) -> list[str]:
 
 def run_autograde(course_root: Path, *, env: dict[str, str] | None = None, echo: bool = False,
                   out: TextIO | None = None, timeout: float | None = None, **options) -> ScoreTable:
-    """Autograde the submitted students, print the score table, write grades.csv.
+    """Autograde the submitted students, print the score table and the tamper report
+    (:mod:`tools.instructor.tamper`), write grades.csv.
 
     ``env``: extra variables for nbgrader and its kernels; ``echo``: print each
     student's nbgrader log; ``out``: where the output goes (default stdout);
@@ -75,4 +76,15 @@ def run_feedback(course_root: Path, *, env: dict[str, str] | None = None, out: T
     folder = course_paths(course_root).feedback
     files = sorted(folder.glob(f"*/{ASSIGNMENT}/*.html"))
     print(f"wrote {len(files)} feedback file(s) under {folder}", file=out)
+    waiting = ungraded_notebooks(course_root)
+    if waiting:
+        print(f"warning: {len(waiting)} notebook(s) still need manual grading, and their feedback says "
+              f"\"not graded yet\" for those parts: {', '.join(waiting)}. Grade them in the formgrader, then run "
+              "feedback again.", file=out)
     return files
+
+
+def ungraded_notebooks(course_root: Path) -> list[str]:
+    """``"<student>/<notebook>"`` for every submitted notebook that still needs manual grading."""
+    table = collect_scores(course_root)
+    return [f"{row.student}/{name}" for row in table.rows for name in table.notebooks if row.needs_manual.get(name)]

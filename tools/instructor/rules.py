@@ -10,7 +10,9 @@ example to tests/test_notebook_metadata.py.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
+import symtable
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -111,6 +113,88 @@ def _positive_points(c: CellView) -> bool:
     return c.points is not None and c.points > 0
 
 
+def _points_text(points: float) -> str:
+    return f"{points:g} point{'' if points == 1 else 's'}"
+
+
+def _heading_problem(c: CellView) -> str:
+    # Code tasks: "### Task `<id>` — write `<function>` (<points of its tests> points)".
+    # Written answers: "### Task `<id>` — <anything> (<points> points)", in the prompt.
+    code = c.kind == "solution"
+    points = c.test_points if code else (c.points or 0.0)
+    want = (f"### Task `{c.grade_id}` — write `{c.function}` ({_points_text(points)})" if code
+            else f"### Task `{c.grade_id}` — ... ({_points_text(points)})")
+    h = c.heading
+    if h is None:
+        return f"none found; expected {want!r}"
+    if h["id"] != c.grade_id or float(h["points"]) != points or (code and h["what"] != f"write `{c.function}`"):
+        return f"{h.group(0)!r}; expected {want!r}"
+    return ""
+
+
+def _cell_tree(c: CellView):
+    try:
+        return ast.parse(c.source)
+    except SyntaxError:  # IPython magics: not a test cell's business
+        return None
+
+
+def _public_bindings(c: CellView) -> str:
+    # A test cell runs in the student's namespace: a name it binds must not overwrite one of theirs.
+    tree = _cell_tree(c)
+    if tree is None:
+        return ""
+    names, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)  # its body has a scope of its own
+            continue
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            continue  # so do these
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        todo.extend(ast.iter_child_nodes(node))
+    return ", ".join(sorted(n for n in names if not n.startswith("_")))
+
+
+def _notebook_names(c: CellView) -> str:
+    # What a test cell reads from the notebook's namespace: only the functions students write.
+    if _cell_tree(c) is None:
+        return ""
+    top = symtable.symtable(c.source, "<test cell>", "exec")
+    bound = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    used: set[str] = set()
+
+    def walk(table):
+        for sym in table.get_symbols():
+            if sym.is_referenced() and (table is top or sym.is_global()):
+                used.add(sym.get_name())
+        for child in table.get_children():
+            walk(child)
+
+    walk(top)
+    foreign = used - bound - set(dir(builtins)) - set(c.student_functions)
+    return ", ".join(sorted(foreign))
+
+
+def _has_hidden_check(c: CellView) -> bool:
+    from tools.instructor.tasks import graded_test
+
+    return graded_test(c.cell).hidden and bool(_hidden_checks(c.source))
+
+
+def _hidden_checks(source: str) -> str:
+    from tools.instructor.tasks import HIDDEN_REGION_RE, checks_something
+
+    return "".join(m.group(0) for m in HIDDEN_REGION_RE.finditer(source) if checks_something(
+        "\n".join(line for line in m.group(0).splitlines() if "HIDDEN TESTS" not in line)))
+
+
 NOTEBOOK_RULES = (
     Rule("file-name", NOTEBOOK, "file name must look like 'NN_name.ipynb' (two digits, lowercase words "
          "joined by '_'), got {c.name!r}", lambda v: v.prefix is None),
@@ -159,6 +243,15 @@ CELL_RULES = (
     Rule("test-ends-with-statement", ("test",), "test cell ends with a bare expression; nbgrader would "
          "read its value as a score. End with an assert or a call",
          lambda c: c.cell_type == "code" and _ends_with_bare_expression(c)),
+    Rule("test-hidden", ("test",), "test cell has no hidden part (### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS "
+         "holding a check): an answer hard-coded for the visible example would pass it",
+         lambda c: c.cell_type == "code" and not _has_hidden_check(c)),
+    Rule("test-private-names", ("test",), "test cell binds {why}: a test runs in the student's namespace, so "
+         "every name it binds starts with '_' (e.g. `import numpy as _np`)",
+         lambda c: c.cell_type == "code" and _public_bindings(c)),
+    Rule("test-notebook-names", ("test",), "test cell reads {why} from the notebook; it may take only the "
+         "functions students write from there and must bind everything else itself",
+         lambda c: c.cell_type == "code" and _notebook_names(c)),
     Rule("solution-tested", ("solution",), "solution cell is not followed by a test cell "
          "('{c.grade_id}_test') before the next solution cell or the end of the notebook",
          lambda c: not c.tested),
@@ -167,6 +260,12 @@ CELL_RULES = (
     Rule("solution-unlocked", ("solution",), "solution cell must not be locked", lambda c: c.meta.get("locked")),
     Rule("solution-code", ("solution",), "a markdown solution cell must also be graded (an answer cell)",
          lambda c: c.cell_type != "code"),
+    Rule("solution-function-name", ("solution",), "a code solution cell's id must be the notebook number and "
+         "the function it defines, '{c.prefix}_{c.function}'",
+         lambda c: c.cell_type == "code" and c.function and c.prefix and c.grade_id != f"{c.prefix}_{c.function}"),
+    Rule("task-heading", ("solution", "answer"), "task heading {why} (the markdown before a task, since the "
+         "previous task, carries one line in this form)",
+         lambda c: (c.cell_type == "code" or c.kind == "answer") and _heading_problem(c)),
     Rule("answer-points", ("answer",), "answer cell needs points > 0, got {c.points_raw!r}",
          lambda c: not _positive_points(c)),
     Rule("answer-prompt", ("answer",), "answer cell must directly follow its prompt: a locked "

@@ -16,25 +16,15 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.testkit import REFERENCES
 from tools.instructor import cells
 from tools.instructor.paths import REPO_ROOT
+from tools.instructor.views import defined_name
 
 # Code solution grade_id -> the helpers function (``module.name`` or ``module.Class.method``)
-# that is its reference implementation.
-REFERENCE_HELPERS = {
-    "01_mapping": "helpers.vocab.build_vocab",
-    "01_encode": "helpers.vocab.Vocab.encode",
-    "01_top5": "helpers.vocab.Vocab.most_common",
-    "02_positive": "helpers.skipgrams.positive_pairs",
-    "02_negatives": "helpers.skipgrams.skipgram_pairs",
-    "02_noise": "helpers.noise.noise_distribution",
-    "03_model": "helpers.model.build_sgns",
-    "03_compile": "helpers.model.compile_sgns",
-    "04_train": "helpers.keras_loop.fit_arrays",
-    "04_embeddings": "helpers.model.embeddings_of",
-    "05_cosine": "helpers.recommend.top_n",
-    "05_lookup": "helpers.recommend.Recommender.recommend",
-}
+# that is its reference implementation. The test cells' tripwire (helpers.testkit) reads the
+# same table, so it is declared there.
+REFERENCE_HELPERS = REFERENCES
 HIDDEN_REGION_RE = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*$", re.M | re.S)
 
 
@@ -69,17 +59,10 @@ class GradedTask:
         return REFERENCE_HELPERS.get(self.grade_id, "")
 
 
-def defined_name(source: str) -> str:
-    """The first function or class a cell's ``source`` defines at top level; "" if none."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return ""
-    return next((n.name for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef)), "")
-
-
-def _checks_something(source: str) -> bool:
-    # A test is an assert, a raise, or a call of an assert_* function (np.testing's).
+def checks_something(source: str) -> bool:
+    """True if ``source`` holds an assert, a raise or a call of a function whose name starts with
+    ``assert``, ``check`` or ``expect``, leading underscores aside (numpy.testing's,
+    helpers.testkit's and a test cell's own ``_check_...`` functions)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:  # IPython magics: count any text as a test
@@ -90,7 +73,7 @@ def _checks_something(source: str) -> bool:
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name.startswith("assert"):
+            if name.lstrip("_").startswith(("assert", "check", "expect")):
                 return True
     return False
 
@@ -99,7 +82,7 @@ def graded_test(cell) -> GradedTest:
     """The :class:`GradedTest` of an autograder test cell."""
     source = cell.source
     hidden = "BEGIN HIDDEN TESTS" in source
-    visible = _checks_something(HIDDEN_REGION_RE.sub("", source))
+    visible = checks_something(HIDDEN_REGION_RE.sub("", source))
     return GradedTest(cells.grade_id(cell), cells.cell_points(cell) or 0.0, visible, hidden)
 
 

@@ -1,4 +1,4 @@
-"""nbgrader 0.9.6 preprocessors that make autograding robust to what students hand in.
+"""nbgrader 0.9.6 preprocessors that make grading robust to what students hand in.
 
 One module per preprocessor; :func:`install` puts them into nbgrader's own default
 pipelines, so only these steps change. ``nbgrader_config.py`` calls it::
@@ -9,31 +9,65 @@ pipelines, so only these steps change. ``nbgrader_config.py`` calls it::
 :class:`~.deduplicate_ids.DeduplicateIdsSafely`
     replaces ``DeduplicateIds`` in ``Autograde.sanitize_preprocessors``: a copied answer
     cell no longer stops that student's autograding.
+:class:`~.overwrite_cells_quietly.OverwriteCellsQuietly`
+    replaces ``OverwriteCells`` there: no "checksum has changed" warning for a test cell
+    handed in exactly as released (hidden tests make every such cell differ).
+:class:`~.guarded_execute.GuardedExecute`
+    replaces ``Execute`` in ``Autograde.autograde_preprocessors``: every test cell runs
+    from a recorded kernel state, and what had to be undone is written to the notebook.
 :class:`~.limit_output_size.LimitOutputSize`
-    runs after ``LimitOutput`` in ``Autograde.autograde_preprocessors``: one huge print
-    is shortened, never removed.
+    runs after ``LimitOutput`` there: one huge print is shortened, never removed.
+:class:`~.feedback_notes.FeedbackNotes`
+    runs after ``GetGrades`` in ``GenerateFeedback.preprocessors``: test cells named by
+    their task, parts awaiting a grader marked, the grading profile's differences noted;
+    the course's feedback template (``tools/instructor/templates/``) shows them.
 """
 
 from __future__ import annotations
 
-from tools.instructor.preprocessors.deduplicate_ids import DeduplicateIdsSafely
-from tools.instructor.preprocessors.limit_output_size import LimitOutputSize
+from pathlib import Path
 
-__all__ = ["DeduplicateIdsSafely", "LimitOutputSize", "install"]
+from tools.instructor.preprocessors.deduplicate_ids import DeduplicateIdsSafely
+from tools.instructor.preprocessors.feedback_notes import FeedbackNotes
+from tools.instructor.preprocessors.guarded_execute import GuardedExecute
+from tools.instructor.preprocessors.limit_output_size import LimitOutputSize
+from tools.instructor.preprocessors.overwrite_cells_quietly import OverwriteCellsQuietly
+
+__all__ = ["DeduplicateIdsSafely", "FeedbackNotes", "GuardedExecute", "LimitOutputSize", "OverwriteCellsQuietly",
+           "install", "TEMPLATES"]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FEEDBACK_TEMPLATE = "song2vec_feedback"  # a folder of TEMPLATES, based on nbgrader's "feedback"
+FEEDBACK_FILE = "feedback.html.j2"
 
 
 def install(c) -> None:
-    """Put the course's preprocessors into the nbgrader config object ``c``.
+    """Put the course's preprocessors (and its feedback template) into the nbgrader config
+    object ``c``.
 
-    Starts from nbgrader's own default autograde pipelines and changes only the steps
-    listed in this module's docstring.
+    Starts from nbgrader's own default pipelines and changes only the steps listed in this
+    module's docstring.
     """
-    from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import DeduplicateIds, LimitOutput
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.preprocessors import DeduplicateIds, Execute, GetGrades, LimitOutput, OverwriteCells
 
+    swap = {DeduplicateIds: DeduplicateIdsSafely, OverwriteCells: OverwriteCellsQuietly, Execute: GuardedExecute}
     traits = Autograde.class_traits()
-    sanitize = [DeduplicateIdsSafely if p is DeduplicateIds else p for p in traits["sanitize_preprocessors"].default()]
-    autograde = list(traits["autograde_preprocessors"].default())
+    sanitize = [swap.get(p, p) for p in traits["sanitize_preprocessors"].default()]
+    autograde = [swap.get(p, p) for p in traits["autograde_preprocessors"].default()]
     autograde.insert(autograde.index(LimitOutput) + 1, LimitOutputSize)
     c.Autograde.sanitize_preprocessors = sanitize
     c.Autograde.autograde_preprocessors = autograde
+    feedback = list(GenerateFeedback.class_traits()["preprocessors"].default())
+    feedback.insert(feedback.index(GetGrades) + 1, FeedbackNotes)
+    c.GenerateFeedback.preprocessors = feedback
+    c.HTMLExporter.template_name = FEEDBACK_TEMPLATE
+    c.HTMLExporter.template_file = FEEDBACK_FILE
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), _nbgrader_templates()]
+
+
+def _nbgrader_templates() -> str:
+    """nbgrader's formgrader template folder, where its ``feedback`` template lives."""
+    import nbgrader
+
+    return str(Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates")

@@ -4,8 +4,10 @@
 ``launch``  the kernel's launcher script (standard library only): limits, user, exec
 ``kernel``  the kernel manager that uses it, and nbgrader's ``Execute`` step with it
 
-``nbgrader_config.py`` calls :func:`install`, which swaps ``Execute`` for
-``SandboxedExecute`` in the autograde pipeline unless ``SONGREC_SANDBOX=none``.
+``nbgrader_config.py`` calls :func:`install` after ``preprocessors.install``; it swaps the
+execute step (nbgrader's ``Execute`` or the course's ``GuardedExecute``) for
+``SandboxedExecute``, a ``GuardedExecute`` with the sandboxed kernel, unless
+``SONGREC_SANDBOX=none``.
 docs/GRADING.md says what the sandbox does and does not protect.
 """
 
@@ -21,7 +23,8 @@ def install(c, environ: Mapping[str, str] = os.environ) -> None:
     """Run autograded kernels in the sandbox, in the nbgrader config object ``c``.
 
     Starts from the autograde pipeline already configured in ``c`` (else nbgrader's
-    default) and replaces its ``Execute`` step; does nothing when ``SONGREC_SANDBOX=none``.
+    default) and replaces its execute step (``Execute`` or a subclass of it, such as the
+    course's ``GuardedExecute``); does nothing when ``SONGREC_SANDBOX=none``.
     Raises ValueError for a bad ``SONGREC_SANDBOX``.
     """
     if settings.sandbox_mode(environ) == "none":
@@ -35,4 +38,7 @@ def install(c, environ: Mapping[str, str] = os.environ) -> None:
         steps = list(c.Autograde.autograde_preprocessors)
     else:
         steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    c.Autograde.autograde_preprocessors = [SandboxedExecute if s is Execute else s for s in steps]
+    swapped = [SandboxedExecute if isinstance(s, type) and issubclass(s, Execute) else s for s in steps]
+    if swapped == steps:
+        raise ValueError(f"no Execute step to sandbox in the autograde pipeline: {steps}")
+    c.Autograde.autograde_preprocessors = swapped

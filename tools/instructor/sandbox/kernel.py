@@ -1,5 +1,6 @@
 """The sandboxed kernel: a Jupyter kernel manager that starts each kernel through
-``launch.py`` inside bubblewrap, and the nbgrader ``Execute`` step that uses it.
+``launch.py`` inside bubblewrap, and the nbgrader ``Execute`` step that uses it (the
+course's guarded step, so the kernel guard of issue 12 runs inside the sandbox too).
 
 nbgrader (outside the sandbox) keeps the gradebook and the hidden tests; only the kernel,
 which runs the student's code, is confined. The kernel talks to nbgrader over ZeroMQ
@@ -18,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbgrader.preprocessors import Execute
 
+from tools.instructor.preprocessors.guarded_execute import GuardedExecute
 from tools.instructor.sandbox.policy import LAUNCHER, launch_spec
 
 LOG_TAIL_BYTES = 2000
@@ -78,8 +79,9 @@ class SandboxKernelManager(AsyncKernelManager):
     cleanup_resources = _async_cleanup_resources
 
 
-class SandboxedExecute(Execute):
-    """nbgrader's ``Execute`` with :class:`SandboxKernelManager` as its kernel manager."""
+class SandboxedExecute(GuardedExecute):
+    """The course's :class:`GuardedExecute` with :class:`SandboxKernelManager` as its
+    kernel manager: test cells still run after the guard restores the kernel's state."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
