@@ -26,9 +26,17 @@ VARIANTS = {
     "sess-k5-bias": V(kind="session", context=5, bias=True),
     "sess-k10": V(kind="session", context=10),
     "sess-k5-shared": V(kind="session", context=5, slot_tables=False, decay=0.5),
+    "sess-k5-wide": V(kind="session", context=5, wide=True, bias=True),
+    "sess-k5-softmax": V(kind="session", context=5, loss="softmax", group=1024, negatives=128),
+    "sess-k5-softmax-bias": V(kind="session", context=5, loss="softmax", group=1024,
+                              negatives=128, bias=True),
+    "sess-k5-softmax-wide": V(kind="session", context=5, loss="softmax", group=1024,
+                              negatives=128, bias=True, wide=True),
+    "ref-wide": V(wide=True, bias=True),
+    "ref-softmax": V(loss="softmax", group=1024, negatives=128),
+    "fwd-w1-softmax": V(direction="forward", window=1, loss="softmax", group=1024,
+                        negatives=128),
 }
-for _name in list(VARIANTS):
-    pass
 
 SCORINGS = {  # scoring name -> kwargs of score_factory (those that apply)
     "dot+noise": {},

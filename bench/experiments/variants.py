@@ -54,6 +54,8 @@ class Spec:
     slot_tables: bool = True        # session: one input table per slot
     decay: float = 0.0              # session, shared table: slot j weighted 1/(1+decay*j)
     bias: bool = False
+    loss: str = "sgns"              # "sgns" | "softmax" (sampled softmax, logQ-corrected)
+    wide: bool = False              # learned weight per observed (query, next) pair
     dim: int = 64
     negatives: int = 5
     group: int = 8
@@ -152,7 +154,8 @@ def epoch_examples(spec: Spec, flat, owner, v: int, rng):
 class Model:
     """TF variables and the hand-written train step; see the module docstring."""
 
-    def __init__(self, spec: Spec, v: int, noise: np.ndarray, seed: int):
+    def __init__(self, spec: Spec, v: int, noise: np.ndarray, seed: int,
+                 pair_keys: np.ndarray | None = None):
         import tensorflow as tf
 
         from helpers.fast_sgns import alias_table
@@ -167,6 +170,14 @@ class Model:
         self.C = tf.Variable(tf.zeros((nout * (v + 1), d)))
         self.b = tf.Variable(tf.zeros((nout * (v + 1), 1)))
         self.vars = [self.T, self.C] + ([self.b] if spec.bias else [])
+        if spec.wide:
+            # Sorted keys q * (V+1) + x of the observed training transitions; one weight
+            # each, plus a last row for "never observed" that stays 0.
+            self.keys = tf.constant(np.asarray(pair_keys, np.int64)[None, :])
+            self.n_pairs = int(len(pair_keys))
+            self.w = tf.Variable(tf.zeros((self.n_pairs + 1, 1)))
+            self.vars.append(self.w)
+        self.log_q = tf.constant(np.log(np.maximum(noise, 1e-30)).astype(np.float32))
         self.moments = [(tf.Variable(tf.zeros(x.shape)), tf.Variable(tf.zeros(x.shape)))
                         for x in self.vars]
         thr, ali = alias_table(noise[1:] / noise[1:].sum())
@@ -201,13 +212,58 @@ class Model:
         if self.spec.bias:
             z_pos += tf.gather(self.b, outs)[:, 0]
             z_neg += tf.gather(self.b, negs)[:, None, :, 0]
+        if self.spec.wide:
+            pi, ni = self.pair_index(ins, outs, negs)
+            z_pos += tf.gather(self.w, pi)[:, 0]
+            z_neg += tf.reshape(tf.gather(self.w, ni)[:, 0], tf.shape(z_neg))
         return mask, h, c, nv, hg, z_pos, z_neg
+
+    def pair_index(self, ins, outs, negs):
+        """Row of ``w`` for every (query, output) and (query, noise) pair; the last row
+        (never updated) when the pair was not observed in training."""
+        import tensorflow as tf
+
+        v1 = tf.constant(self.v + 1, tf.int64)
+        q = tf.cast(ins[:, 0] % (self.v + 1), tf.int64)
+        g = self.spec.group
+        qn = tf.reshape(tf.repeat(tf.reshape(q, [-1, g, 1]), self.spec.negatives, axis=2),
+                        [-1])
+        nn = tf.reshape(tf.repeat(negs[:, None, :], g, axis=1), [-1])
+        keys = tf.concat([q * v1 + tf.cast(outs % (self.v + 1), tf.int64),
+                          qn * v1 + tf.cast(nn % (self.v + 1), tf.int64)], 0)
+        pos = tf.searchsorted(self.keys, keys[None, :], out_type=tf.int32)[0]
+        pos = tf.minimum(pos, self.n_pairs - 1)
+        found = tf.gather(self.keys[0], pos) == keys
+        idx = tf.where(found, pos, self.n_pairs)
+        b = tf.shape(outs)[0]
+        return idx[:b], idx[b:]
+
+    def dlogits(self, z_pos, z_neg, outs, negs):
+        """(loss, d loss / d z_pos (B,), d loss / d z_neg (G, g, k))."""
+        import tensorflow as tf
+
+        if self.spec.loss == "sgns":
+            loss = tf.reduce_sum(tf.nn.softplus(-z_pos)) + tf.reduce_sum(tf.nn.softplus(z_neg))
+            return loss, tf.sigmoid(z_pos) - 1.0, tf.sigmoid(z_neg)
+        # Sampled softmax: logits minus log Q (the sampling distribution), noise rows
+        # equal to the example's own answer masked out.
+        g = self.spec.group
+        lq_pos = tf.gather(self.log_q, outs % (self.v + 1))
+        lq_neg = tf.gather(self.log_q, negs % (self.v + 1))[:, None, :]
+        zp = tf.reshape(z_pos - lq_pos, [-1, g, 1])
+        hit = tf.reshape(outs, [-1, g, 1]) == negs[:, None, :]
+        zn = tf.where(hit, tf.constant(-1e9, tf.float32), z_neg - lq_neg)
+        allz = tf.concat([zp, zn], 2)
+        lse = tf.reduce_logsumexp(allz, 2, keepdims=True)
+        p = tf.exp(allz - lse)
+        loss = tf.reduce_sum(lse - zp)
+        return loss, tf.reshape(p[:, :, 0] - 1.0, [-1]), p[:, :, 1:]
 
     def loss(self, ins, outs, negs):
         import tensorflow as tf
 
         *_, z_pos, z_neg = self.forward(ins, outs, negs)
-        return tf.reduce_sum(tf.nn.softplus(-z_pos)) + tf.reduce_sum(tf.nn.softplus(z_neg))
+        return self.dlogits(z_pos, z_neg, outs, negs)[0]
 
     def gradients(self, ins, outs, negs):
         """Summed loss and [(indices, row gradients)] per variable in ``self.vars``."""
@@ -215,9 +271,7 @@ class Model:
 
         mask, h, c, nv, hg, z_pos, z_neg = self.forward(ins, outs, negs)
         d = self.spec.dim
-        loss = tf.reduce_sum(tf.nn.softplus(-z_pos)) + tf.reduce_sum(tf.nn.softplus(z_neg))
-        d_pos = tf.sigmoid(z_pos) - 1.0                                    # (B,)
-        d_neg = tf.sigmoid(z_neg)                                          # (G, g, k)
+        loss, d_pos, d_neg = self.dlogits(z_pos, z_neg, outs, negs)       # (B,), (G, g, k)
         g_h = d_pos[:, None] * c + tf.reshape(tf.einsum("Gik,Gkd->Gid", d_neg, nv), [-1, d])
         g_t = mask[:, :, None] * g_h[:, None, :]                           # (B, K, d)
         g_c = d_pos[:, None] * h
@@ -228,6 +282,13 @@ class Model:
         if self.spec.bias:
             g_bn = tf.reshape(tf.reduce_sum(d_neg, 1), [-1, 1])
             out.append((ctx, tf.concat([d_pos[:, None], g_bn], 0)))
+        if self.spec.wide:
+            pi, ni = self.pair_index(ins, outs, negs)
+            idx = tf.concat([pi, ni], 0)
+            gw = tf.concat([d_pos, tf.reshape(d_neg, [-1])], 0)
+            # The "not observed" row is not a parameter: no gradient reaches it.
+            gw = tf.where(idx == self.n_pairs, 0.0, gw)
+            out.append((idx, gw[:, None]))
         return loss, out
 
     def train_step(self, ins, outs, blk):
@@ -261,11 +322,14 @@ def check_gradients(spec: Spec, v: int = 30, seed: int = 0) -> float:
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
-    model = Model(spec, v, np.r_[0.0, np.ones(v)] / v, seed)
+    keys = np.unique(rng.integers(v + 2, (v + 1) ** 2, size=v * 8))  # observed pairs
+    model = Model(spec, v, np.r_[0.0, rng.random(v) + 0.5] / v, seed, keys)
     nin, nout = n_blocks(spec)
     model.T.assign(rng.normal(size=model.T.shape).astype(np.float32) * 0.3)
     model.C.assign(rng.normal(size=model.C.shape).astype(np.float32) * 0.3)
     model.b.assign(rng.normal(size=model.b.shape).astype(np.float32) * 0.3)
+    if spec.wide:
+        model.w.assign(rng.normal(size=model.w.shape).astype(np.float32) * 0.3)
     b = spec.group * 3
     k = spec.context if spec.kind == "session" else 1
     ins = rng.integers(0, v + 1, size=(b, k)) + rng.integers(0, nin, size=(b, k)) * (v + 1)
@@ -273,6 +337,12 @@ def check_gradients(spec: Spec, v: int = 30, seed: int = 0) -> float:
     outs = rng.integers(1, v + 1, size=b) + np.repeat(blk, spec.group) * (v + 1)
     negs = rng.integers(1, v + 1, size=(b // spec.group, spec.negatives)) \
         + blk[:, None] * (v + 1)
+    if spec.wide:  # make some examples' pairs observed ones
+        q = ins[:, 0] % (v + 1)
+        outs[::2] = keys[rng.integers(0, keys.size, b)][::2] % (v + 1) \
+            + np.repeat(blk, spec.group)[::2] * (v + 1)
+        ins[::2, 0] = keys[rng.integers(0, keys.size, b)][::2] // (v + 1)
+        del q
     ins, outs, negs = (tf.constant(x.astype(np.int32)) for x in (ins, outs, negs))
     with tf.GradientTape() as tape:
         loss = model.loss(ins, outs, negs)
@@ -282,6 +352,8 @@ def check_gradients(spec: Spec, v: int = 30, seed: int = 0) -> float:
     for a, (idx, g) in zip(auto, hand):
         dense_a = tf.convert_to_tensor(a).numpy()
         dense_h = tf.math.unsorted_segment_sum(g, idx, dense_a.shape[0]).numpy()
+        if spec.wide and a is auto[-1]:
+            dense_a[-1] = 0.0  # the "not observed" row of w is a constant, not a parameter
         worst = max(worst, float(np.abs(dense_a - dense_h).max()))
     return worst
 
@@ -295,6 +367,7 @@ class Trained:
     T: np.ndarray
     C: np.ndarray
     b: np.ndarray
+    W: object       # wide: CSR (V+1, V+1) of the learned pair weights, else None
     train_s: float
     history: list
     snapshots: list  # (seconds, T, C, b) after each epoch when requested
@@ -308,7 +381,11 @@ def train(prob: Problem, spec: Spec, seed: int = 42, snapshots: bool = False) ->
 
     v = prob.vocab_size
     flat, owner = _flat(prob.train)
-    model = Model(spec, v, noise_weights(prob.counts, spec.power), seed)
+    keys = None
+    if spec.wide:
+        t = np.flatnonzero(owner[:-1] == owner[1:])
+        keys = np.unique(flat[t].astype(np.int64) * (v + 1) + flat[t + 1])
+    model = Model(spec, v, noise_weights(prob.counts, spec.power), seed, keys)
     g = spec.group
     batch = spec.batch // g * g
 
@@ -351,8 +428,14 @@ def train(prob: Problem, spec: Spec, seed: int = 42, snapshots: bool = False) ->
         history.append(float(model.loss_sum.numpy()) / max(1, s * batch))
         if snapshots:
             snaps.append((seconds, model.T.numpy(), model.C.numpy(), model.b.numpy()[:, 0]))
-    return Trained(spec, model.T.numpy(), model.C.numpy(), model.b.numpy()[:, 0], seconds,
-                   history, snaps)
+    W = None
+    if spec.wide:
+        from scipy import sparse
+
+        W = sparse.csr_matrix((model.w.numpy()[:-1, 0], (keys // (v + 1), keys % (v + 1))),
+                              shape=(v + 1, v + 1))
+    return Trained(spec, model.T.numpy(), model.C.numpy(), model.b.numpy()[:, 0], W,
+                   seconds, history, snaps)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -372,7 +455,9 @@ def score_factory(tr: Trained, prob: Problem, noise: bool = True,
     C = tr.C if C is None else C
     b = tr.b if b is None else b
     extra = np.zeros(v + 1, np.float32)
-    if noise:
+    if spec.wide:
+        prior, prior_weight = tr.W, "raw"
+    if noise and spec.loss == "sgns":
         extra += (spec.power * np.log(np.maximum(prob.counts, 1))).astype(np.float32)
     if spec.bias:
         extra += b[: v + 1]
@@ -414,6 +499,8 @@ def _with_prior(s, prob, idx, prior, weight):
     if prior is None or weight == 0:
         return s.astype(np.float32, copy=False)
     rows = prior[prob.queries[idx]].toarray()
+    if weight == "raw":
+        return (s + rows).astype(np.float32)
     return (s + weight * np.log1p(rows)).astype(np.float32)
 
 
