@@ -56,6 +56,8 @@ class Spec:
     bias: bool = False
     loss: str = "sgns"              # "sgns" | "softmax" (sampled softmax, logQ-corrected)
     wide: bool = False              # learned weight per observed (query, next) pair
+    ngram: int = 0                  # session: hashed direct n-gram weights, orders 2..ngram
+    hash_bits: int = 22             # size of the hashed n-gram table (2 ** hash_bits)
     dim: int = 64
     negatives: int = 5
     group: int = 8
@@ -177,6 +179,9 @@ class Model:
             self.n_pairs = int(len(pair_keys))
             self.w = tf.Variable(tf.zeros((self.n_pairs + 1, 1)))
             self.vars.append(self.w)
+        if spec.ngram:
+            self.h = tf.Variable(tf.zeros((2 ** spec.hash_bits, 1)))
+            self.vars.append(self.h)
         self.log_q = tf.constant(np.log(np.maximum(noise, 1e-30)).astype(np.float32))
         self.moments = [(tf.Variable(tf.zeros(x.shape)), tf.Variable(tf.zeros(x.shape)))
                         for x in self.vars]
@@ -216,7 +221,26 @@ class Model:
             pi, ni = self.pair_index(ins, outs, negs)
             z_pos += tf.gather(self.w, pi)[:, 0]
             z_neg += tf.reshape(tf.gather(self.w, ni)[:, 0], tf.shape(z_neg))
+        if self.spec.ngram:
+            hp, hn = self.ngram_index(ins, outs, negs)         # (B, n), (G, g, k, n)
+            z_pos += tf.reduce_sum(tf.gather(self.h, hp)[..., 0], -1)
+            z_neg += tf.reduce_sum(tf.gather(self.h, hn)[..., 0], -1)
         return mask, h, c, nv, hg, z_pos, z_neg
+
+    def ngram_index(self, ins, outs, negs):
+        """Hashed rows of ``h`` for orders 2..ngram: (B, n) for the answers and
+        (G, g, k, n) for the noise songs; see :func:`ngram_hash`."""
+        import tensorflow as tf
+
+        v1 = self.v + 1
+        hist = tf.cast(ins[:, : self.spec.ngram - 1] % v1, tf.int64)    # (B, n)
+        g = self.spec.group
+        n = self.spec.ngram - 1
+        hp = ngram_hash(hist, tf.cast(outs % v1, tf.int64)[:, None], self.spec.hash_bits, n)
+        hist_g = tf.reshape(hist, [-1, g, 1, n])
+        cand = tf.cast(negs % v1, tf.int64)[:, None, :, None]              # (G, 1, k, 1)
+        hn = ngram_hash(hist_g, cand, self.spec.hash_bits, n)
+        return hp, hn
 
     def pair_index(self, ins, outs, negs):
         """Row of ``w`` for every (query, output) and (query, noise) pair; the last row
@@ -289,6 +313,15 @@ class Model:
             # The "not observed" row is not a parameter: no gradient reaches it.
             gw = tf.where(idx == self.n_pairs, 0.0, gw)
             out.append((idx, gw[:, None]))
+        if self.spec.ngram:
+            hp, hn = self.ngram_index(ins, outs, negs)
+            n = self.spec.ngram - 1
+            idx = tf.concat([tf.reshape(hp, [-1]), tf.reshape(hn, [-1])], 0)
+            gp = tf.reshape(tf.repeat(d_pos[:, None], n, 1), [-1])
+            gn = tf.reshape(tf.repeat(d_neg[..., None], n, -1), [-1])
+            # Orders whose history runs off the playlist hash to row 0, kept at 0.
+            gv = tf.where(idx == 0, 0.0, tf.concat([gp, gn], 0))
+            out.append((tf.cast(idx, tf.int32), gv[:, None]))
         return loss, out
 
     def train_step(self, ins, outs, blk):
@@ -317,6 +350,31 @@ class Model:
         self.loss_sum.assign_add(tf.cast(loss, tf.float64))
 
 
+_P = (0x9E3779B97F4A7C15 - 2 ** 64, 0xC2B2AE3D27D4EB4F - 2 ** 64,
+      0x165667B19E3779F9, 0x27D4EB2F165667C5)
+
+
+def ngram_hash(hist, cand, bits: int, n: int):
+    """Rows of the hashed n-gram table: for order j + 2 (j = 0..n-1) the history
+    ``hist[..., :j+1]`` (most recent song first) followed by ``cand``. ``hist`` int64
+    (..., n), ``cand`` int64 broadcastable to (..., 1). Returns int64 (..., n) in
+    ``1 .. 2**bits - 1``, or 0 where the history has a 0 (runs off the playlist)."""
+    import tensorflow as tf
+
+    key = cand * _P[0] + 1
+    keys, alive = [], None
+    for j in range(n):
+        hj = hist[..., j:j + 1]
+        key = (key ^ (hj + j * _P[3])) * _P[1]
+        key = key ^ tf.bitwise.right_shift(key, 29)
+        ok = hj > 0
+        alive = ok if alive is None else (alive & ok)
+        mixed = tf.bitwise.right_shift(key * _P[2], 20) & (2 ** 40 - 1)
+        row = tf.math.floormod(mixed, 2 ** bits - 1) + 1
+        keys.append(tf.where(alive, row, tf.zeros_like(row)))
+    return tf.concat(keys, -1)
+
+
 def check_gradients(spec: Spec, v: int = 30, seed: int = 0) -> float:
     """Max abs difference between the hand gradients and autodiff on a random batch."""
     import tensorflow as tf
@@ -330,6 +388,8 @@ def check_gradients(spec: Spec, v: int = 30, seed: int = 0) -> float:
     model.b.assign(rng.normal(size=model.b.shape).astype(np.float32) * 0.3)
     if spec.wide:
         model.w.assign(rng.normal(size=model.w.shape).astype(np.float32) * 0.3)
+    if spec.ngram:
+        model.h.assign(rng.normal(size=model.h.shape).astype(np.float32) * 0.3)
     b = spec.group * 3
     k = spec.context if spec.kind == "session" else 1
     ins = rng.integers(0, v + 1, size=(b, k)) + rng.integers(0, nin, size=(b, k)) * (v + 1)
@@ -349,11 +409,13 @@ def check_gradients(spec: Spec, v: int = 30, seed: int = 0) -> float:
     auto = tape.gradient(loss, model.vars)
     _, hand = model.gradients(ins, outs, negs)
     worst = 0.0
-    for a, (idx, g) in zip(auto, hand):
+    for var, a, (idx, g) in zip(model.vars, auto, hand):
         dense_a = tf.convert_to_tensor(a).numpy()
         dense_h = tf.math.unsorted_segment_sum(g, idx, dense_a.shape[0]).numpy()
-        if spec.wide and a is auto[-1]:
+        if spec.wide and var is model.w:
             dense_a[-1] = 0.0  # the "not observed" row of w is a constant, not a parameter
+        if spec.ngram and var is model.h:
+            dense_a[0] = 0.0   # row 0 of h ("no history") is a constant
         worst = max(worst, float(np.abs(dense_a - dense_h).max()))
     return worst
 
@@ -368,6 +430,7 @@ class Trained:
     C: np.ndarray
     b: np.ndarray
     W: object       # wide: CSR (V+1, V+1) of the learned pair weights, else None
+    H: object       # ngram: float32 (2 ** hash_bits,) hashed n-gram weights, else None
     train_s: float
     history: list
     snapshots: list  # (seconds, T, C, b) after each epoch when requested
@@ -434,7 +497,8 @@ def train(prob: Problem, spec: Spec, seed: int = 42, snapshots: bool = False) ->
 
         W = sparse.csr_matrix((model.w.numpy()[:-1, 0], (keys // (v + 1), keys % (v + 1))),
                               shape=(v + 1, v + 1))
-    return Trained(spec, model.T.numpy(), model.C.numpy(), model.b.numpy()[:, 0], W,
+    H = model.h.numpy()[:, 0] if spec.ngram else None
+    return Trained(spec, model.T.numpy(), model.C.numpy(), model.b.numpy()[:, 0], W, H,
                    seconds, history, snaps)
 
 
@@ -472,7 +536,16 @@ def score_factory(tr: Trained, prob: Problem, noise: bool = True,
             for j in range(k):
                 blockj = j if spec.slot_tables else 0
                 h += w[j] * T[sess[:, j] + blockj * (v + 1)] * (sess[:, j] > 0)[:, None]
-            return _with_prior(h @ Cn.T + extra, prob, idx, prior, prior_weight)
+            s = h @ Cn.T + extra
+            if spec.ngram:
+                import tensorflow as tf
+
+                hist = tf.constant(sess[:, : spec.ngram - 1].astype(np.int64))[:, None, :]
+                cand = tf.range(v + 1, dtype=tf.int64)[None, :, None]
+                rows = ngram_hash(hist, cand, spec.hash_bits,
+                                  spec.ngram - 1).numpy()                 # (B, V+1, n)
+                s += tr.H[rows].sum(axis=-1)
+            return _with_prior(s, prob, idx, prior, prior_weight)
         return fn
     offs = offsets(spec)
     if spec.positional:
