@@ -92,8 +92,10 @@ def problem(name: str, split_seed: int = 0, session_len: int = SESSION_LEN) -> P
     return prob
 
 
-def evaluate(score_fn, prob: Problem, k: int = 10, batch: int | None = None) -> dict:
-    """HR@k, MRR@k, coverage of ``score_fn(case_ids int64 (B,)) -> float (B, V+1)``."""
+def evaluate(score_fn, prob: Problem, k: int = 10, batch: int | None = None,
+             per_case: bool = False) -> dict:
+    """HR@k, MRR@k, coverage of ``score_fn(case_ids int64 (B,)) -> float (B, V+1)``;
+    with ``per_case`` also ``rank`` int64 (M,): the answer's rank, 0 when beyond k."""
     from helpers.evaluate import _masked, _top_k_masked, auto_batch
 
     v = prob.vocab_size
@@ -101,6 +103,7 @@ def evaluate(score_fn, prob: Problem, k: int = 10, batch: int | None = None) -> 
     m = prob.queries.size
     hits, recip = 0, 0.0
     seen = np.zeros(v + 1, bool)
+    rank = np.zeros(m, np.int64)
     t0 = time.perf_counter()
     for start in range(0, m, batch):
         idx = np.arange(start, min(m, start + batch))
@@ -109,11 +112,15 @@ def evaluate(score_fn, prob: Problem, k: int = 10, batch: int | None = None) -> 
         match = top == prob.answers[idx][:, None]
         found = match.any(axis=1)
         ranks = np.argmax(match, axis=1)[found] + 1
+        rank[idx[found]] = ranks
         hits += int(found.sum())
         recip += float((1.0 / ranks).sum())
         seen[top.ravel()] = True
-    return {"hr10": hits / m, "mrr10": recip / m, "coverage": int(seen.sum()) / v,
-            "cases": m, "eval_s": time.perf_counter() - t0}
+    out = {"hr10": hits / m, "mrr10": recip / m, "coverage": int(seen.sum()) / v,
+           "cases": m, "eval_s": time.perf_counter() - t0}
+    if per_case:
+        out["rank"] = rank
+    return out
 
 
 def query_scorer(scorer):

@@ -2,7 +2,12 @@
 run_variants.py NAME [NAME ...] [--problems full seed200] [--seeds 0 1]
 NAME is a key of VARIANTS below. Each run appends rows to results.jsonl."""
 import argparse
-import os
+import json
+from dataclasses import asdict
+
+import numpy as np
+
+from harness import BENCH
 
 from harness import SPLIT_SEEDS, evaluate, problem, record
 from variants import score_factory, train, variant
@@ -53,8 +58,22 @@ SCORINGS = {  # scoring name -> kwargs of score_factory (those that apply)
 }
 
 
+SAVE = BENCH / "results" / "experiments"
+
+
+def save(name, prob, tr):
+    """Tables of a trained variant for later rescoring (git-ignored bench/results/)."""
+    SAVE.mkdir(parents=True, exist_ok=True)
+    path = SAVE / f"{name}_{prob.name}_s{prob.split_seed}.npz".replace("/", "_")
+    extra = {} if tr.H is None else {"H": tr.H}
+    np.savez(path, T=tr.T, C=tr.C, b=tr.b, spec=json.dumps(asdict(tr.spec)), **extra)
+    return path
+
+
 def run(name, spec, prob, seed=42):
     tr = train(prob, spec, seed=seed)
+    if not spec.wide:
+        save(name, prob, tr)
     rows = []
     scorings = dict(SCORINGS)
     if spec.kind == "skipgram" and spec.positional and spec.window > 1:
