@@ -46,6 +46,11 @@ VARIANTS = {
                           negatives=128, bias=True),
     "sess-k3-softmax": V(kind="session", context=3, loss="softmax", group=1024,
                          negatives=128, bias=True),
+    "sess-k5-shared-softmax": V(kind="session", context=5, slot_tables=False, decay=0.5,
+                                loss="softmax", group=1024, negatives=1024, bias=True),
+    # the winning family: session model, sampled softmax with 1024 shared negatives
+    "sess5-sm1024": V(kind="session", context=5, loss="softmax", group=1024,
+                      negatives=1024, bias=True),
     "ref-wide": V(wide=True, bias=True),
     "ref-softmax": V(loss="softmax", group=1024, negatives=128),
     "fwd-w1-softmax": V(direction="forward", window=1, loss="softmax", group=1024,

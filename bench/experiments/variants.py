@@ -53,6 +53,7 @@ class Spec:
     context: int = 1                # session: previous songs used as input
     slot_tables: bool = True        # session: one input table per slot
     decay: float = 0.0              # session, shared table: slot j weighted 1/(1+decay*j)
+    slot_dropout: float = 0.0       # session: drop each earlier song (not the query) w.p.
     bias: bool = False
     loss: str = "sgns"              # "sgns" | "softmax" (sampled softmax, logQ-corrected)
     wide: bool = False              # learned weight per observed (query, next) pair
@@ -120,6 +121,9 @@ def epoch_examples(spec: Spec, flat, owner, v: int, rng):
             ok = (src >= 0) & (owner[np.maximum(src, 0)] == owner[t])
             blockj = j if spec.slot_tables else 0
             ins[:, j] = np.where(ok, flat[np.maximum(src, 0)] + blockj * (v + 1), 0)
+        if spec.slot_dropout > 0 and k > 1:
+            # Fresh every epoch: the model cannot lean on one earlier song alone.
+            ins[:, 1:][rng.random((t.size, k - 1)) < spec.slot_dropout] = 0
         per_block.append((0, ins, flat[t + 1]))
     else:
         for b, o in enumerate(offsets(spec)):
