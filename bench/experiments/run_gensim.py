@@ -19,6 +19,8 @@ GRID = {
     "dim128": {"dim": 128},
     "sample1e-4": {"sample": 1e-4},
     "w1-e10": {"window": 1, "epochs": 10},
+    "e20": {"epochs": 20},
+    "w1-e20": {"window": 1, "epochs": 20},
 }
 
 
