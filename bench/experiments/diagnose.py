@@ -16,7 +16,8 @@ from variants import Spec, Trained, score_factory
 
 
 def load_saved(name, prob):
-    path = BENCH / "results" / "experiments" / f"{name}_{prob.name}_s{prob.split_seed}.npz"
+    base = "full" if prob.name == "full20k" else prob.name   # same split, more cases
+    path = BENCH / "results" / "experiments" / f"{name}_{base}_s{prob.split_seed}.npz"
     z = np.load(path)
     spec = Spec(**json.loads(str(z["spec"])))
     return Trained(spec, z["T"], z["C"], z["b"], None, z["H"] if "H" in z else None,
@@ -55,7 +56,6 @@ if __name__ == "__main__":
     names = ["4-gram seen", "trigram seen (not 4)", "bigram seen (not 3)", "transition unseen"]
     print(f"{prob.key}: " + ", ".join(f"{n} {np.mean(bucket == n):.3f}" for n in names))
     fns = {"cooc-w2": A.cooc(2)(prob), "sr-w5": A.sr(5)(prob),
-           "vsknn-k10-seg50": A.sknn(10, 100, 50, True)(prob),
            "seqknn-k10-b2": A.seqknn(10, 2.0)(prob)}
     for s in saved:
         fns[s] = score_factory(load_saved(s, prob), prob)
@@ -69,7 +69,7 @@ if __name__ == "__main__":
     # Log-linear mixtures: saved variant + weight * log(1 + anchor score).
     for s in saved:
         for anchor in ("sr-w5", "seqknn-k10-b2"):
-            for w in (0.5, 1.0, 2.0):
+            for w in (0.5, 1.0):
                 f1, f2 = fns[s], fns[anchor]
                 res = evaluate(lambda idx: f1(idx) + w * np.log1p(f2(idx)), prob)
                 record(f"mix {s} + {w} log(1+{anchor})", prob, res, kind="mix")
