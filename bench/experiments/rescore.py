@@ -23,6 +23,8 @@ if __name__ == "__main__":
     ap.add_argument("saved", nargs="*")
     ap.add_argument("--problem", default="full20k")
     ap.add_argument("--anchors", nargs="*", default=BEST_ANCHORS)
+    ap.add_argument("--prior-weight", type=float, default=1.0,
+                    help="also score each saved variant + w * log(1 + SR w5)")
     args = ap.parse_args()
     prob = problem(args.problem, args.seed)
     train_prob = problem("full", args.seed)
@@ -31,11 +33,19 @@ if __name__ == "__main__":
         r = evaluate(ANCHORS[name](prob), prob, per_case=True)
         ranks[name] = r.pop("rank")
         record(name, prob, r, kind="anchor")
+    sr = ANCHORS["sr-w5"](prob) if args.prior_weight else None
     for name in args.saved:
         tr = load_saved(name, train_prob)
-        r = evaluate(score_factory(tr, prob), prob, per_case=True)
+        fn = score_factory(tr, prob)
+        r = evaluate(fn, prob, per_case=True)
         ranks[name] = r.pop("rank")
         record(f"{name} [dot+noise]", prob, r, kind="sgns", spec=tr.spec.label())
+        if sr is not None:
+            w = args.prior_weight
+            r = evaluate(lambda idx: fn(idx) + w * np.log1p(sr(idx)), prob, per_case=True)
+            mix = f"mix {name} + {w:g} log(1+sr-w5)"
+            ranks[mix] = r.pop("rank")
+            record(mix, prob, r, kind="mix")
     ref = ranks[args.ref] > 0
     print(f"paired against {args.ref} (HR@10 {ref.mean():.4f}), {ref.size} cases:")
     for name, rk in ranks.items():

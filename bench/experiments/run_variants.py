@@ -98,6 +98,7 @@ if __name__ == "__main__":
     ap.add_argument("--problems", nargs="*", default=["full", "seed200"])
     ap.add_argument("--seeds", nargs="*", type=int, default=list(SPLIT_SEEDS))
     ap.add_argument("--set", nargs="*", default=[], help="overrides key=value")
+    ap.add_argument("--train-seed", type=int, default=42)
     args = ap.parse_args()
     for pname in args.problems:
         for s in args.seeds:
@@ -112,4 +113,6 @@ if __name__ == "__main__":
                     over["epochs"] = 20  # as bench_quality.py (50x fewer pairs per epoch)
                 spec = variant(**{**spec.__dict__, **over})
                 label = name + ("" if not args.set else "{" + ",".join(args.set) + "}")
-                run(label, spec, prob)
+                if args.train_seed != 42:
+                    label += f"@seed{args.train_seed}"
+                run(label, spec, prob, seed=args.train_seed)
