@@ -20,25 +20,26 @@ def load():
     return rows
 
 
-def markdown(rows) -> str:
+def markdown(rows, problems=PROBLEMS, suffix="") -> str:
     out = []
     for kind, title in (("anchor", "Anchors"), ("sgns", "SGNS variants"),
-                        ("mix", "Mixtures and upper bounds"), ("gensim", "gensim")):
+                        ("mix", "Mixtures with a count prior"), ("gensim", "gensim"),
+                        ("ttq", "Time to quality (one back-to-back run)")):
         variants = []
         for (v, p), r in rows.items():
-            if r.get("kind") == kind and v not in variants:
+            if r.get("kind") == kind and p in problems and v not in variants:
                 variants.append(v)
         if not variants:
             continue
-        out.append(f"### {title}\n")
+        out.append(f"### {title}{suffix}\n")
         head = "| variant | settings | " + " | ".join(
-            f"{p} HR@10 | MRR@10 | train s" for p in PROBLEMS) + " |"
+            f"{p} HR@10 | MRR@10 | train s" for p in problems) + " |"
         out.append(head)
-        out.append("|" + "---|" * (2 + 3 * len(PROBLEMS)))
+        out.append("|" + "---|" * (2 + 3 * len(problems)))
         for v in variants:
-            spec = next((rows[(v, p)].get("spec", "") for p in PROBLEMS if (v, p) in rows), "")
+            spec = next((rows[(v, p)].get("spec", "") for p in problems if (v, p) in rows), "")
             cells = []
-            for p in PROBLEMS:
+            for p in problems:
                 r = rows.get((v, p))
                 if r is None:
                     cells += ["", "", ""]
@@ -54,6 +55,7 @@ if __name__ == "__main__":
     rows = load()
     if sys.argv[1:] == ["--md"]:
         print(markdown(rows))
+        print(markdown(rows, ["full20k/s0", "full20k/s1"], ", 20,000 cases"))
     else:
         pat = sys.argv[1:] or [""]
         for (v, p), r in rows.items():
