@@ -120,6 +120,16 @@ def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vo
         validation = 3 * val_positives * k1 * 12
         batch = min(batch_size, max(rows, 1))
         step = 4 * batch * dim * 4 * 2
+    elif loop == "session":
+        # window input tables, the output table and the bias, with Adam's moments; int32
+        # (N, window + 1) examples per epoch (current, next, and the pieces of the next);
+        # per step the gathered rows and the (batch, negatives) logits with their gradient.
+        examples = int(np.maximum(train_len - 1, 0).sum())
+        tables = 3 * ((window + 1) * (vocab_size + 1) * dim + (vocab_size + 1)) * 4
+        pairs = 4 * examples * (window + 1) * 4
+        validation = int(np.maximum(val - 1, 0).sum()) * (window + 1) * 4
+        batch = min(batch_size, max(examples, 1))
+        step = 4 * batch * (window + 1 + negatives) * dim * 4 + 3 * batch * negatives * 4
     else:
         # int32 (P, 2) per epoch; the current and the next epoch, plus the pieces the next
         # one is built from.
