@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import FULL_EVAL_CASES, ORIGINAL_PLAYLISTS, in_child, say, split, write_csv
+from bench.common import FULL_EVAL_CASES, ORIGINAL_PLAYLISTS, SPLIT_SEED, in_child, say, split, write_csv
 from helpers.sgns import PRESETS
 
 SETTINGS = {"original200": (ORIGINAL_PLAYLISTS, None), "full": (None, FULL_EVAL_CASES)}
@@ -57,10 +57,10 @@ def train_fast_loop(limit, settings, out_path) -> dict:
             "final_loss": res.history["loss"][-1]}
 
 
-def train_gensim(limit, settings, out_path) -> dict:
+def train_gensim(limit, settings, out_path, split_seed=SPLIT_SEED) -> dict:
     from gensim.models import Word2Vec
 
-    sp, _, _ = split(limit)
+    sp, _, _ = split(limit, seed=split_seed)
     v = sp.vocab.size
     sentences = [[str(int(s)) for s in p] for p in sp.train_encoded]
     start = time.perf_counter()

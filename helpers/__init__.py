@@ -29,9 +29,10 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   instructor tooling and live in ``tools.instructor.preprocessors``.
 
 TensorFlow is imported only by the modules that train (``model``, ``keras_loop``,
-``fast_model``, ``session_model``, ``fast_loop`` and ``session_loop`` when they run), so data work stays fast. Importing ``helpers``
-installs ``quiet_tensorflow``'s hook, so that TensorFlow's first import (also through
-``import keras``) prints none of its start-up log lines.
+``fast_model``, ``session_model``, ``fast_loop`` and ``session_loop`` when they run), so data
+work stays fast. Importing ``helpers`` installs ``quiet_tensorflow``'s hook, so that
+TensorFlow's first import (also through ``import keras``) prints none of its start-up log
+lines.
 """
 
 from helpers import quiet_tensorflow as _quiet_tensorflow

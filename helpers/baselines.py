@@ -180,7 +180,8 @@ class CooccurrenceScorer:
     ``weighting``: ``"count"`` (raw counts) or ``"ppmi"`` (:func:`ppmi` of the counts);
     ``directed``: count only songs *after* the query (``True``) or on both sides;
     ``inverse_gap``: weight a pair ``d`` songs apart ``1 / d`` (with ``directed``: the
-    sequential rules of Ludewig & Jannach 2018); ``tiebreak``: ``None`` (zero-score songs tie and fall to lower index first) or
+    sequential rules of Ludewig & Jannach 2018); ``tiebreak``: ``None`` (zero-score songs tie
+    and fall to lower index first) or
     ``"popularity"`` (zero-score songs ordered by training count, all below every positive
     score; see the module docstring). ``matrix`` holds the (V+1, V+1) float64 CSR matrix
     used for scoring. Raises ValueError for a bad argument.

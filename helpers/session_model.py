@@ -178,7 +178,8 @@ class SessionModel(tf.Module):
     def rows_loss(self, rows: np.ndarray, negatives: np.ndarray) -> float:
         """Summed loss of int32 (n, K+1) rows that share the noise songs int32 (1, k)."""
         rows = tf.constant(np.asarray(rows, np.int32))
-        return float(self.loss(rows[:, : self.depth], rows[:, self.depth], tf.constant(np.asarray(negatives, np.int32))))
+        negatives = tf.constant(np.asarray(negatives, np.int32))
+        return float(self.loss(rows[:, : self.depth], rows[:, self.depth], negatives))
 
     def tables(self) -> SessionTables:
         """NumPy copies of the trained tables."""

@@ -15,7 +15,7 @@ from helpers.baselines import CooccurrenceScorer, EmbeddingScorer
 from helpers.fast_loop import MIN_BATCH, SMALL_CORPUS_EPOCHS, STEPS_PER_EPOCH, fitted
 from helpers.noise import next_song_tables, noise_distribution
 from helpers.scorers import BEST_FIRST, ScoringInputs, best_first, build_keyed
-from helpers.session_scorers import SessionKNNScorer, SessionScorer, SequenceKNNScorer
+from helpers.session_scorers import SequenceKNNScorer, SessionKNNScorer, SessionScorer
 from helpers.sessions import SessionTables
 from helpers.sgns import PRESETS, SGNSConfig, train
 
