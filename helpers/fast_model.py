@@ -89,6 +89,35 @@ class StepCounters:
         self.loss_count.assign_add(1)
 
 
+class CountedSteps:
+    """The counters a row-based loop's driver (:func:`helpers.fast_loop.train_epochs`) reads,
+    for a model holding ``self.counters`` (:class:`StepCounters`) and ``self.config``."""
+
+    @property
+    def step(self):
+        """Optimizer steps taken so far (int64 variable)."""
+        return self.counters.step
+
+    @property
+    def total_steps(self):
+        """Steps of the whole run, the length of the learning-rate decay (int64 variable)."""
+        return self.counters.total_steps
+
+    @property
+    def loss_sum(self):
+        """Sum of the step losses since the loop last reset it (float64 variable)."""
+        return self.counters.loss_sum
+
+    @property
+    def loss_count(self):
+        """Steps summed into ``loss_sum`` (int64 variable)."""
+        return self.counters.loss_count
+
+    def learning_rate_now(self):
+        """The learning rate of the next step (float32 tensor)."""
+        return self.counters.learning_rate(self.config)
+
+
 def adam_moments(variables) -> list:
     """Zero first and second moments, one pair per variable, for :func:`lazy_adam`."""
     return [(tf.Variable(tf.zeros(v.shape), trainable=False), tf.Variable(tf.zeros(v.shape), trainable=False))
@@ -118,7 +147,7 @@ def lazy_adam(variables, moments, grads, lr, step, beta1=0.9, beta2=0.999, eps=1
         var.scatter_update(tf.IndexedSlices(tf.gather(var, rows) - alpha * m_new / (tf.sqrt(v_new) + eps), rows))
 
 
-class FastSGNS(keras.Model):
+class FastSGNS(CountedSteps, keras.Model):
     """SGNS with negatives drawn in the graph; see :func:`build_fast_sgns`."""
 
     def __init__(self, vocab_size, config, noise=None):
@@ -173,26 +202,6 @@ class FastSGNS(keras.Model):
         """int32 (n, k) noise contexts in 1..V, a function of (seed, step) only."""
         return self.noise.draw(n, self.k, step)
 
-    @property
-    def step(self):
-        """Optimizer steps taken so far (int64 variable)."""
-        return self.counters.step
-
-    @property
-    def total_steps(self):
-        """Steps of the whole run, the length of the learning-rate decay (int64 variable)."""
-        return self.counters.total_steps
-
-    @property
-    def loss_sum(self):
-        """Sum of the step losses since the loop last reset it (float64 variable)."""
-        return self.counters.loss_sum
-
-    @property
-    def loss_count(self):
-        """Steps summed into ``loss_sum`` (int64 variable)."""
-        return self.counters.loss_count
-
     # -- loss --------------------------------------------------------------------
     def batch_loss(self, targets, contexts, negatives):
         """Mean binary cross-entropy over the B * (k + 1) rows of a batch.
@@ -209,10 +218,6 @@ class FastSGNS(keras.Model):
         z = tf.einsum("bd,bjd->bj", t, c)
         sign = tf.concat([-tf.ones_like(z[:, :1]), tf.ones_like(z[:, 1:])], axis=1)
         return tf.reduce_mean(tf.nn.softplus(sign * z))
-
-    def learning_rate_now(self):
-        """The learning rate of the next step (float32 tensor)."""
-        return self.counters.learning_rate(self.config)
 
     def row_gradients(self, targets, contexts, negatives):
         """Loss and per-row gradients of one batch, without autodiff.

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from helpers.fast_model import NoiseSampler, StepCounters, adam_moments, lazy_adam
+from helpers.fast_model import CountedSteps, NoiseSampler, StepCounters, adam_moments, lazy_adam
 from helpers.sessions import SessionTables
 from helpers.validate import check_vocab_size
 
@@ -40,7 +40,7 @@ INIT_STREAM = 10**6 + 7
 MASKED = -1e9
 
 
-class SessionModel(tf.Module):
+class SessionModel(CountedSteps, tf.Module):
     """The tables, the losses and the train step; see the module docstring.
 
     ``vocab_size``: V; ``config``: a :class:`helpers.sgns.SGNSConfig` (its ``window`` = K,
@@ -71,31 +71,6 @@ class SessionModel(tf.Module):
         self.counters = StepCounters()
         self.moments = adam_moments(self.params) if config.optimizer == "lazy_adam" else []
         self.slot_offsets = tf.constant(np.arange(self.depth, dtype=np.int32) * (v + 1))
-
-    # -- the counters the fast loop's driver reads -------------------------------
-    @property
-    def step(self):
-        """Optimizer steps taken so far (int64 variable)."""
-        return self.counters.step
-
-    @property
-    def total_steps(self):
-        """Steps of the whole run (int64 variable)."""
-        return self.counters.total_steps
-
-    @property
-    def loss_sum(self):
-        """Sum of the step losses since the loop last reset it (float64 variable)."""
-        return self.counters.loss_sum
-
-    @property
-    def loss_count(self):
-        """Steps summed into ``loss_sum`` (int64 variable)."""
-        return self.counters.loss_count
-
-    def learning_rate_now(self):
-        """The learning rate of the next step (float32 tensor)."""
-        return self.counters.learning_rate(self.config)
 
     # -- forward and loss ---------------------------------------------------------
     def forward(self, sessions, answers, negatives):
