@@ -3,7 +3,7 @@
     songrec data fetch [--data-dir DIR]      download and verify Cornell's dataset
     songrec data check [--data-dir DIR]      verify sha256 of every data file
     songrec data build --out FILE.npz        store a dataset in a safe (non-pickle) format
-    songrec train [--synthetic] [--loop fast|keras] --out DIR   train SGNS, save a run folder
+    songrec train [--synthetic] [--loop fast|keras|session] --out DIR   train SGNS, save a run folder
     songrec recommend "Title by Artist" --run DIR -n 10
     songrec evaluate --run DIR               HR@K / MRR@K of the run and baselines
     songrec demo                             what `make run` calls: data, train, recommend
