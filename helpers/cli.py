@@ -279,7 +279,7 @@ def _check_memory(args, config, train_enc, val_enc, vocab_size: int) -> None:
         [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size, loop=config.loop,
         window=config.window, negatives=config.negatives, dim=config.dim, batch_size=config.batch_size,
         shared=config.shared, max_pairs_per_playlist=config.max_pairs_per_playlist,
-        steps_per_execution=config.steps_per_execution)
+        steps_per_execution=config.steps_per_execution, negative_group=config.negative_group)
     limit = limits.size_limit(limits.MEMORY_ENV, limits.DEFAULT_MEMORY, args.max_memory, "--max-memory")
     limits.check_training_memory(parts, limit, flags="--dim, --negatives, --window, --batch-size or --playlists")
 

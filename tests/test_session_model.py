@@ -256,3 +256,19 @@ def test_sequence_knn_without_overlap_weight_is_the_sequential_rules(seed):
     sr = CooccurrenceScorer(playlists, 8, window=3, directed=True, inverse_gap=True)
     sessions = np.random.default_rng(seed).integers(1, 9, size=(5, 3))
     np.testing.assert_allclose(seq.session_scores(sessions), sr.scores(sessions[:, 0]), rtol=1e-5, atol=1e-6)
+
+
+def test_the_next_song_preset_fits_the_default_memory_limit_on_full_data_sizes():
+    # songrec train --loop session checks this before training: about 11,000 playlists of
+    # 190 songs and 75,000 songs (the full yes_complete) must fit the default limit.
+    from helpers import limits
+
+    ns = PRESETS["next_song"]
+    parts = limits.training_memory([190] * 11_000, [190] * 1_100, 75_000, loop="session", window=ns.window,
+                                   negatives=ns.negatives, dim=ns.dim, batch_size=ns.batch_size, shared=False,
+                                   negative_group=ns.negative_group)
+    assert parts["total"] < limits.DEFAULT_MEMORY
+    # The noise rows are shared per group: independent noise would need far more.
+    alone = limits.training_memory([190] * 11_000, [190] * 1_100, 75_000, loop="session", window=ns.window,
+                                   negatives=ns.negatives, dim=ns.dim, batch_size=ns.batch_size, shared=False)
+    assert alone["step"] > 10 * parts["step"]
