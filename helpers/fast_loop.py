@@ -145,7 +145,7 @@ def epoch_batches(rows: np.ndarray, batch: int) -> list[np.ndarray]:
     return blocks
 
 
-def fitted(config, rows_per_epoch: int):
+def fitted(config, rows_per_epoch: int, min_epochs: int = SMALL_CORPUS_EPOCHS):
     """The settings one run actually trains with, given ``rows_per_epoch`` (positives or
     examples in its first epoch).
 
@@ -153,7 +153,7 @@ def fitted(config, rows_per_epoch: int):
     batch. With ``config.auto_schedule`` the batch is sized to the data, so that an epoch
     has about :data:`STEPS_PER_EPOCH` steps: ``clamp(rows // STEPS_PER_EPOCH, MIN_BATCH,
     batch_size)``; when that shrinks the batch (a small corpus), the noise group shrinks with
-    it if needed and the run lasts at least :data:`SMALL_CORPUS_EPOCHS` epochs. A few large
+    it if needed and the run lasts at least ``min_epochs`` epochs. A few large
     steps per epoch leave the tables near their start (the synthetic demo's 4 steps per
     epoch learned nothing visible; bench/README.md). Returns a re-checked SGNSConfig.
     """
@@ -162,7 +162,7 @@ def fitted(config, rows_per_epoch: int):
         batch = min(config.batch_size, max(MIN_BATCH, rows_per_epoch // STEPS_PER_EPOCH))
         if batch < config.batch_size:
             g = min(g, batch)
-            epochs = max(epochs, SMALL_CORPUS_EPOCHS)
+            epochs = max(epochs, min_epochs)
     batch = max(g, min(batch, rows_per_epoch) // g * g)
     return dataclasses.replace(config, batch_size=batch, negative_group=g, epochs=epochs)
 

@@ -160,8 +160,8 @@ class SGNSConfig:
     steps_per_execution: int = _setting(1, _int(1), "train steps per Python call")
     jit_compile: bool = _setting(False, check_bool, "XLA for the train step (not with lazy_adam)")
     auto_schedule: bool = _setting(False, check_bool, "size the batch to the data (about 100 steps per epoch, "
-                                                      "at least 64 rows) and, when that shrinks it, train at least "
-                                                      "20 epochs; see helpers.fast_loop.fitted")
+                                                      "at least 64 rows) and, when that shrinks it, train the fast "
+                                                      "loop at least 20 epochs; see helpers.fast_loop.fitted")
     # -- session loop
     loss: str = _setting("sgns", lambda n, v: check_choice(n, v, LOSSES),
                          "'sgns' (binary loss against the noise songs) or 'softmax' (sampled softmax over the "
@@ -244,6 +244,8 @@ PRESETS: dict[str, SGNSConfig] = {
     # the last 5 songs, sampled softmax against 1024 noise songs shared by groups of 1024
     # examples (log Q corrected), a learned bias, dim 64, lazy Adam 0.01 with linear decay,
     # 5 epochs of batches of 8,192. More epochs, dimensions or songs overfit on the full data.
+    # On a small corpus auto_schedule shrinks the batch (about 100 steps per epoch) and keeps
+    # the 5 epochs.
     "next_song": SGNSConfig(loop="session", window=5, negatives=1024, noise="unigram", dim=64, shared=False,
                             learning_rate=0.01, batch_size=8192, epochs=5, negative_group=1024,
                             optimizer="lazy_adam", lr_decay=True, steps_per_execution=8, loss="softmax",

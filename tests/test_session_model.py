@@ -139,6 +139,13 @@ def test_auto_schedule_sizes_the_batch_to_small_corpora_only():
     assert ns.batch_size == ns.negative_group == 10_000 // STEPS_PER_EPOCH
 
 
+def test_session_loop_sizes_the_batch_but_keeps_its_epochs():
+    # The session model overfits small corpora quickly: no 20-epoch floor for it.
+    result = train(tiny_corpus(6, n=80), 12, replace(TINY, auto_schedule=True, batch_size=8192, negative_group=1024))
+    assert result.schedule["epochs"] == TINY.epochs and result.schedule["batch_size"] == MIN_BATCH
+    assert len(result.history["loss"]) == TINY.epochs
+
+
 # ------------------------------------------------------------------------ session scorer
 def random_tables(seed, depth, v=10, d=4, bias=True):
     rng = np.random.default_rng(seed)
