@@ -56,19 +56,19 @@ def load_playlists(limit: int | None = None) -> list[np.ndarray]:
     return playlists[:limit] if limit else playlists
 
 
-def split(limit: int | None, max_cases: int | None = None):
+def split(limit: int | None, max_cases: int | None = None, seed: int = SPLIT_SEED):
     """Split by playlist, vocabulary on the training side, held-out next-song cases.
 
-    Returns ``(EvalSplit, queries, answers)``; with ``max_cases`` a seeded sample of the
-    cases (sorted back into playlist order) keeps the ranking cost bounded.
+    Returns ``(EvalSplit, queries, answers)``; with ``max_cases`` a sample of the cases
+    (:func:`helpers.splits.sample_index`, sorted back into playlist order) keeps the
+    ranking cost bounded. ``seed`` seeds both the split and the sample.
     """
-    from helpers.splits import split_and_encode
+    from helpers.splits import sample_index, split_and_encode
 
-    sp = split_and_encode(load_playlists(limit), TEST_FRACTION, SPLIT_SEED)
+    sp = split_and_encode(load_playlists(limit), TEST_FRACTION, seed)
     q, a = sp.queries, sp.answers
     if max_cases and q.size > max_cases:
-        pick = np.sort(np.random.default_rng(SPLIT_SEED).choice(q.size, max_cases,
-                                                                 replace=False))
+        pick = sample_index(q.size, max_cases, seed)
         q, a = q[pick], a[pick]
     return sp, q, a
 

@@ -2,12 +2,15 @@
 
 Order: pair generation (target 1), training throughput (2), quality on the original
 assignment's 200 playlists and on the full data with the fast loop's timings (3, 4), the
-full-data fast-loop training on every playlist (4), the student path (5), autograding a
-class sequentially and with ``--jobs 2`` (6). Every ratio is measured in this run, on
-this machine. Each script also writes its CSV under bench/results/.
+full-data fast-loop training on every playlist (4), the next-song model against the
+session anchors on both settings and two split seeds, with its time to quality vs gensim
+(issue 14), the student path (5), autograding a class sequentially and with ``--jobs 2``
+(6). Every ratio is measured in this run, on this machine. Each script also writes its CSV
+under bench/results/.
 
-``--quick``: training throughput over 3 epochs instead of 20, no full-data quality, no
-notebooks, no single-student profile timings (a smoke run of a few minutes).
+``--quick``: training throughput over 3 epochs instead of 20, no full-data quality (next
+song: 200 playlists only, no time to quality), no notebooks, no single-student profile
+timings (a smoke run of a few minutes).
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ import os
 import platform
 import time
 
-from bench import bench_autograde, bench_full, bench_pairs, bench_quality, bench_student, bench_training
+from bench import (
+    bench_autograde,
+    bench_full,
+    bench_next_song,
+    bench_pairs,
+    bench_quality,
+    bench_student,
+    bench_training,
+)
 from bench.common import BENCH_DIR, say
 
 TARGETS = {"pairs": 300.0, "training": 10.0, "full_s": 600.0, "notebooks_s": 180.0}
@@ -125,6 +136,8 @@ def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
                      f"{ref['peak_rss_mb']:.0f} MiB"
                      + (f"; gensim: {q['gensim']['train_seconds']:.0f} s, peak RSS "
                         f"{q['gensim']['peak_rss_mb']:.0f} MiB." if q.get("gensim") else "."))
+    if "next_song" in res:
+        lines += bench_next_song.render(res["next_song"])
     lines += ["", "`sgns next song` ranks by target . context plus `power * log count` (the "
               "model's estimate of log P(next | query), see `helpers.noise.next_song_tables`); "
               "`target·context` is the plain logit; `cosine` compares target vectors. gensim runs "
@@ -154,6 +167,8 @@ def main(quick: bool = False) -> dict:
     if not quick:
         load()
         res["full"] = bench_full.main()
+    load()
+    res["next_song"] = bench_next_song.main(("original200",) if quick else ("original200", "full"), ttq=not quick)
     load()
     res["student"] = bench_student.main(notebooks=not quick)
     load()

@@ -10,11 +10,15 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   positions see each other), ``noise`` (the negative-sampling distribution),
   ``skipgrams`` (the keras loop's training rows);
 * training: ``sgns`` (``SGNSConfig``, ``PRESETS``, ``LOOPS``, ``train``), ``model`` (the
-  Keras SGNS network), ``keras_loop`` and ``fast_loop`` (the two loops), ``fast_model``
-  (the fast loop's Keras model), ``progress`` (one line per epoch);
+  Keras SGNS network), ``keras_loop`` and ``fast_loop`` (the skip-gram loops),
+  ``fast_model`` (the fast loop's Keras model and its lazy Adam), ``sessions`` (listening
+  sessions: training examples, held-out histories, a session model's tables),
+  ``session_loop`` and ``session_model`` (the next-song model), ``progress`` (one line per
+  epoch);
 * using and judging the vectors: ``ranking`` (the rules every ranking follows),
   ``recommend`` (cosine top-N), ``splits`` (playlist splits, next-song cases),
-  ``baselines`` (scorers to compare with), ``scorers`` (their registry), ``metrics``
+  ``baselines`` (scorers to compare with), ``session_scorers`` (the session model's scores
+  and the session kNNs), ``scorers`` (their registry), ``metrics``
   (HR@K, MRR@K, coverage, label agreement), ``evaluate`` (``songrec evaluate``), ``plots``,
   ``projector`` (TensorBoard Projector files);
 * around them: ``runs`` (saved runs), ``course`` (the notebooks' profiles and reference
@@ -27,9 +31,10 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   instructor tooling and live in ``tools.instructor.preprocessors``.
 
 TensorFlow is imported only by the modules that train (``model``, ``keras_loop``,
-``fast_model``, ``fast_loop`` when it runs), so data work stays fast. Importing ``helpers``
-installs ``quiet_tensorflow``'s hook, so that TensorFlow's first import (also through
-``import keras``) prints none of its start-up log lines.
+``fast_model``, ``session_model``, ``fast_loop`` and ``session_loop`` when they run), so data
+work stays fast. Importing ``helpers`` installs ``quiet_tensorflow``'s hook, so that
+TensorFlow's first import (also through ``import keras``) prints none of its start-up log
+lines.
 """
 
 from helpers import quiet_tensorflow as _quiet_tensorflow

@@ -92,6 +92,7 @@ def cooccurrence_matrix(
     vocab_size: int,
     window: int = 1,
     directed: bool = False,
+    inverse_gap: bool = False,
 ) -> sparse.csr_matrix:
     """Counts of songs appearing within ``window`` positions of each other.
 
@@ -102,7 +103,9 @@ def cooccurrence_matrix(
       with ``window=1`` this is the next-song transition count, the natural baseline for
       next-song prediction;
     * ``directed=False`` adds 1 to both ``C[a, b]`` and ``C[b, a]`` (symmetric; the
-      neighbourhood a skip-gram window sees).
+      neighbourhood a skip-gram window sees);
+    * ``inverse_gap=True`` adds ``1 / d`` instead of 1. Directed, these are the
+      *sequential rules* of Ludewig & Jannach (2018): "b followed a, the closer the more".
 
     A song repeated within the window counts on the diagonal as well; the ranking never
     looks at the diagonal (the query is excluded).  Returns float64 CSR (V+1, V+1) with
@@ -113,18 +116,19 @@ def cooccurrence_matrix(
     flat, lengths = check_encoded("train_encoded", train_encoded, v)
     flat = flat.astype(np.int64)
     windows = Windows(lengths)
-    rows, cols = [], []
+    rows, cols, weights = [], [], []
     for d in range(1, window + 1):
         i = windows.partners(d)
         if i.size == 0:
             break
         rows.append(flat[i])
         cols.append(flat[i + d])
+        weights.append(np.full(i.size, 1.0 / d if inverse_gap else 1.0))
     a = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     b = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    data = np.concatenate(weights) if weights else np.zeros(0, dtype=np.float64)
     if not directed:
-        a, b = np.concatenate([a, b]), np.concatenate([b, a])
-    data = np.ones(a.size, dtype=np.float64)
+        a, b, data = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([data, data])
     # coo -> csr sums duplicate (a, b) entries, which is exactly the count.
     mat = sparse.coo_matrix((data, (a, b)), shape=(v + 1, v + 1)).tocsr()
     mat.sum_duplicates()
@@ -175,7 +179,9 @@ class CooccurrenceScorer:
     ``window``: neighbourhood size on each side (see :func:`cooccurrence_matrix`);
     ``weighting``: ``"count"`` (raw counts) or ``"ppmi"`` (:func:`ppmi` of the counts);
     ``directed``: count only songs *after* the query (``True``) or on both sides;
-    ``tiebreak``: ``None`` (zero-score songs tie and fall to lower index first) or
+    ``inverse_gap``: weight a pair ``d`` songs apart ``1 / d`` (with ``directed``: the
+    sequential rules of Ludewig & Jannach 2018); ``tiebreak``: ``None`` (zero-score songs tie
+    and fall to lower index first) or
     ``"popularity"`` (zero-score songs ordered by training count, all below every positive
     score; see the module docstring). ``matrix`` holds the (V+1, V+1) float64 CSR matrix
     used for scoring. Raises ValueError for a bad argument.
@@ -190,11 +196,12 @@ class CooccurrenceScorer:
         directed: bool = False,
         tiebreak: str | None = None,
         name: str | None = None,
+        inverse_gap: bool = False,
     ):
         check_choice("weighting", weighting, ("count", "ppmi"))
         check_choice("tiebreak", tiebreak, (None, "popularity"))
         self.vocab_size = check_vocab_size(vocab_size, 2)
-        counts = cooccurrence_matrix(train_encoded, self.vocab_size, window, directed)
+        counts = cooccurrence_matrix(train_encoded, self.vocab_size, window, directed, inverse_gap)
         self.matrix = ppmi(counts) if weighting == "ppmi" else counts
         self.window, self.weighting, self.directed, self.tiebreak = (
             int(window), weighting, bool(directed), tiebreak,

@@ -3,7 +3,7 @@
     songrec data fetch [--data-dir DIR]      download and verify Cornell's dataset
     songrec data check [--data-dir DIR]      verify sha256 of every data file
     songrec data build --out FILE.npz        store a dataset in a safe (non-pickle) format
-    songrec train [--synthetic] [--loop fast|keras] --out DIR   train SGNS, save a run folder
+    songrec train [--synthetic] [--loop fast|keras|session] --out DIR   train SGNS, save a run folder
     songrec recommend "Title by Artist" --run DIR -n 10
     songrec evaluate --run DIR               HR@K / MRR@K of the run and baselines
     songrec demo                             what `make run` calls: data, train, recommend
@@ -44,7 +44,7 @@ def _say(msg: str) -> None:
 # --power outside this range makes count ** power overflow or vanish for real counts.
 POWER_RANGE = (-2.0, 2.0)
 # Each --loop starts from one preset of helpers.sgns.PRESETS.
-LOOP_PRESET = {"fast": "fast", "keras": "assignment"}
+LOOP_PRESET = {"fast": "fast", "keras": "assignment", "session": "next_song"}
 # The names --loop had before (as --method); accepted with a notice.
 OLD_LOOP_NAMES = {"reference": "fast", "assignment": "keras"}
 # Flags that map onto one SGNSConfig field each (the field's loop must honour it).
@@ -68,7 +68,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loop", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None,
                    help="fast (default): the fast loop with its benchmarked settings (PRESETS['fast']); "
                         "keras: model.fit on materialised pairs, the notebooks' pipeline, with the original "
-                        "assignment's settings (PRESETS['assignment']); see helpers.sgns")
+                        "assignment's settings (PRESETS['assignment']); session: the next-song model, the last "
+                        "--window songs -> the next one (PRESETS['next_song']); see helpers.sgns")
     p.add_argument("--method", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None, help=argparse.SUPPRESS)
     # Hyper-parameters default to the chosen loop's preset; a flag overrides one.
     p.add_argument("--window", type=int)
@@ -278,7 +279,7 @@ def _check_memory(args, config, train_enc, val_enc, vocab_size: int) -> None:
         [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size, loop=config.loop,
         window=config.window, negatives=config.negatives, dim=config.dim, batch_size=config.batch_size,
         shared=config.shared, max_pairs_per_playlist=config.max_pairs_per_playlist,
-        steps_per_execution=config.steps_per_execution)
+        steps_per_execution=config.steps_per_execution, negative_group=config.negative_group)
     limit = limits.size_limit(limits.MEMORY_ENV, limits.DEFAULT_MEMORY, args.max_memory, "--max-memory")
     limits.check_training_memory(parts, limit, flags="--dim, --negatives, --window, --batch-size or --playlists")
 
@@ -311,7 +312,7 @@ def train_run(args, dataset, note: str) -> Path:
     if skipped:
         _say(f"{note}: left out {skipped} playlist(s) with fewer than 2 songs (they give no pairs)")
     _say(f"{note}: {len(train_raw)} training / {len(val_raw)} held-out playlists, {vocab.size} songs; "
-         f"training {config.epochs} epochs ...")
+         f"training ({config.loop} loop) ...")
     started = time.perf_counter()
     result = train(train_enc, vocab.size, config, val_enc or None, progress=True)
     seconds = time.perf_counter() - started
@@ -327,8 +328,11 @@ def train_run(args, dataset, note: str) -> Path:
                     "variant": dataset.name, "synthetic_seed": args.seed},
         "val_fraction": args.val_fraction, "split_seed": args.seed, **config.to_dict(),
     }
+    if result.schedule:
+        metrics["schedule"] = dict(result.schedule)
     out = save_run(args.out, vocab, result.target_vectors, result.context_vectors,
-                   settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite)
+                   settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite,
+                   session=result.session)
     _say(f"saved run to {out} ({metrics['pairs']:,} pairs, {seconds:.1f} s)")
     return out
 
@@ -378,6 +382,7 @@ def cmd_evaluate(args) -> int:
     table = evaluate_run(args.run, data_dir=_resolve_data_dir(args.data_dir, required=False),
                          k=args.k, out_dir=args.out, progress=True)
     print(table.to_string(index=False))
+    print(f"\nthe run ranked by its best score: {table.attrs['best']}")
     skipped = ", ".join(f"{k} {v}" for k, v in table.attrs.get("skipped", {}).items())
     print(f"\n{table.attrs.get('cases', '?')} held-out next-song pairs scored (skipped: {skipped or 'none'})")
     return 0

@@ -1,9 +1,13 @@
 """``songrec evaluate``: score a saved run and the baselines on the run's own held-out playlists.
 
 The orchestration only: load the run (:mod:`helpers.runs`), rebuild its split
-(:mod:`helpers.splits`), build every registered scorer (:mod:`helpers.scorers`), score
-them (:mod:`helpers.metrics`) and write the table and its chart (:mod:`helpers.outdir`,
-:mod:`helpers.plots`).
+(:mod:`helpers.splits`), build every registered scorer (:mod:`helpers.scorers`, the
+anchors of session-based recommendation included), score them with each case's session
+(:mod:`helpers.metrics`) and write the table and its chart (:mod:`helpers.outdir`,
+:mod:`helpers.plots`). The first row is the best score the run supports
+(:data:`helpers.scorers.BEST_FIRST`: the session model with its count prior for a session
+run, target·context plus the noise term for a skip-gram run); the run's cosine and plain
+dot product follow for teaching.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from helpers import outdir, plots
 from helpers.errors import RunMismatchError
 from helpers.metrics import evaluate_methods
 from helpers.runs import load_run
-from helpers.scorers import ScoringInputs, build_scorers
-from helpers.splits import sample_pairs, split_and_encode
+from helpers.scorers import ScoringInputs, best_first, build_keyed
+from helpers.splits import sample_index, split_and_encode
 
 
 def noise_power(settings: dict) -> float:
@@ -49,8 +53,9 @@ def evaluate_run(
     is the slow part). Writes ``evaluation.csv`` and ``evaluation.png`` to ``out_dir``
     (default: the run folder), both or neither, under the rule of :mod:`helpers.outdir`
     (a new folder, or one songrec wrote), and returns the table (method, HR@k, MRR@k, coverage,
-    seconds) with the number of cases and skipped pairs in ``table.attrs``. ``progress``:
-    print a line after each method.
+    seconds), the run's best score first, with the number of cases, the skipped pairs and
+    the best score's name (``"best"``) in ``table.attrs``. ``progress``: print a line
+    after each method.
     """
     # Refuse an unusable output folder before the slow part.
     out = outdir.check_target(out_dir if out_dir is not None else run_dir, kinds=("evaluation", "run"),
@@ -81,13 +86,18 @@ def evaluate_run(
             f"({run.vocab.size} songs): the data under {data_dir or 'SONGREC_DATA_DIR'} is not the data it was "
             f"trained on"
         )
-    queries, answers = split.queries, split.answers
-    if max_pairs is not None and len(queries) > max_pairs:
-        queries, answers = sample_pairs(queries, answers, max_pairs, seed=seed)
+    keep = sample_index(len(split.queries), max_pairs, seed) if max_pairs is not None else slice(None)
+    queries, answers, sessions = split.queries[keep], split.answers[keep], split.sessions[keep]
+    session = st.get("loop") == "session"
     inputs = ScoringInputs(split.train_encoded, run.vocab.size, run.vocab.counts, st["window"],
-                           run.target_vectors, run.context_vectors, power=noise_power(st), seed=seed)
-    table = evaluate_methods(build_scorers(inputs), queries, answers, k=k, progress=progress)
-    table.attrs.update({"cases": int(len(queries)), "skipped": dict(split.skipped)})
+                           run.target_vectors, run.context_vectors, power=noise_power(st), seed=seed,
+                           label="next-song model" if session else "SGNS", session=run.session,
+                           loss=st.get("loss", "sgns"), anchors=True)
+    keyed = best_first(build_keyed(inputs))
+    table = evaluate_methods([scorer for _, scorer in keyed], queries, answers, k=k, progress=progress,
+                             sessions=sessions)
+    table.attrs.update({"cases": int(len(queries)), "skipped": dict(split.skipped),
+                        "best": keyed[0][1].name})
     # Both files or neither: each is written to a temporary name, then both are renamed.
     outdir.write_output_files(out, {
         "evaluation.csv": lambda path: table.to_csv(path, index=False),

@@ -22,8 +22,10 @@ initialisers), so on CPU two runs with the same inputs give the same vectors.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,12 @@ from helpers.windows import Windows
 
 # The validation pairs' generators: far from the epochs' [seed, epoch] keys.
 VAL_STREAM = 10**6
+# The batch-size rule of ``auto_schedule`` (see :func:`fitted`): about this many steps per
+# epoch, batches of at least MIN_BATCH rows, and on a corpus small enough to shrink the
+# batch at least SMALL_CORPUS_EPOCHS epochs (the original assignment's for its 200 playlists).
+STEPS_PER_EPOCH = 100
+MIN_BATCH = 64
+SMALL_CORPUS_EPOCHS = 20
 
 
 def keep_probabilities(counts: np.ndarray, threshold: float) -> np.ndarray:
@@ -104,14 +112,14 @@ def epoch_positives(flat: np.ndarray, lengths: np.ndarray, window: int,
 
 
 def _step_runner(model):
-    """tf.function running ``model.train_step`` over a (S, B, 2) block of batches."""
+    """tf.function running ``model.train_step`` over a (S, B, C) block of batches."""
     import tensorflow as tf
 
     step = model.train_step
     if model.config.jit_compile:
         step = tf.function(step, jit_compile=True, reduce_retracing=True)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, 2], tf.int32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.int32)])
     def run_block(block):
         for s in tf.range(tf.shape(block)[0]):
             step(block[s])
@@ -120,45 +128,149 @@ def _step_runner(model):
     return run_block
 
 
-def epoch_batches(pairs: np.ndarray, batch: int) -> list[np.ndarray]:
-    """The rows in order as blocks of shape (n, batch, 2).
+def epoch_batches(rows: np.ndarray, batch: int) -> list[np.ndarray]:
+    """The rows in order as blocks of shape (n, batch, C).
 
-    A view of every full batch, then (if rows are left) one batch of the leftover rows
-    topped up from the start. Every batch has the same shape, so the compiled step is traced
-    once; the top-up repeats fewer than ``batch`` rows of the epoch.
+    ``rows``: int32 (N, C) (pairs: C = 2). A view of every full batch, then (if rows are
+    left) one batch of the leftover rows topped up from the start. Every batch has the same
+    shape, so the compiled step is traced once; the top-up repeats fewer than ``batch``
+    rows of the epoch.
     """
-    n = len(pairs)
+    n, width = rows.shape
     full = n // batch
-    blocks = [pairs[: full * batch].reshape(full, batch, 2)] if full else []
+    blocks = [rows[: full * batch].reshape(full, batch, width)] if full else []
     if full * batch != n:
-        rest = pairs[np.arange(full * batch, full * batch + batch) % n]
-        blocks.append(rest.reshape(1, batch, 2))
+        rest = rows[np.arange(full * batch, full * batch + batch) % n]
+        blocks.append(rest.reshape(1, batch, width))
     return blocks
 
 
-def _validation_loss(model, val_pairs: np.ndarray, val_negs: np.ndarray, batch: int) -> float:
+def fitted(config, rows_per_epoch: int, min_epochs: int = SMALL_CORPUS_EPOCHS):
+    """The settings one run actually trains with, given ``rows_per_epoch`` (positives or
+    examples in its first epoch).
+
+    The batch holds a whole number of noise groups, and a tiny input gets one (wrapped)
+    batch. With ``config.auto_schedule`` the batch is sized to the data, so that an epoch
+    has about :data:`STEPS_PER_EPOCH` steps: ``clamp(rows // STEPS_PER_EPOCH, MIN_BATCH,
+    batch_size)``; when that shrinks the batch (a small corpus), the noise group shrinks with
+    it if needed and the run lasts at least ``min_epochs`` epochs. A few large
+    steps per epoch leave the tables near their start (the synthetic demo's 4 steps per
+    epoch learned nothing visible; bench/README.md). Returns a re-checked SGNSConfig.
+    """
+    g, batch, epochs = config.negative_group, config.batch_size, config.epochs
+    if config.auto_schedule:
+        batch = min(config.batch_size, max(MIN_BATCH, rows_per_epoch // STEPS_PER_EPOCH))
+        if batch < config.batch_size:
+            g = min(g, batch)
+            epochs = max(epochs, min_epochs)
+    batch = max(g, min(batch, rows_per_epoch) // g * g)
+    return dataclasses.replace(config, batch_size=batch, negative_group=g, epochs=epochs)
+
+
+def validation_noise(n: int, negatives: int, noise: np.ndarray | None, vocab_size: int, seed: int) -> np.ndarray:
+    """Fixed noise rows for validation: int32 (n, negatives), the same every epoch.
+
+    Drawn with ``default_rng([seed, VAL_STREAM + 1])`` from ``noise`` (float (V+1,)) or
+    uniformly over ``1..vocab_size`` when ``noise`` is None.
+    """
+    rng = np.random.default_rng([seed, VAL_STREAM + 1])
+    if noise is None:
+        out = rng.integers(1, vocab_size + 1, size=(n, negatives))
+    else:
+        out = rng.choice(vocab_size + 1, size=(n, negatives), p=noise)
+    return out.astype(np.int32)
+
+
+def train_epochs(model, first: np.ndarray, make: Callable[[int], np.ndarray], config, *,
+                 validation: Callable[[Any], float] | None = None, progress: bool = False,
+                 callbacks: Sequence[Callable] = (), updates_per_row: int = 1) -> dict:
+    """The epochs of a row-based loop (this one and :mod:`helpers.session_loop`).
+
+    ``model``: has ``train_step(rows int32 (B, C))``, the counters ``step``,
+    ``total_steps``, ``loss_sum``, ``loss_count``, ``learning_rate_now()`` and ``config``;
+    ``first``: int32 (N, C), epoch 0's rows; ``make(epoch)``: the rows of a later epoch
+    (built in a background thread while the previous epoch trains: NumPy releases the GIL
+    in the heavy parts); ``config``: the :func:`fitted` settings; ``validation(model)``: the
+    validation loss after each epoch; ``callbacks``: ``f(epoch, model)`` after each epoch,
+    outside the timed part; ``updates_per_row``: pair updates one row stands for.
+    Returns ``history``, ``n_pairs``, ``seconds``, ``pairs_per_second``, ``epochs_run``,
+    ``pairs_seconds`` (without the first epoch's rows: the caller adds them).
+    """
     import tensorflow as tf
 
-    total = 0.0
-    for a in range(0, len(val_pairs), batch):
-        b = min(len(val_pairs), a + batch)
-        loss = model.batch_loss(tf.constant(val_pairs[a:b, 0]), tf.constant(val_pairs[a:b, 1]),
-                                tf.constant(val_negs[a:b]))
-        total += float(loss) * (b - a)
-    return total / len(val_pairs)
+    run_block = _step_runner(model)
+    batch = config.batch_size
+    # Steps per epoch vary a little with the dynamic window; the first epoch's count sets
+    # the length of the linear learning-rate decay.
+    model.total_steps.assign(max(1, -(-len(first) // batch)) * config.epochs)
+    history: dict[str, list[float]] = {"loss": [], "lr": []}
+    if validation is not None:
+        history["val_loss"] = []
+    updates = 0
+    seconds = pairs_seconds = 0.0
+    current = first
+    if progress:
+        from helpers.progress import Steps
+
+        clock = Steps(config.epochs)
+    for epoch in range(config.epochs):
+        nxt: dict[str, Any] = {}
+        worker = None
+        if epoch + 1 < config.epochs:
+            def build(e=epoch + 1, into=nxt):
+                s = time.perf_counter()
+                into["rows"] = make(e)
+                into["seconds"] = time.perf_counter() - s
+            worker = threading.Thread(target=build, daemon=True)
+            worker.start()
+        history["lr"].append(float(model.learning_rate_now()))
+        model.loss_sum.assign(0.0)
+        model.loss_count.assign(0)
+        start = time.perf_counter()
+        steps = 0
+        for blocks in epoch_batches(current, batch):
+            for a in range(0, len(blocks), config.steps_per_execution):
+                run_block(tf.constant(blocks[a:a + config.steps_per_execution]))
+            steps += len(blocks)
+        updates += steps * batch * updates_per_row
+        history["loss"].append(float(model.loss_sum.numpy() / max(1, model.loss_count.numpy())))
+        if worker is not None:
+            worker.join()
+            pairs_seconds += nxt["seconds"]
+            current = nxt["rows"]
+        seconds += time.perf_counter() - start
+        if validation is not None:
+            history["val_loss"].append(validation(model))
+        for callback in callbacks:
+            callback(epoch, model)
+        if progress:
+            clock.step()
+            extra = f"  val_loss {history['val_loss'][-1]:.4f}" if validation is not None else ""
+            print(f"epoch {epoch + 1}/{config.epochs}  loss {history['loss'][-1]:.4f}"
+                  f"{extra}  {updates / seconds:,.0f} pair updates/s  ({clock.line()})", flush=True)
+    return {
+        "history": history,
+        "n_pairs": int(round(updates / config.epochs)),
+        "seconds": seconds,
+        "pairs_per_second": updates / seconds if seconds > 0 else float("nan"),
+        "epochs_run": config.epochs,
+        "pairs_seconds": pairs_seconds,
+        "schedule": {"batch_size": batch, "negative_group": config.negative_group, "epochs": config.epochs},
+    }
 
 
 def run(train_data, val_data, vocab_size: int, config, *, progress: bool = False, callbacks=()) -> dict:
     """Train with in-graph negatives; the contract of :func:`helpers.sgns.train`.
 
     ``train_data`` / ``val_data``: ``(flat int32 (N,), lengths int64 (n,))`` of checked
-    playlists (``val_data`` may be None; ``callbacks`` must be empty). Returns the fields of
-    :class:`helpers.sgns.TrainResult` but ``config``: ``history`` has ``"loss"`` (mean over
-    the epoch's steps), ``"lr"`` (at the epoch's start) and, with validation data,
-    ``"val_loss"`` (the same noise rows every epoch); ``n_pairs`` = pair updates (positives
-    times ``negatives + 1``) in an average epoch; ``seconds`` = time in the train steps plus
-    waiting for pairs; ``pairs_seconds`` = time spent making positives (overlapped with
-    training after the first epoch).
+    playlists (``val_data`` may be None); ``callbacks``: ``f(epoch, model)`` after each
+    epoch. Returns the fields of :class:`helpers.sgns.TrainResult` but ``config``:
+    ``history`` has ``"loss"`` (mean over the epoch's steps), ``"lr"`` (at the epoch's
+    start) and, with validation data, ``"val_loss"`` (the same noise rows every epoch);
+    ``n_pairs`` = pair updates (positives times ``negatives + 1``) in an average epoch;
+    ``seconds`` = time in the train steps plus waiting for pairs; ``pairs_seconds`` = time
+    spent making positives (overlapped with training after the first epoch);
+    ``schedule``: the batch, noise group and epochs trained with (:func:`fitted`).
     """
     import keras
     import tensorflow as tf
@@ -173,10 +285,6 @@ def run(train_data, val_data, vocab_size: int, config, *, progress: bool = False
     noise = None if config.noise == "uniform" or config.power == 0 \
         else noise_distribution(counts, config.power)
 
-    keras.utils.set_random_seed(seed)
-    model = build_fast_sgns(vocab_size, config, noise)
-    run_block = _step_runner(model)
-
     def make(epoch):
         rng = np.random.default_rng([seed, epoch])
         return epoch_positives(flat, lengths, config.window, rng,
@@ -185,78 +293,31 @@ def run(train_data, val_data, vocab_size: int, config, *, progress: bool = False
     t0 = time.perf_counter()
     first = make(0)
     pairs_seconds = time.perf_counter() - t0
-    # A whole number of noise groups per batch; tiny inputs get one batch (wrapped).
-    g = config.negative_group
-    batch = max(g, min(config.batch_size, len(first)) // g * g)
-    # Steps per epoch vary a little with the dynamic window; the first epoch's count sets
-    # the length of the linear learning-rate decay.
-    model.total_steps.assign(max(1, -(-len(first) // batch)) * config.epochs)
+    fit = fitted(config, len(first))
+    keras.utils.set_random_seed(seed)
+    model = build_fast_sgns(vocab_size, fit, noise)
 
-    val_pairs = val_negs = None
+    validation = None
     if val_data is not None:
         val_pairs = epoch_positives(*val_data, config.window, np.random.default_rng([seed, VAL_STREAM]),
                                     shuffle=False)
-        vrng = np.random.default_rng([seed, VAL_STREAM + 1])
-        if noise is None:
-            val_negs = vrng.integers(1, vocab_size + 1, size=(len(val_pairs), config.negatives))
-        else:
-            val_negs = vrng.choice(vocab_size + 1, size=(len(val_pairs), config.negatives), p=noise)
-        val_negs = val_negs.astype(np.int32)
+        val_negs = validation_noise(len(val_pairs), config.negatives, noise, vocab_size, seed)
 
-    history: dict[str, list[float]] = {"loss": [], "lr": []}
-    if val_pairs is not None:
-        history["val_loss"] = []
-    updates = 0
-    seconds = 0.0
-    current = first
-    if progress:
-        from helpers.progress import Steps
+        def validation(m):
+            total = 0.0
+            for a in range(0, len(val_pairs), fit.batch_size):
+                b = min(len(val_pairs), a + fit.batch_size)
+                loss = m.batch_loss(tf.constant(val_pairs[a:b, 0]), tf.constant(val_pairs[a:b, 1]),
+                                    tf.constant(val_negs[a:b]))
+                total += float(loss) * (b - a)
+            return total / len(val_pairs)
 
-        clock = Steps(config.epochs)
-    for epoch in range(config.epochs):
-        # Next epoch's positives are built in a thread while this one trains (NumPy
-        # releases the GIL in the heavy parts).
-        nxt: dict[str, Any] = {}
-        worker = None
-        if epoch + 1 < config.epochs:
-            def build(e=epoch + 1, into=nxt):
-                s = time.perf_counter()
-                into["pairs"] = make(e)
-                into["seconds"] = time.perf_counter() - s
-            worker = threading.Thread(target=build, daemon=True)
-            worker.start()
-        history["lr"].append(float(model.learning_rate_now()))
-        model.loss_sum.assign(0.0)
-        model.loss_count.assign(0)
-        start = time.perf_counter()
-        steps = 0
-        for blocks in epoch_batches(current, batch):
-            for a in range(0, len(blocks), config.steps_per_execution):
-                run_block(tf.constant(blocks[a:a + config.steps_per_execution]))
-            steps += len(blocks)
-        updates += steps * batch * (config.negatives + 1)
-        history["loss"].append(float(model.loss_sum.numpy() / max(1, model.loss_count.numpy())))
-        if worker is not None:
-            worker.join()
-            pairs_seconds += nxt["seconds"]
-            current = nxt["pairs"]
-        seconds += time.perf_counter() - start
-        if val_pairs is not None:
-            history["val_loss"].append(_validation_loss(model, val_pairs, val_negs, batch))
-        if progress:
-            clock.step()
-            extra = f"  val_loss {history['val_loss'][-1]:.4f}" if val_pairs is not None else ""
-            print(f"epoch {epoch + 1}/{config.epochs}  loss {history['loss'][-1]:.4f}"
-                  f"{extra}  {updates / seconds:,.0f} pair updates/s  ({clock.line()})", flush=True)
-
+    out = train_epochs(model, first, make, fit, validation=validation, progress=progress,
+                       callbacks=callbacks, updates_per_row=config.negatives + 1)
+    out["pairs_seconds"] += pairs_seconds
     return {
-        "history": history,
+        **out,
         "target_vectors": embeddings_of(model, "target"),
         "context_vectors": None if config.shared else embeddings_of(model, "context"),
         "model": model,
-        "n_pairs": int(round(updates / config.epochs)),
-        "seconds": seconds,
-        "pairs_per_second": updates / seconds if seconds > 0 else float("nan"),
-        "epochs_run": config.epochs,
-        "pairs_seconds": pairs_seconds,
     }

@@ -30,7 +30,124 @@ from helpers.noise import alias_table
 from helpers.validate import Described, bad_argument, check_vocab_size
 
 
-class FastSGNS(keras.Model):
+class NoiseSampler:
+    """Noise songs drawn inside the graph, a function of ``(seed, step)`` only.
+
+    ``vocab_size``: V; ``noise``: float (V+1,) distribution with ``noise[0] == 0``, or
+    ``None`` for uniform over ``1..V``; ``seed``: int. Non-uniform noise is drawn from
+    Walker's alias table (:func:`helpers.noise.alias_table`): one draw costs two gathers
+    whatever V. Raises ValueError for a distribution of the wrong shape.
+    """
+
+    def __init__(self, vocab_size: int, noise, seed: int):
+        self.vocab_size = int(vocab_size)
+        self.seed = int(seed)
+        self.threshold = self.alias = None
+        if noise is not None:
+            noise = np.asarray(noise, dtype=np.float64)
+            if noise.shape != (vocab_size + 1,) or noise[0] != 0:
+                raise bad_argument("noise", f"a distribution of shape ({vocab_size + 1},) with noise[0] == 0",
+                                   Described(f"shape {noise.shape}"))
+            thr, ali = alias_table(noise[1:] / noise[1:].sum())
+            self.threshold = tf.constant(thr)
+            self.alias = tf.constant(ali)
+
+    def draw(self, n, k, step):
+        """int32 (n, k) songs in ``1..V``; ``step``: int64 scalar tensor."""
+        seed = tf.stack([tf.constant(self.seed, tf.int64), step])
+        shape = tf.stack([n, k])
+        if self.threshold is None:
+            return tf.random.stateless_uniform(shape, seed, minval=1, maxval=self.vocab_size + 1, dtype=tf.int32)
+        cols = tf.random.stateless_uniform(shape, seed, minval=0, maxval=self.vocab_size, dtype=tf.int32)
+        u = tf.random.stateless_uniform(shape, seed + 1, dtype=tf.float32)
+        return tf.where(u < tf.gather(self.threshold, cols), cols, tf.gather(self.alias, cols)) + 1
+
+
+class StepCounters:
+    """The step count, the run's length in steps and the running loss of one training run,
+    and the learning-rate schedule they imply (linear decay to 1e-4 of the start when
+    ``config.lr_decay``)."""
+
+    def __init__(self):
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.loss_count = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.total_steps = tf.Variable(1, dtype=tf.int64, trainable=False)
+
+    def learning_rate(self, config):
+        """float32 tensor: ``config.learning_rate``, decayed by the steps taken."""
+        lr = tf.constant(config.learning_rate, tf.float32)
+        if not config.lr_decay:
+            return lr
+        done = tf.cast(self.step, tf.float32) / tf.cast(self.total_steps, tf.float32)
+        return lr * tf.maximum(1.0 - done, 1e-4)
+
+    def count(self, loss):
+        """One step done, with loss ``loss``."""
+        self.step.assign_add(1)
+        self.loss_sum.assign_add(tf.cast(loss, tf.float64))
+        self.loss_count.assign_add(1)
+
+
+class CountedSteps:
+    """The counters a row-based loop's driver (:func:`helpers.fast_loop.train_epochs`) reads,
+    for a model holding ``self.counters`` (:class:`StepCounters`) and ``self.config``."""
+
+    @property
+    def step(self):
+        """Optimizer steps taken so far (int64 variable)."""
+        return self.counters.step
+
+    @property
+    def total_steps(self):
+        """Steps of the whole run, the length of the learning-rate decay (int64 variable)."""
+        return self.counters.total_steps
+
+    @property
+    def loss_sum(self):
+        """Sum of the step losses since the loop last reset it (float64 variable)."""
+        return self.counters.loss_sum
+
+    @property
+    def loss_count(self):
+        """Steps summed into ``loss_sum`` (int64 variable)."""
+        return self.counters.loss_count
+
+    def learning_rate_now(self):
+        """The learning rate of the next step (float32 tensor)."""
+        return self.counters.learning_rate(self.config)
+
+
+def adam_moments(variables) -> list:
+    """Zero first and second moments, one pair per variable, for :func:`lazy_adam`."""
+    return [(tf.Variable(tf.zeros(v.shape), trainable=False), tf.Variable(tf.zeros(v.shape), trainable=False))
+            for v in variables]
+
+
+def lazy_adam(variables, moments, grads, lr, step, beta1=0.9, beta2=0.999, eps=1e-7):
+    """One Adam step restricted to the rows a batch touched (TF1's LazyAdam).
+
+    ``variables``: tf.Variables (n_rows, d); ``moments``: their ``(m, v)`` pairs
+    (:func:`adam_moments`); ``grads``: one ``(indices int32 (n,), rows float32 (n, d))``
+    per variable, indices may repeat; ``lr``: float32 scalar; ``step``: int64 steps taken
+    before this one. Moments of untouched rows are left as they are, which keeps a step
+    O(batch) instead of O(V * dim). Duplicate rows are summed first, as a dense gradient
+    would.
+    """
+    t = tf.cast(step + 1, tf.float32)
+    alpha = lr * tf.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
+    for var, (m, v), (idx, g) in zip(variables, moments, grads):
+        rows, pos = tf.unique(idx)
+        gsum = tf.math.unsorted_segment_sum(g, pos, tf.shape(rows)[0])
+        m_new = beta1 * tf.gather(m, rows) + (1.0 - beta1) * gsum
+        v_new = beta2 * tf.gather(v, rows) + (1.0 - beta2) * tf.square(gsum)
+        m.scatter_update(tf.IndexedSlices(m_new, rows))
+        v.scatter_update(tf.IndexedSlices(v_new, rows))
+        # Rows are distinct here, so an update (cheaper than scatter_sub on CPU) is exact.
+        var.scatter_update(tf.IndexedSlices(tf.gather(var, rows) - alpha * m_new / (tf.sqrt(v_new) + eps), rows))
+
+
+class FastSGNS(CountedSteps, keras.Model):
     """SGNS with negatives drawn in the graph; see :func:`build_fast_sgns`."""
 
     def __init__(self, vocab_size, config, noise=None):
@@ -52,23 +169,8 @@ class FastSGNS(keras.Model):
             self.c_table = keras.layers.Embedding(vocab_size + 1, d, name=CONTEXT_NAME,
                                                   embeddings_initializer="zeros")
         self.k = k
-        if noise is None:
-            self.uniform = True
-            self.noise_threshold = None
-            self.noise_alias = None
-        else:
-            noise = np.asarray(noise, dtype=np.float64)
-            if noise.shape != (vocab_size + 1,) or noise[0] != 0:
-                raise bad_argument("noise", f"a distribution of shape ({vocab_size + 1},) with noise[0] == 0",
-                                   Described(f"shape {noise.shape}"))
-            self.uniform = False
-            thr, ali = alias_table(noise[1:] / noise[1:].sum())
-            self.noise_threshold = tf.constant(thr)
-            self.noise_alias = tf.constant(ali)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-        self.loss_count = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.total_steps = tf.Variable(1, dtype=tf.int64, trainable=False)
+        self.noise = NoiseSampler(vocab_size, noise, self.seed_value)
+        self.counters = StepCounters()
 
     def build_tables(self):
         self.t_table.build((None,))
@@ -86,9 +188,7 @@ class FastSGNS(keras.Model):
             self.optimizer.build(tables)
         else:
             self.compile(jit_compile=False)
-            self.moments = [(tf.Variable(tf.zeros(v.shape), trainable=False),
-                             tf.Variable(tf.zeros(v.shape), trainable=False))
-                            for v in tables]
+            self.moments = adam_moments(tables)
         self.built = True
 
     def call(self, inputs):
@@ -100,18 +200,7 @@ class FastSGNS(keras.Model):
     # -- sampling ---------------------------------------------------------------
     def sample_negatives(self, n, step):
         """int32 (n, k) noise contexts in 1..V, a function of (seed, step) only."""
-        seed = tf.stack([tf.constant(self.seed_value, tf.int64), step])
-        shape = tf.stack([n, self.k])
-        if self.uniform:
-            return tf.random.stateless_uniform(shape, seed, minval=1,
-                                               maxval=self.vocab_size + 1,
-                                               dtype=tf.int32)
-        cols = tf.random.stateless_uniform(shape, seed, minval=0,
-                                           maxval=self.vocab_size, dtype=tf.int32)
-        u = tf.random.stateless_uniform(shape, seed + 1, dtype=tf.float32)
-        pick = tf.where(u < tf.gather(self.noise_threshold, cols), cols,
-                        tf.gather(self.noise_alias, cols))
-        return pick + 1
+        return self.noise.draw(n, self.k, step)
 
     # -- loss --------------------------------------------------------------------
     def batch_loss(self, targets, contexts, negatives):
@@ -129,13 +218,6 @@ class FastSGNS(keras.Model):
         z = tf.einsum("bd,bjd->bj", t, c)
         sign = tf.concat([-tf.ones_like(z[:, :1]), tf.ones_like(z[:, 1:])], axis=1)
         return tf.reduce_mean(tf.nn.softplus(sign * z))
-
-    def learning_rate_now(self):
-        lr = tf.constant(self.config.learning_rate, tf.float32)
-        if not self.config.lr_decay:
-            return lr
-        done = tf.cast(self.step, tf.float32) / tf.cast(self.total_steps, tf.float32)
-        return lr * tf.maximum(1.0 - done, 1e-4)
 
     def row_gradients(self, targets, contexts, negatives):
         """Loss and per-row gradients of one batch, without autodiff.
@@ -200,29 +282,9 @@ class FastSGNS(keras.Model):
                 for var, (idx, g) in zip(self.tf_tables, grads):
                     var.scatter_sub(tf.IndexedSlices(lr * g, idx))
             else:
-                self._lazy_adam(grads, lr)
-        self.step.assign_add(1)
-        self.loss_sum.assign_add(tf.cast(loss, tf.float64))
-        self.loss_count.assign_add(1)
+                lazy_adam(self.tf_tables, self.moments, grads, lr, self.step)
+        self.counters.count(loss)
         return {"loss": loss}
-
-    def _lazy_adam(self, grads, lr, beta1=0.9, beta2=0.999, eps=1e-7):
-        # Adam restricted to the rows in the batch: moments of untouched rows are
-        # left as they are (TF1's LazyAdam), which keeps a step O(batch) instead of
-        # O(V * dim). Duplicate rows are summed first, as a dense gradient would.
-        t = tf.cast(self.step + 1, tf.float32)
-        alpha = lr * tf.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
-        for var, (m, v), (idx, g) in zip(self.tf_tables, self.moments, grads):
-            rows, pos = tf.unique(idx)
-            gsum = tf.math.unsorted_segment_sum(g, pos, tf.shape(rows)[0])
-            m_new = beta1 * tf.gather(m, rows) + (1.0 - beta1) * gsum
-            v_new = beta2 * tf.gather(v, rows) + (1.0 - beta2) * tf.square(gsum)
-            m.scatter_update(tf.IndexedSlices(m_new, rows))
-            v.scatter_update(tf.IndexedSlices(v_new, rows))
-            # Rows are distinct here, so an update (cheaper than scatter_sub on CPU)
-            # is exact.
-            step = alpha * m_new / (tf.sqrt(v_new) + eps)
-            var.scatter_update(tf.IndexedSlices(tf.gather(var, rows) - step, rows))
 
 
 def build_fast_sgns(vocab_size: int, config, noise: np.ndarray | None = None) -> FastSGNS:

@@ -97,8 +97,12 @@ def _positives(lengths: np.ndarray, window: int) -> int:
 
 def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *,
                     loop: str, window: int, negatives: int, dim: int, batch_size: int, shared: bool,
-                    max_pairs_per_playlist: int | None = None, steps_per_execution: int = 1) -> dict[str, int]:
+                    max_pairs_per_playlist: int | None = None, steps_per_execution: int = 1,
+                    negative_group: int = 1) -> dict[str, int]:
     """Bytes the parts of one training run need, by the estimate described above.
+
+    ``negative_group``: examples sharing one set of noise songs (the session loop's noise
+    rows are (batch / negative_group, negatives, dim)).
 
     Returns ``{"tables": ..., "pairs": ..., "validation": ..., "step": ..., "total": ...}``
     (Python ints, so absurd settings give large numbers rather than overflow).
@@ -120,6 +124,18 @@ def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vo
         validation = 3 * val_positives * k1 * 12
         batch = min(batch_size, max(rows, 1))
         step = 4 * batch * dim * 4 * 2
+    elif loop == "session":
+        # window input tables, the output table and the bias, with Adam's moments; int32
+        # (N, window + 1) examples per epoch (current, next, and the pieces of the next);
+        # per step the gathered rows (window + 1 per example, negatives per noise group)
+        # and the (batch, negatives) logits, their softmax and their gradient.
+        examples = int(np.maximum(train_len - 1, 0).sum())
+        tables = 3 * ((window + 1) * (vocab_size + 1) * dim + (vocab_size + 1)) * 4
+        pairs = 4 * examples * (window + 1) * 4
+        validation = int(np.maximum(val - 1, 0).sum()) * (window + 1) * 4
+        batch = min(batch_size, max(examples, 1))
+        groups = -(-batch // max(1, min(negative_group, batch)))
+        step = 4 * (batch * (window + 1) + groups * negatives) * dim * 4 + 4 * batch * negatives * 4
     else:
         # int32 (P, 2) per epoch; the current and the next epoch, plus the pieces the next
         # one is built from.

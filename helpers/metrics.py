@@ -11,7 +11,10 @@ rankings follow the rules of :mod:`helpers.ranking`. Each method is scored with
   a method that always proposes the same hits scores low here.
 
 A method is anything following the :class:`Scorer` protocol (:mod:`helpers.baselines`
-holds the ones songrec ships, :mod:`helpers.scorers` their registry). Queries are scored
+and :mod:`helpers.session_scorers` hold the ones songrec ships, :mod:`helpers.scorers` their
+registry). A scorer that also has ``session_scores(sessions)`` reads each case's session,
+the query and the songs before it (:func:`helpers.splits.heldout_cases`), which the caller
+passes as ``sessions``. Queries are scored
 in batches sized so that one block of scores stays near 64 MiB; at V = 75k ranking costs
 roughly 1-3 ms per query on two CPU cores, so :func:`helpers.splits.sample_pairs` is handy
 for quick comparisons.
@@ -43,6 +46,7 @@ from helpers.validate import Described, bad_argument, check_int
 
 __all__ = [
     "Scorer",
+    "check_case_sessions",
     "hit_rate_mrr",
     "evaluate_methods",
     "neighbour_label_agreement",
@@ -56,12 +60,37 @@ class Scorer(Protocol):
 
     ``scores(queries)`` takes int32 song indices of shape ``(B,)`` (values ``1..V``) and
     returns float32 scores of shape ``(B, V + 1)``; higher means "more likely next".
-    Scores must be finite.  Columns 0 and the query are ignored by the ranking.
+    Scores must be finite.  Columns 0 and the query are ignored by the ranking. A
+    session scorer adds ``session_scores(sessions int (B, H)) -> float32 (B, V + 1)``
+    (column 0 of ``sessions`` = the queries).
     """
 
     name: str
 
     def scores(self, queries: np.ndarray) -> np.ndarray: ...
+
+
+def _score_block(scorer: Scorer, queries: np.ndarray, sessions: np.ndarray | None) -> np.ndarray:
+    if hasattr(scorer, "session_scores"):
+        return scorer.session_scores(sessions)
+    return scorer.scores(queries)
+
+
+def check_case_sessions(sessions: Any, queries: np.ndarray, scorers: Sequence[Any]) -> np.ndarray | None:
+    """The cases' sessions, checked against their queries: None when no scorer reads them,
+    else an int array (M, H) whose column 0 equals ``queries``. Raises ValueError when a
+    session scorer is given no sessions or sessions that do not belong to the queries."""
+    readers = [getattr(s, "name", "?") for s in scorers if hasattr(s, "session_scores")]
+    if not readers:
+        return None
+    if sessions is None:
+        raise bad_argument("sessions", f"each case's session (helpers.splits.heldout_cases) for {readers[0]!r}, "
+                                       f"which reads it", None)
+    s = np.asarray(sessions)
+    if s.ndim != 2 or s.shape[0] != np.shape(queries)[0] or s.shape[1] < 1 or not np.array_equal(s[:, 0], queries):
+        raise bad_argument("sessions", "an array (cases, songs) whose column 0 is the queries",
+                           Described(f"shape {s.shape} for {np.shape(queries)[0]} queries"))
+    return s
 
 
 def hit_rate_mrr(
@@ -70,15 +99,20 @@ def hit_rate_mrr(
     answers: np.ndarray,
     k: int = 10,
     batch: int | None = None,
-) -> dict[str, float]:
+    sessions: np.ndarray | None = None,
+    per_case: bool = False,
+) -> dict[str, Any]:
     """HR@K, MRR@K and catalogue coverage of one scorer on next-song cases.
 
     ``scorer``: an object with ``scores(queries int32 (B,)) -> float32 (B, V+1)``;
     ``queries``, ``answers``: int arrays (M,) of song indices ``1..V``, ``answers !=
     queries``; ``k``: the cut-off K; ``batch``: queries scored at once (default: each score
-    block near 64 MiB). Ties go to the lower song index (:mod:`helpers.ranking`).
-    Returns ``{"hr", "mrr", "coverage", "n"}``: floats in [0, 1] and the number of cases.
-    Raises ValueError for a bad argument.
+    block near 64 MiB); ``sessions``: int (M, H), each case's session (column 0 = its
+    query), needed by a session scorer and ignored by others. Ties go to the lower song
+    index (:mod:`helpers.ranking`).
+    Returns ``{"hr", "mrr", "coverage", "n"}``: floats in [0, 1] and the number of cases;
+    with ``per_case`` also ``"ranks"``: int64 (M,), each answer's rank (0 beyond K), for
+    paired comparisons of methods. Raises ValueError for a bad argument.
     """
     q = np.asarray(queries)
     a = np.asarray(answers)
@@ -94,16 +128,19 @@ def hit_rate_mrr(
         raise bad_argument("scorer", "an object with a scores(queries) method", Described(f"a {type(scorer).__name__}"))
     batch = check_int("batch", batch, 1, allow_none=True)
     q32 = q.astype(np.int32, copy=False)
+    sess = check_case_sessions(sessions, q, [scorer])
     if batch is None:
         # One probe row tells V, which sizes the batches.
-        batch = auto_batch(np.shape(scorer.scores(q32[:1]))[-1] - 1)
+        batch = auto_batch(np.shape(_score_block(scorer, q32[:1], None if sess is None else sess[:1]))[-1] - 1)
     hits = 0
     recip = 0.0
     seen: np.ndarray | None = None
+    all_ranks = np.zeros(q.size, dtype=np.int64)
     for start in range(0, q.size, int(batch)):
         qb = q32[start : start + int(batch)]
-        scores = scorer.scores(qb)
+        scores = _score_block(scorer, qb, None if sess is None else sess[start : start + int(batch)])
         top, ranks = ranked_lists(scores, qb, a[start : start + int(batch)], k)
+        all_ranks[start : start + int(batch)] = ranks
         v = np.shape(scores)[1] - 1
         found = ranks[ranks > 0]
         hits += int(found.size)
@@ -116,12 +153,15 @@ def hit_rate_mrr(
         seen[top.ravel()] = True
     assert seen is not None
     v = seen.size - 1
-    return {
+    out: dict[str, Any] = {
         "hr": hits / q.size,
         "mrr": recip / q.size,
         "coverage": int(seen.sum()) / v,
         "n": int(q.size),
     }
+    if per_case:
+        out["ranks"] = all_ranks
+    return out
 
 
 def evaluate_methods(
@@ -131,12 +171,16 @@ def evaluate_methods(
     k: int = 10,
     batch: int | None = None,
     progress: bool = False,
+    sessions: np.ndarray | None = None,
+    ranks: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per scorer: ``method``, ``HR@k``, ``MRR@k``, ``coverage``, ``seconds``.
 
     ``seconds`` is the wall time spent scoring and ranking that method (for orientation
     only; it depends on the machine). ``progress=True`` prints a line after each method
-    (see :mod:`helpers.progress`).
+    (see :mod:`helpers.progress`). ``sessions``: the cases' sessions, for the session
+    scorers (see :func:`hit_rate_mrr`). ``ranks``: a dict to fill with each method's
+    per-case ranks (int64 (M,), 0 beyond K), for paired comparisons.
     """
     rows = []
     names: set[str] = set()
@@ -152,7 +196,10 @@ def evaluate_methods(
             raise bad_argument("scorers", "scorers with distinct names", Described(f"two named {name!r}"))
         names.add(name)
         t0 = time.perf_counter()
-        res = hit_rate_mrr(scorer, queries, answers, k=k, batch=batch)
+        res = hit_rate_mrr(scorer, queries, answers, k=k, batch=batch, sessions=sessions,
+                           per_case=ranks is not None)
+        if ranks is not None:
+            ranks[name] = res["ranks"]
         rows.append(
             {
                 "method": name,

@@ -47,7 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # folder is the user's, so the folder is never replaced.
 OWN_FILES = {
     "run": {MARKER, "run.json", "vocab.json", "target_vectors.npy", "context_vectors.npy",
-            "evaluation.csv", "evaluation.png"},
+            "slot_vectors.npy", "bias.npy", "evaluation.csv", "evaluation.png"},
     "evaluation": {MARKER, "evaluation.csv", "evaluation.png"},
     "dataset": {MARKER, "README", "yes_small", "yes_big", "yes_complete"},
 }

@@ -4,8 +4,10 @@ Layout of a run folder::
 
     run.json              settings, metrics, history, vocabulary fingerprint, versions
     vocab.json            the vocabulary (raw IDs, counts, display names)
-    target_vectors.npy    float32 (V+1, dim)
-    context_vectors.npy   float32 (V+1, dim), only for separate tables
+    target_vectors.npy    float32 (V+1, dim); a session run's query-slot input table
+    context_vectors.npy   float32 (V+1, dim), only for separate tables (a session run's output table)
+    slot_vectors.npy      float32 ((K-1) * (V+1), dim), a session run's input tables of slots 1..K-1
+    bias.npy              float32 (V+1, 1), a session run's learned bias
 
 The folder is written to a temporary sibling and swapped into place (see
 :mod:`helpers.outdir`), so a crash never leaves a half-written run that looks complete,
@@ -24,12 +26,14 @@ import numpy as np
 import helpers
 from helpers import outdir
 from helpers.errors import DataFormatError, RunMismatchError
+from helpers.sessions import SessionTables
 from helpers.vocab import MAX_NAME_CHARS, Vocab, vocab_schema
 
 
 @dataclass
 class Run:
-    """A loaded run. Vectors are float32 (V+1, dim); context_vectors may be None."""
+    """A loaded run. Vectors are float32 (V+1, dim); context_vectors may be None;
+    ``session``: a session run's :class:`helpers.sessions.SessionTables`, else None."""
 
     path: Path
     vocab: Vocab
@@ -38,6 +42,7 @@ class Run:
     settings: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
+    session: SessionTables | None = None
 
 
 def _jsonable(obj):
@@ -75,9 +80,19 @@ def save_run(
     metrics: dict | None = None,
     history: dict | None = None,
     overwrite: bool = False,
+    session: SessionTables | None = None,
 ) -> Path:
-    """Write a run folder (all or nothing, see :mod:`helpers.outdir`) and return its path."""
+    """Write a run folder (all or nothing, see :mod:`helpers.outdir`) and return its path.
+
+    ``session``: a session run's tables; its query-slot input table must be
+    ``target_vectors`` and its output table ``context_vectors``.
+    """
     out = Path(out_dir)
+    if session is not None and not (context_vectors is not None
+                                    and np.array_equal(session.inputs[0], target_vectors)
+                                    and np.array_equal(session.output, context_vectors)):
+        raise RunMismatchError("a session run saves its query-slot table as target_vectors and its output "
+                               "table as context_vectors")
     for name, vec in (("target_vectors", target_vectors), ("context_vectors", context_vectors)):
         if vec is None:
             continue
@@ -98,6 +113,11 @@ def save_run(
         np.save(tmp / "target_vectors.npy", np.asarray(target_vectors, dtype=np.float32), allow_pickle=False)
         if context_vectors is not None:
             np.save(tmp / "context_vectors.npy", np.asarray(context_vectors, dtype=np.float32), allow_pickle=False)
+        if session is not None and session.depth > 1:
+            slots = np.asarray(session.inputs[1:], dtype=np.float32)
+            np.save(tmp / "slot_vectors.npy", slots.reshape(-1, slots.shape[2]), allow_pickle=False)
+        if session is not None and session.bias is not None:
+            np.save(tmp / "bias.npy", np.asarray(session.bias, dtype=np.float32)[:, None], allow_pickle=False)
         (tmp / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
         (tmp / "run.json").write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
     return out
@@ -204,12 +224,40 @@ def load_run(run_dir: str | Path) -> Run:
         return arr.astype(np.float32, copy=False)
 
     target = _load("target_vectors.npy", dim)
+    context = _load("context_vectors.npy", target.shape[1])
     return Run(
         path=run_dir,
         vocab=vocab,
         target_vectors=target,
-        context_vectors=_load("context_vectors.npy", target.shape[1]),
+        context_vectors=context,
         settings=settings,
         metrics=meta.get("metrics", {}),
         history=meta.get("history", {}),
+        session=_load_session(run_dir, settings, vocab.size, target, context),
     )
+
+
+def _load_session(run_dir: Path, settings: dict, vocab_size: int, target: np.ndarray,
+                  context: np.ndarray | None) -> SessionTables | None:
+    """A session run's tables from its files (checked against ``settings``), else None."""
+    from helpers.validate import read_vectors
+
+    if settings.get("loop") != "session":
+        return None
+    depth = settings.get("window")
+    if not isinstance(depth, int) or context is None:
+        raise DataFormatError(f"{run_dir}/run.json: a session run needs settings.window and context_vectors.npy")
+    for name, needed in (("slot_vectors.npy", depth > 1), ("bias.npy", bool(settings.get("bias")))):
+        if needed and not (run_dir / name).is_file():
+            raise FileNotFoundError(f"run folder {run_dir} is incomplete: {name} is missing")
+    inputs = [target]
+    if depth > 1:
+        slots = read_vectors(run_dir / "slot_vectors.npy", (depth - 1) * (vocab_size + 1), target.shape[1])
+        inputs += list(slots.astype(np.float32).reshape(depth - 1, vocab_size + 1, -1))
+    bias = None
+    if settings.get("bias"):
+        bias = read_vectors(run_dir / "bias.npy", vocab_size + 1, 1)[:, 0].astype(np.float32)
+    for name, arr in (("slot_vectors.npy", inputs[1:]), ("bias.npy", [] if bias is None else [bias])):
+        if any(not np.isfinite(a[1:]).all() for a in arr):
+            raise RunMismatchError(f"{run_dir / name} has NaN or inf; expected finite values: retrain the run")
+    return SessionTables(np.stack(inputs), context, bias)

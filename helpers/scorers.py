@@ -5,9 +5,12 @@ Each :class:`ScorerEntry` has a key, a kind (``"embedding"``: ranks with trained
 ``"baseline"``: needs no training) and a ``build`` function that makes the scorer (or a
 list of scorers, for a family such as counts over several windows) from
 :class:`ScoringInputs`, or returns ``None`` when the inputs lack what it needs (a
-target·context score needs a separate context table). :func:`build_scorers` makes every
-applicable one, in registry order. Adding a baseline is one :func:`register` call here;
-every roster picks it up.
+target·context score needs a separate context table, the session model's scores its
+tables; the anchors of session-based recommendation are built only when asked for, with
+``anchors=True``, because the session kNNs need each case's session). :func:`build_scorers`
+makes every applicable one, in registry order; :func:`best_first` puts the best score a trained run
+supports first (:data:`BEST_FIRST`). Adding a baseline is one :func:`register` call
+here; every roster picks it up.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from helpers.baselines import CooccurrenceScorer, EmbeddingScorer, PopularityScorer, RandomScorer
+from helpers.baselines import CooccurrenceScorer, EmbeddingScorer, PopularityScorer, RandomScorer, cooccurrence_matrix
 from helpers.noise import next_song_tables
+from helpers.session_scorers import SR_WINDOW, SequenceKNNScorer, SessionKNNScorer, SessionScorer
 from helpers.validate import Described, bad_argument, check_choice
 
 KINDS = ("embedding", "baseline")
+#: The scores of a trained run, best first (bench/README.md): the one `songrec evaluate`
+#: ranks the run by is the first its inputs support.
+BEST_FIRST = ("session+prior", "session", "next-song", "dot", "cosine")
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,11 @@ class ScoringInputs:
     the training window (songs on each side); ``target_vectors`` / ``context_vectors``:
     float32 (V+1, d) tables or None; ``power``: the noise exponent of training (0 for
     uniform noise); ``label``: the name embedding scores carry (``"SGNS"``); ``seed``: for
-    the random baseline.
+    the random baseline; ``session``: a session model's tables
+    (:class:`helpers.sessions.SessionTables`) or None; ``loss``: the loss it was trained with
+    (``"sgns"``: its scores add the noise term back; ``"softmax"``: they do not);
+    ``anchors``: also build the anchors of session-based recommendation (sequential rules,
+    SKNN, V-SKNN, SEQ-KNN; evaluate them with the cases' sessions).
     """
 
     train_encoded: Sequence[np.ndarray]
@@ -46,6 +57,9 @@ class ScoringInputs:
     power: float = 0.0
     label: str = "SGNS"
     seed: int = 0
+    session: Any = None
+    loss: str = "sgns"
+    anchors: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,31 @@ def register(key: str, kind: str, description: str):
     return add
 
 
+def _sequential_rules(inputs: ScoringInputs):
+    return cooccurrence_matrix(inputs.train_encoded, inputs.vocab_size, window=SR_WINDOW, directed=True,
+                               inverse_gap=True)
+
+
+def _session_model(inputs: ScoringInputs, prior=None, name=""):
+    power = inputs.power if inputs.loss == "sgns" else 0.0
+    return SessionScorer(inputs.session, counts=inputs.counts, power=power, prior=prior,
+                         name=f"{inputs.label} (session){name}")
+
+
+@register("session+prior", "embedding", f"the session model's logit plus log(1 + sequential rules within "
+                                        f"{SR_WINDOW} songs): its P(next | last songs) times a count prior, the "
+                                        f"best next-song score songrec has (bench/README.md)")
+def _session_prior(inputs: ScoringInputs):
+    if inputs.session is None:
+        return None
+    return _session_model(inputs, _sequential_rules(inputs), f" + log(1 + SR w{SR_WINDOW})")
+
+
+@register("session", "embedding", "the session model's logit: its estimate of log P(next | the last songs)")
+def _session(inputs: ScoringInputs):
+    return None if inputs.session is None else _session_model(inputs)
+
+
 @register("cosine", "embedding", "cosine between target vectors: songs with similar neighbourhoods")
 def _cosine(inputs: ScoringInputs):
     if inputs.target_vectors is None:
@@ -94,10 +133,36 @@ def _dot(inputs: ScoringInputs):
 @register("next-song", "embedding", "target·context plus the noise term power * log count: the model's "
                                     "estimate of log P(next | query) (helpers.noise.next_song_tables)")
 def _next_song(inputs: ScoringInputs):
-    if inputs.target_vectors is None or inputs.context_vectors is None or inputs.power == 0:
-        return None  # with uniform noise this ranks exactly like the plain dot product
+    if inputs.target_vectors is None or inputs.context_vectors is None or inputs.power == 0 \
+            or inputs.session is not None:
+        # With uniform noise this ranks exactly like the plain dot product; a session
+        # model's own scorers handle its noise term (none for the softmax loss).
+        return None
     tables = next_song_tables(inputs.target_vectors, inputs.context_vectors, inputs.counts, inputs.power)
     return EmbeddingScorer(*tables, mode="dot", name=f"{inputs.label} next song (target·context + noise)")
+
+
+@register("seq-knn", "baseline", "SEQ-KNN: the songs after earlier plays of the query, each play weighted by "
+                                  "how much of the session preceded it too (helpers.session_scorers)")
+def _seq_knn(inputs: ScoringInputs):
+    return SequenceKNNScorer(inputs.train_encoded, inputs.vocab_size) if inputs.anchors else None
+
+
+@register("session-knn", "baseline", "SKNN and V-SKNN (Ludewig & Jannach 2018): songs of the past sessions most "
+                                     "like the last songs (V-SKNN weighs recent songs more)")
+def _session_knn(inputs: ScoringInputs):
+    if not inputs.anchors:
+        return None
+    return [SessionKNNScorer(inputs.train_encoded, inputs.vocab_size, recency=r) for r in (False, True)]
+
+
+@register("sr", "baseline", f"sequential rules (Ludewig & Jannach 2018): songs that followed the query within "
+                            f"{SR_WINDOW} songs, weight 1/gap")
+def _sr(inputs: ScoringInputs):
+    if not inputs.anchors:
+        return None
+    return CooccurrenceScorer(inputs.train_encoded, inputs.vocab_size, window=SR_WINDOW, directed=True,
+                              inverse_gap=True, name=f"sequential rules (window {SR_WINDOW})")
 
 
 @register("cooc-next", "baseline", "how often each song directly followed the query in training")
@@ -124,14 +189,11 @@ def _random(inputs: ScoringInputs):
     return RandomScorer(inputs.vocab_size, seed=inputs.seed, name="random")
 
 
-def build_scorers(inputs: ScoringInputs, kind: str | None = None, keys: Sequence[str] | None = None,
-                  options: dict[str, dict] | None = None) -> list:
-    """Every applicable registered scorer, in registry order.
+def build_keyed(inputs: ScoringInputs, kind: str | None = None, keys: Sequence[str] | None = None,
+                options: dict[str, dict] | None = None) -> list[tuple[str, Any]]:
+    """Every applicable registered scorer with its registry key, in registry order.
 
-    ``kind``: only ``"embedding"`` or only ``"baseline"`` scorers (None: both); ``keys``:
-    only these registry keys; ``options``: registry key -> keyword arguments of its build
-    (e.g. ``{"cooc-window": {"windows": (1, 2, 5, 10)}}``). Returns a list of scorers for
-    :func:`helpers.metrics.evaluate_methods`.
+    The arguments of :func:`build_scorers`. Returns a list of ``(key, scorer)``.
     """
     options = options or {}
     if kind is not None:
@@ -144,5 +206,27 @@ def build_scorers(inputs: ScoringInputs, kind: str | None = None, keys: Sequence
     for entry in SCORERS.values():
         if (kind is None or entry.kind == kind) and (keys is None or entry.key in keys):
             built = entry.build(inputs, **options.get(entry.key, {}))
-            out += [] if built is None else built if isinstance(built, list) else [built]
+            out += [(entry.key, b) for b in ([] if built is None else built if isinstance(built, list) else [built])]
     return out
+
+
+def build_scorers(inputs: ScoringInputs, kind: str | None = None, keys: Sequence[str] | None = None,
+                  options: dict[str, dict] | None = None) -> list:
+    """Every applicable registered scorer, in registry order.
+
+    ``kind``: only ``"embedding"`` or only ``"baseline"`` scorers (None: both); ``keys``:
+    only these registry keys; ``options``: registry key -> keyword arguments of its build
+    (e.g. ``{"cooc-window": {"windows": (1, 2, 5, 10)}}``). Returns a list of scorers for
+    :func:`helpers.metrics.evaluate_methods`.
+    """
+    return [scorer for _, scorer in build_keyed(inputs, kind, keys, options)]
+
+
+def best_first(keyed: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``keyed`` (from :func:`build_keyed`) with the best trained score moved to the front:
+    the first key of :data:`BEST_FIRST` present (nothing moves when none is)."""
+    for key in BEST_FIRST:
+        for i, (k, _) in enumerate(keyed):
+            if k == key:
+                return [keyed[i], *keyed[:i], *keyed[i + 1:]]
+    return list(keyed)

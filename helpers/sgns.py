@@ -8,7 +8,11 @@ its default and its check. Its ``loop`` field picks how the model is trained:
   the students write in notebook 04, and the original assignment's pipeline;
 * ``"fast"`` (:mod:`helpers.fast_loop`): positives are regenerated every epoch in NumPy,
   negatives drawn inside the TensorFlow graph and updates applied to the touched rows only;
-  what ``songrec train`` uses by default.
+  what ``songrec train`` uses by default;
+* ``"session"`` (:mod:`helpers.session_loop`): the next-song model. It reads the last
+  ``window`` songs of a playlist (one input table per slot) and predicts the song after
+  them, with a sampled softmax (or the SGNS loss) and an optional learned per-song bias;
+  the fast loop's machinery (in-graph negatives, lazy Adam, per-epoch examples).
 
 Settings fall in two kinds. *Common* ones (pairs, model size, optimisation) mean the same
 in every loop. *Loop-specific* ones default to "off" (no cap, no exclusion, no plateau
@@ -18,8 +22,9 @@ honours which, in one table.
 
 Defaults are the original assignment's sizes with every extra off. :data:`PRESETS` names
 complete settings: ``"assignment"`` (the original assignment: the defaults plus its
-per-playlist row cap and learning-rate plateau) and ``"fast"`` (the fast loop's settings,
-chosen on held-out playlists by ``bench/bench_quality.py``). The notebooks' profiles
+per-playlist row cap and learning-rate plateau), ``"fast"`` (the fast loop's settings,
+chosen on held-out playlists by ``bench/bench_quality.py``) and ``"next_song"`` (the
+session loop's settings, chosen by the issue-14 experiments, bench/experiments/RESULTS.md). The notebooks' profiles
 (:mod:`helpers.course`) and the CLI start from these.
 
 Adding a training variant: write a module with ``run(...)`` (the contract of
@@ -52,6 +57,7 @@ from helpers.validate import (
 # NumPy's legacy seeding, which Keras uses, takes seeds up to this.
 SEED_MAX = 2**32 - 1
 OPTIMIZERS = ("lazy_adam", "sgd", "adam")
+LOSSES = ("sgns", "softmax")
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,12 @@ LOOPS: dict[str, Loop] = {
                  "positives regenerated per epoch, negatives drawn in the graph, updates on touched rows "
                  "only (about 20x the pair updates per second of the keras loop)",
                  frozenset({"dynamic_window", "subsample", "negative_group", "optimizer", "lr_decay",
-                            "steps_per_execution", "jit_compile"})),
+                            "steps_per_execution", "jit_compile", "auto_schedule"})),
+    "session": Loop("helpers.session_loop",
+                    "the next-song model: the last `window` songs (one input table per slot) -> the next "
+                    "song, sampled softmax or SGNS loss, optional learned bias; the fast loop's machinery",
+                    frozenset({"negative_group", "optimizer", "lr_decay", "steps_per_execution", "auto_schedule",
+                               "loss", "bias", "slot_dropout"})),
 }
 
 
@@ -101,7 +112,8 @@ class SGNSConfig:
     loop: str = _setting("keras", lambda n, v: check_choice(n, v, tuple(LOOPS)),
                          "training loop: a key of LOOPS", common=True)
     # -- pairs
-    window: int = _setting(10, _int(1), "songs on each side of the target", common=True)
+    window: int = _setting(10, _int(1), "songs on each side of the target (session loop: songs read before the "
+                                        "next song, the query included)", common=True)
     negatives: int = _setting(5, _int(0), "noise contexts per positive pair (the fast loop needs >= 1)",
                               common=True)
     noise: str = _setting(DEFAULT_NOISE, lambda n, v: check_choice(n, v, NOISE_KINDS),
@@ -147,6 +159,17 @@ class SGNSConfig:
     lr_decay: bool = _setting(False, check_bool, "linear decay of the learning rate to 1e-4 of the start")
     steps_per_execution: int = _setting(1, _int(1), "train steps per Python call")
     jit_compile: bool = _setting(False, check_bool, "XLA for the train step (not with lazy_adam)")
+    auto_schedule: bool = _setting(False, check_bool, "size the batch to the data (about 100 steps per epoch, "
+                                                      "at least 64 rows) and, when that shrinks it, train the fast "
+                                                      "loop at least 20 epochs; see helpers.fast_loop.fitted")
+    # -- session loop
+    loss: str = _setting("sgns", lambda n, v: check_choice(n, v, LOSSES),
+                         "'sgns' (binary loss against the noise songs) or 'softmax' (sampled softmax over the "
+                         "next song and the noise songs, log Q corrected); see helpers.session_model")
+    bias: bool = _setting(False, check_bool, "a learned per-song bias in the logit")
+    slot_dropout: float = _setting(0.0, lambda n, v: check_real(n, v, 0, 1, high_open=True),
+                                   "probability of dropping each song before the query from an example, "
+                                   "drawn afresh every epoch")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -160,8 +183,14 @@ class SGNSConfig:
                 others = [name for name, loop in LOOPS.items() if f.name in loop.honours]
                 raise bad_argument(f"SGNSConfig.{f.name}", f"{f.default!r} with loop={self.loop!r} (a setting "
                                                            f"of the {' and '.join(others)} loop only)", value)
-        if self.loop == "fast" and self.negatives < 1:
-            raise bad_argument("SGNSConfig.negatives", "an int >= 1 with loop='fast'", self.negatives)
+        if self.loop in ("fast", "session") and self.negatives < 1:
+            raise bad_argument("SGNSConfig.negatives", f"an int >= 1 with loop={self.loop!r}", self.negatives)
+        if self.loop == "session" and self.shared:
+            raise bad_argument("SGNSConfig.shared", "False with loop='session' (input and output tables differ)",
+                               self.shared)
+        if self.loop == "session" and self.optimizer == "adam":
+            raise bad_argument("SGNSConfig.optimizer", "'lazy_adam' or 'sgd' with loop='session' (hand-written "
+                                                       "gradients)", self.optimizer)
         if self.jit_compile and self.optimizer == "lazy_adam":
             # tf.unique (merging duplicate rows) has a data-dependent shape XLA cannot compile.
             raise bad_argument("SGNSConfig.jit_compile", "False with optimizer='lazy_adam'", self.jit_compile)
@@ -205,9 +234,22 @@ PRESETS: dict[str, SGNSConfig] = {
     # uniform noise at this vocabulary size (helpers.noise.next_song_tables adds the noise
     # term back when ranking). Larger dims (128, 256), more negatives (25), more epochs (8,
     # 20), shrinking windows of 3..10 and other learning rates scored the same or lower.
+    #
+    # auto_schedule only changes small corpora (fewer than ~820,000 positives per epoch):
+    # the synthetic demo and the first 200 playlists get ~100 steps per epoch and 20 epochs.
     "fast": SGNSConfig(loop="fast", window=2, noise="unigram", dim=64, shared=False, learning_rate=0.01,
                        batch_size=8192, epochs=5, negative_group=8, optimizer="lazy_adam", lr_decay=True,
-                       steps_per_execution=32),
+                       steps_per_execution=32, auto_schedule=True),
+    # The next-song model (issue 14; bench/experiments/RESULTS.md lists every variant tried):
+    # the last 5 songs, sampled softmax against 1024 noise songs shared by groups of 1024
+    # examples (log Q corrected), a learned bias, dim 64, lazy Adam 0.01 with linear decay,
+    # 5 epochs of batches of 8,192. More epochs, dimensions or songs overfit on the full data.
+    # On a small corpus auto_schedule shrinks the batch (about 100 steps per epoch) and keeps
+    # the 5 epochs.
+    "next_song": SGNSConfig(loop="session", window=5, negatives=1024, noise="unigram", dim=64, shared=False,
+                            learning_rate=0.01, batch_size=8192, epochs=5, negative_group=1024,
+                            optimizer="lazy_adam", lr_decay=True, steps_per_execution=8, loss="softmax",
+                            bias=True, auto_schedule=True),
 }
 
 
@@ -220,11 +262,15 @@ class TrainResult:
     loop adds ``"accuracy"``/``"val_accuracy"``). ``target_vectors``: float32 (V+1, dim),
     the shared table or the target table, row 0 = padding. ``context_vectors``: the
     context table of the same shape, or ``None`` when the table is shared. ``model``: the
-    trained Keras model. ``n_pairs``: pair updates (real + noise) per epoch.
+    trained model. ``n_pairs``: pair updates (real + noise) per epoch.
     ``seconds``: wall time of training (validation included). ``pairs_per_second``:
     ``n_pairs * epochs_run / seconds``. ``epochs_run``: epochs actually run (early
-    stopping may cut them). ``pairs_seconds``: time spent making pairs. ``config``: the
-    settings.
+    stopping may cut them; ``auto_schedule`` may add some). ``pairs_seconds``: time spent
+    making pairs. ``config``: the settings. ``schedule``: the batch size, noise group and
+    epochs the fast and session loops trained with (``auto_schedule`` may change them;
+    empty for the keras loop). ``session``: the session loop's tables
+    (:class:`helpers.sessions.SessionTables`), else None; then ``target_vectors`` is its
+    query-slot input table and ``context_vectors`` its output table.
     """
 
     history: dict[str, list[float]]
@@ -237,6 +283,8 @@ class TrainResult:
     epochs_run: int
     pairs_seconds: float
     config: SGNSConfig
+    schedule: dict[str, int] = field(default_factory=dict)
+    session: Any = field(default=None, repr=False)
 
 
 def _playlists(name: str, encoded, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -258,7 +306,8 @@ def train(train_encoded: Sequence[np.ndarray], vocab_size: int, config: SGNSConf
     ``1..vocab_size``, one per playlist (e.g. from :func:`helpers.splits.split_playlists`).
     Unigram noise and subsampling use the song counts of the *training* playlists.
     ``progress``: print one line per epoch with the time left (:mod:`helpers.progress`).
-    ``callbacks``: extra Keras callbacks (keras loop only). Every random draw comes from
+    ``callbacks``: extra Keras callbacks (keras loop), or callables ``f(epoch, model)``
+    called after each epoch, outside the timed part (fast and session loops). Every random draw comes from
     ``config.seed``: on CPU, two runs with the same arguments give bit-identical vectors.
     Raises ValueError for a bad argument (naming it) or a setting the loop cannot honour.
     """
@@ -268,9 +317,9 @@ def train(train_encoded: Sequence[np.ndarray], vocab_size: int, config: SGNSConf
     vocab_size = check_vocab_size(vocab_size)
     train_data = _playlists("train_encoded", train_encoded, vocab_size)
     val_data = None if val_encoded is None else _playlists("val_encoded", val_encoded, vocab_size)
-    if callbacks and config.loop != "keras":
-        raise bad_argument("callbacks", f"empty with loop={config.loop!r} (Keras callbacks need the keras loop)",
-                           Described(f"{len(callbacks)} callback(s)"))
+    if config.loop != "keras" and not all(callable(c) for c in callbacks):
+        raise bad_argument("callbacks", f"callables f(epoch, model) with loop={config.loop!r} (Keras callbacks "
+                                        f"need the keras loop)", Described(f"{len(callbacks)} callback(s)"))
     loop = importlib.import_module(LOOPS[config.loop].module)
     out = loop.run(train_data, val_data, vocab_size, config, progress=progress, callbacks=tuple(callbacks))
     return TrainResult(**out, config=config)

@@ -8,8 +8,10 @@ arrays, names); a fraction that would leave either side empty is an error (rathe
 silently moving one playlist across).
 
 :func:`heldout_pairs` turns held-out playlists into ``(query, answer)`` cases: consecutive
-songs ``(a, b)`` of one playlist. :func:`split_and_encode` does the whole preparation for
-an evaluation: split, training vocabulary, encoded training side, cases.
+songs ``(a, b)`` of one playlist; :func:`heldout_cases` gives the same cases with the
+songs played before each query (its session, :mod:`helpers.sessions`), for the methods that
+read them. :func:`split_and_encode` does the whole preparation for an evaluation: split,
+training vocabulary, encoded training side, cases with their sessions.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from helpers.sessions import SESSION_DEPTH, preceding_songs
 from helpers.validate import Described, bad_argument, check_int, check_real
 from helpers.vocab import build_vocab
+from helpers.windows import Windows
 
 __all__ = [
     "split_playlists",
     "heldout_pairs",
+    "heldout_cases",
     "sample_pairs",
+    "sample_index",
     "EvalSplit",
     "split_and_encode",
     "SKIP_REASONS",
@@ -76,6 +82,18 @@ def heldout_pairs(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Next-song cases ``(query, answer)`` from held-out playlists.
 
+    The cases of :func:`heldout_cases` without their sessions: ``(queries, answers,
+    skipped)``.
+    """
+    queries, answers, _, skipped = heldout_cases(test_playlists_raw, raw_to_idx, depth=1)
+    return queries, answers, skipped
+
+
+def heldout_cases(
+    test_playlists_raw: Sequence[np.ndarray], raw_to_idx: Mapping[int, int], depth: int = SESSION_DEPTH
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """Next-song cases ``(query, answer)`` from held-out playlists, with their sessions.
+
     Every consecutive pair ``(a, b)`` of raw song IDs inside one playlist is a candidate
     (pairs never straddle two playlists; playlists shorter than 2 give none).  A pair is
     skipped, and counted under the first reason that applies, when
@@ -85,10 +103,15 @@ def heldout_pairs(
     * ``"repeat"``: ``a == b`` (the query itself is never ranked).
 
     ``test_playlists_raw``: list of int arrays (L,) of raw song IDs; ``raw_to_idx``:
-    mapping raw ID -> index ``1..V`` of the *training* vocabulary.
-    Returns ``(queries, answers, skipped)``: int32 (M,) song indices in playlist order, and
-    a dict with every key of :data:`SKIP_REASONS` (counts, possibly 0).
+    mapping raw ID -> index ``1..V`` of the *training* vocabulary; ``depth``: songs of
+    each session. Returns ``(queries, answers, sessions, skipped)``: int32 (M,) song
+    indices in playlist order; int32 (M, depth), the query and the songs before it in its
+    playlist (:func:`helpers.sessions.preceding_songs`: column 0 = the query, column ``j``
+    the song ``j`` places earlier, 0 before the playlist's start or for a song unknown to
+    the training vocabulary); and a dict with every key of :data:`SKIP_REASONS` (counts,
+    possibly 0).
     """
+    depth = check_int("depth", depth, 1)
     keys, vals = _lookup_table(raw_to_idx)
     arrays = [np.asarray(p) for p in test_playlists_raw]
     for i, p in enumerate(arrays):
@@ -97,12 +120,10 @@ def heldout_pairs(
                                Described(f"dtype {p.dtype} shape {p.shape}"))
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     empty = np.zeros(0, dtype=np.int32)
-    if not arrays:
-        return empty, empty.copy(), skipped
+    if sum(p.size for p in arrays) < 2:
+        return empty, empty.copy(), np.zeros((0, depth), dtype=np.int32), skipped
     flat = np.concatenate([p.astype(np.int64, copy=False) for p in arrays])
     owner = np.repeat(np.arange(len(arrays)), [p.size for p in arrays])
-    if flat.size < 2:
-        return empty, empty.copy(), skipped
 
     if keys.size:
         pos = np.minimum(np.searchsorted(keys, flat), keys.size - 1)
@@ -124,7 +145,8 @@ def heldout_pairs(
     skipped["repeat"] = int(repeat.sum())
     queries = idx[:-1][keep].astype(np.int32)
     answers = idx[1:][keep].astype(np.int32)
-    return queries, answers, skipped
+    sessions = preceding_songs(idx, Windows([p.size for p in arrays]), np.flatnonzero(keep), depth)
+    return queries, answers, sessions, skipped
 
 
 def sample_pairs(
@@ -141,11 +163,20 @@ def sample_pairs(
     if q.ndim != 1 or a.shape != q.shape:
         raise bad_argument("answers", f"a 1-D array of the queries' length {q.shape}",
                            Described(f"shapes {q.shape} and {a.shape}"))
-    n = check_int("n", n, 1)
-    if n >= q.size:
-        return q.copy(), a.copy()
-    keep = np.sort(np.random.default_rng(seed).choice(q.size, size=int(n), replace=False))
+    keep = sample_index(q.size, n, seed)
     return q[keep], a[keep]
+
+
+def sample_index(m: int, n: int, seed: int = 0) -> np.ndarray:
+    """Which of ``m`` cases :func:`sample_pairs` keeps: int64 (min(n, m),), ascending.
+
+    ``n``: int >= 1; ``seed``: for ``numpy.random.default_rng``. Index the cases' sessions
+    with it to keep them with their cases.
+    """
+    n = check_int("n", n, 1)
+    if n >= m:
+        return np.arange(m)
+    return np.sort(np.random.default_rng(seed).choice(m, size=int(n), replace=False))
 
 
 @dataclass(frozen=True)
@@ -153,8 +184,9 @@ class EvalSplit:
     """A playlist split ready for evaluation.
 
     ``vocab`` is built on ``train_raw`` only; ``train_encoded`` are int32 index arrays;
-    ``queries``/``answers`` int32 (M,) come from ``test_raw`` (see :func:`heldout_pairs`),
-    ``skipped`` counts the held-out pairs left out, per reason.
+    ``queries``/``answers`` int32 (M,) come from ``test_raw`` (see :func:`heldout_cases`),
+    ``skipped`` counts the held-out pairs left out, per reason, ``sessions`` int32
+    (M, SESSION_DEPTH) holds each query and the songs before it.
     """
 
     train_raw: list
@@ -164,6 +196,7 @@ class EvalSplit:
     queries: np.ndarray
     answers: np.ndarray
     skipped: dict[str, int] = field(default_factory=dict)
+    sessions: np.ndarray | None = None
 
 
 def split_and_encode(dataset_or_playlists: Any, test_fraction: float, seed: int) -> EvalSplit:
@@ -180,6 +213,6 @@ def split_and_encode(dataset_or_playlists: Any, test_fraction: float, seed: int)
     vocab = build_vocab(train_raw, songs) if songs is not None else build_vocab(train_raw)
     counts = np.asarray(vocab.counts)
     known = {raw: i for raw, i in vocab.raw_to_idx().items() if counts[i] > 0}
-    queries, answers, skipped = heldout_pairs(test_raw, known)
+    queries, answers, sessions, skipped = heldout_cases(test_raw, known)
     train_encoded = vocab.encode(train_raw)
-    return EvalSplit(train_raw, test_raw, vocab, train_encoded, queries, answers, skipped)
+    return EvalSplit(train_raw, test_raw, vocab, train_encoded, queries, answers, skipped, sessions)

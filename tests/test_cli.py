@@ -122,6 +122,57 @@ def test_evaluate_writes_table_csv_and_chart(synth_run, tmp_path, capsys):
     assert (tmp_path / "evaluation.png").stat().st_size > 1000
 
 
+def test_synthetic_demo_learns_genres_with_spread_cosines_and_beats_random_by_far(tmp_path, capsys):
+    # The default settings on the synthetic corpus (what `make run` offline and `songrec
+    # demo` train): the batch rule gives ~100 steps per epoch, so the tables learn.
+    import numpy as np
+    import pandas as pd
+
+    from helpers.recommend import top_n
+    from helpers.runs import load_run
+    from helpers.synthetic import make_synthetic
+
+    out = tmp_path / "demo"
+    assert main(["train", "--synthetic", "--out", str(out)]) == 0
+    run = load_run(out)
+    assert run.metrics["schedule"]["epochs"] >= 20 and run.metrics["schedule"]["batch_size"] < 8192
+    genre_of_raw = make_synthetic(seed=42).songs["genre"].to_numpy()
+    genre = np.concatenate([[-1], genre_of_raw[np.asarray(run.vocab.raw_ids)]])
+    shares, spreads, tops = [], [], []
+    for q in range(1, run.vocab.size + 1):
+        idx, cos = top_n(run.target_vectors, q, 10)
+        shares.append(np.mean(genre[idx] == genre[q]))
+        spreads.append(cos[0] - cos[-1])
+        tops.append(cos[0])
+    assert np.mean(shares) > 0.8  # chance: about 1 in 4 genres
+    assert np.median(spreads) > 0.03 and max(tops) < 0.95  # not every cosine near 1
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(out), "--out", str(tmp_path / "eval")]) == 0
+    assert "ranked by its best score: SGNS next song" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "eval" / "evaluation.csv")
+    assert table["method"].iloc[0] == "SGNS next song (target·context + noise)"
+    rnd = table.loc[table.method == "random", "HR@10"].item()
+    assert table["HR@10"].iloc[0] > 5 * rnd
+    assert table.loc[table.method == "SGNS target·context", "HR@10"].item() > 5 * rnd
+
+
+def test_session_loop_trains_saves_and_evaluates_a_session_run(tmp_path, capsys):
+    out = tmp_path / "session"
+    assert main(["train", "--synthetic", "--loop", "session", "--out", str(out), "--epochs", "1",
+                 "--dim", "8", "--window", "3", "--negatives", "32"]) == 0
+    from helpers.runs import load_run
+
+    run = load_run(out)
+    assert run.session is not None and run.session.depth == 3 and run.session.bias is not None
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(out), "--out", str(tmp_path / "eval")]) == 0
+    text = capsys.readouterr().out
+    assert "ranked by its best score: next-song model (session) + log(1 + SR w5)" in text
+    for method in ("next-song model cosine", "next-song model target·context", "sequential rules (window 5)",
+                   "SKNN", "V-SKNN", "SEQ-KNN"):
+        assert method in text
+
+
 def test_keras_loop_uses_the_original_assignments_settings_unless_overridden(tmp_path, capsys):
     out = tmp_path / "assign"
     assert main(["train", "--synthetic", "--loop", "keras", "--out", str(out), "--epochs", "1"]) == 0
