@@ -111,7 +111,7 @@ def pack_feedback(course_root: Path, lms: str, grades: ClassGrades, roster: dict
     return without
 
 
-def run_lms_export(course_root: Path, lms: str, target: Path, *, roster_path: Path | None = None,
+def run_lms_export(course_root: Path, lms: str, target: Path | None, *, roster_path: Path | None = None,
                    assignment_id: str = "", feedback: Path | None = None, out: TextIO | None = None) -> ClassGrades:
     """Write the grade import CSV of ``lms`` to ``target`` and, given ``feedback``, the feedback zip.
 
@@ -120,6 +120,8 @@ def run_lms_export(course_root: Path, lms: str, target: Path, *, roster_path: Pa
     out = out or sys.stdout
     if lms not in FORMATS:
         raise ValueError(f"unknown export format {lms!r}; expected one of {', '.join(FORMATS)}")
+    if target is None:
+        raise ValueError(f"export --to {lms} needs --out FILE, the CSV to write")
     grades = read_grades(course_root)
     roster = roster_for(course_root, lms, grades, roster_path) if lms != "csv" else {}
     buf = io.StringIO()
