@@ -145,7 +145,7 @@ def run_collect(course_root: Path, lms: str, download: Path, *, roster_path: Pat
     for f in latest.values():
         check_notebook(files[f.path], f.notebook, known[f.notebook], f.path)
     roster = read_roster(roster_path)
-    first_use = not roster.entries
+    first_use = not any(kind == lms for kind, _ in roster.entries)
     names = {f.lms_id: f.name for f in latest.values()}
     unknown = sorted(i for i in names if (lms, i) not in roster.entries)
     if unknown and not first_use:

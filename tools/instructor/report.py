@@ -44,14 +44,14 @@ def box_plot(scores: dict[str, tuple[float, list[float]]], title: str) -> str:
     items = [(k, [s / m if m else 0.0 for s in v]) for k, (m, v) in scores.items() if v]
     if not items:
         return "<p>nothing graded yet</p>"
-    fig = Figure(figsize=(8, 0.4 * len(items) + 1.2))
+    fig = Figure(figsize=(max(4.0, 0.8 * len(items) + 2), 4))
     ax = fig.add_subplot()
-    ax.boxplot([v for _, v in items], vert=False, widths=0.5)
-    for row, (_, values) in enumerate(items, start=1):
-        ax.plot(values, [row] * len(values), "o", alpha=0.5, color="tab:blue")
-    ax.set_yticks(range(1, len(items) + 1), [k for k, _ in items])
-    ax.set_xlim(-0.05, 1.05)
-    ax.set_xlabel("fraction of the points")
+    ax.boxplot([v for _, v in items], widths=0.5)
+    for col, (_, values) in enumerate(items, start=1):
+        ax.plot([col] * len(values), values, "o", alpha=0.5, color="tab:blue")
+    ax.set_xticks(range(1, len(items) + 1), [k for k, _ in items], rotation=30, ha="right")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel("fraction of the points")
     ax.set_title(title)
     return png(fig)
 
