@@ -113,15 +113,14 @@ def term(course):
         logs[lms] = out.getvalue()
     out = io.StringIO()
     grading.run_autograde(root, env=course["env"], out=out, jobs=1, sandbox="none", timeout=600)
-    con = sqlite3.connect(root / "gradebook.db")
-    with con:
-        con.execute("UPDATE grade SET manual_score=? WHERE name='02_q1' AND notebook_id IN (SELECT sn.id FROM "
-                    "submitted_notebook sn JOIN submitted_assignment sa ON sn.assignment_id=sa.id "
-                    "WHERE sa.student_id='smithjane')", (MANUAL_Q1,))
-        con.execute("UPDATE submitted_notebook SET late_submission_penalty=? WHERE id IN (SELECT sn.id FROM "
-                    "submitted_notebook sn JOIN submitted_assignment sa ON sn.assignment_id=sa.id JOIN notebook n "
-                    "ON sn.notebook_id=n.id WHERE sa.student_id='doejohn' AND n.name='01_toy')", (PENALTY,))
-    con.close()
+    # What a grader does in the formgrader, through the same API: a manual score, and a
+    # late penalty as nbgrader's LateSubmissionPlugin records it.
+    from nbgrader.api import Gradebook
+
+    with Gradebook("sqlite:///" + str(root / "gradebook.db")) as gb:
+        gb.find_grade("02_q1", "02_questions", toy.ASSIGNMENT, "smithjane").manual_score = MANUAL_Q1
+        gb.find_submission_notebook("01_toy", toy.ASSIGNMENT, "doejohn").late_submission_penalty = PENALTY
+        gb.db.commit()
     return {"logs": logs, "grading": out.getvalue()}
 
 
