@@ -66,14 +66,22 @@ def lms_rows(grades: ClassGrades, lms: str, roster: dict[str, RosterEntry], assi
     return rows
 
 
-def roster_for(course_root: Path, lms: str, grades: ClassGrades, roster_path: Path | None) -> dict[str, RosterEntry]:
-    """student id -> roster row for ``lms``; raises ValueError for a graded student it lacks."""
+def roster_for(course_root: Path, lms: str, grades: ClassGrades, roster_path: Path | None,
+               out: TextIO) -> dict[str, RosterEntry]:
+    """student id -> roster row for ``lms``; the graded students it lacks are left out of
+    ``grades`` and named in a warning on ``out``.
+
+    Raises ValueError when it has none of the graded students.
+    """
     path = Path(roster_path) if roster_path else course_paths(course_root).root / ROSTER_FILE
     by_student = read_roster(path).by_student(lms)
     lacking = [g.student for g in grades.students if g.student not in by_student]
+    advice = f"add a line '{lms},<{lms} id>,<name>,<student id>,' for each (written by `{TOOL_COMMAND} collect`)"
+    if len(lacking) == len(grades.students):
+        raise ValueError(f"{path} has no {lms} account for any graded student ({', '.join(lacking)}); {advice}")
     if lacking:
-        raise ValueError(f"{path} has no {lms} account for graded student(s) {', '.join(lacking)}; add a line "
-                         f"'{lms},<{lms} id>,<name>,<student id>,' for each (written by `{TOOL_COMMAND} collect`)")
+        print(f"warning: NOT exported, {path} has no {lms} account for: {', '.join(lacking)}; {advice}", file=out)
+        grades.students = [g for g in grades.students if g.student in by_student]
     return by_student
 
 
@@ -123,7 +131,7 @@ def run_lms_export(course_root: Path, lms: str, target: Path | None, *, roster_p
     if target is None:
         raise ValueError(f"export --to {lms} needs --out FILE, the CSV to write")
     grades = read_grades(course_root)
-    roster = roster_for(course_root, lms, grades, roster_path) if lms != "csv" else {}
+    roster = roster_for(course_root, lms, grades, roster_path, out) if lms != "csv" else {}
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(lms_rows(grades, lms, roster, assignment_id))
     Path(target).write_text(buf.getvalue(), encoding="utf-8")

@@ -64,14 +64,13 @@ def read_gradebook(course_root: Path, data: ClassData) -> None:
         data.max_total = float(assignment.max_score)
         for nb in assignment.notebooks:
             data.notebook_scores[nb.name] = (float(nb.max_score), [])
-            for cell in nb.grade_cells:
-                data.cell_scores[f"{nb.name}/{cell.name}"] = (float(cell.max_score), [])
         for sub in sorted(assignment.submissions, key=lambda s: s.student_id):
             data.totals[sub.student_id] = float(sub.score)
             for nb in sub.notebooks:
                 data.notebook_scores[nb.name][1].append(float(nb.score))
                 for grade in nb.grades:
-                    data.cell_scores[f"{nb.name}/{grade.name}"][1].append(float(grade.score))
+                    key = f"{nb.name}/{grade.name}"
+                    data.cell_scores.setdefault(key, (float(grade.max_score), []))[1].append(float(grade.score))
                 if nb.needs_manual_grade:
                     data.pending.setdefault(sub.student_id, []).append(nb.name)
 
