@@ -293,11 +293,29 @@ def test_feedback_is_packed_per_student_the_lms_way(course, term, tmp_path):
     assert {n.split("/")[0] for n in zipfile.ZipFile(target).namelist()} == {"smithjane_1001", "doejohn_1003"}
 
 
-def test_export_refuses_a_student_the_roster_lacks(course, term, tmp_path):
+def test_export_leaves_out_and_names_students_the_roster_lacks(course, term, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("lms,lms_id,name,student_id,email\ncanvas,1001,Jane Smith,smithjane,\n")
-    with pytest.raises(ValueError, match="no canvas account for graded student.*doejohn"):
+    out = io.StringIO()
+    run_lms_export(course["root"], "canvas", tmp_path / "c.csv", roster_path=roster, out=out)
+    assert [r[1] for r in read_csv(tmp_path / "c.csv")[2:]] == ["1001"]
+    assert "NOT exported" in out.getvalue() and "doejohn" in out.getvalue()
+    roster.write_text("lms,lms_id,name,student_id,email\n")
+    with pytest.raises(ValueError, match="no canvas account for any graded student"):
         run_lms_export(course["root"], "canvas", tmp_path / "c.csv", roster_path=roster, out=io.StringIO())
+
+
+def test_command_line_collect_export_report(course, term, tmp_path):
+    from tools.instructor.cli import main
+
+    root = str(course["root"])
+    assert main(["export", "--root", root, "--to", "blackboard", "--out", str(tmp_path / "b.csv")]) == 0
+    assert read_csv(tmp_path / "b.csv")[1][2] == "jdoe42"
+    assert main(["report", "--root", root, "--out", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    bad = make_zip(tmp_path / "bad.zip", {"../x_1_2_01_toy.ipynb": b"{}"})
+    assert main(["collect", "--root", root, "--from", "canvas", str(bad)]) == 2
+    assert main(["export", "--root", root, "--to", "canvas"]) == 2
 
 
 # --------------------------------------------------------------------------- report
