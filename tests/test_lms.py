@@ -334,3 +334,20 @@ def test_class_report_lists_failures_flags_and_pending_escaped(course, term, tmp
     assert "doejohn" in pending and "02_questions" in pending
     state = json.loads((course["root"] / "autograde-state.json").read_text())
     assert set(state["students"]) == set(EXPECTED_AUTO)
+
+
+# ----------------------------------------------- a plain folder (runs last: it adds a student)
+
+
+def test_folder_download_in_either_layout(course):
+    tree = course["tmp"] / "folder_download"
+    (tree / "zoe" / "song2vec").mkdir(parents=True)
+    (tree / "zoe" / "song2vec" / "01_toy.ipynb").write_bytes(course["solved"])
+    (tree / "zoe" / "02_questions (1).ipynb").write_bytes(course["q"])  # a browser's copy suffix
+    out = io.StringIO()
+    run_collect(course["root"], "folder", tree, out=out)
+    folder = course["root"] / "submitted" / "zoe" / "song2vec"
+    assert sorted(p.name for p in folder.iterdir()) == ["01_toy.ipynb", "02_questions.ipynb"]
+    assert (folder / "01_toy.ipynb").read_bytes() == course["solved"]
+    assert read_roster(course["root"] / ROSTER_FILE).entries[("folder", "zoe")].student_id == "zoe"
+    assert "collected 1 student(s)" in out.getvalue()
