@@ -14,10 +14,14 @@ One module per concern, in the order a course goes through them:
 ``publish``        the release committed to the branch the Colab badges open
 ``scores``         gradebook scores, the score table and grades.csv
 ``grading``        autograde and feedback
+``collect``        an LMS download into submitted/: ``collect_files`` (the download, names
+                   checked), ``collect_names`` (each LMS's naming), ``collect_roster``
+``export_lms``     each LMS's grade import CSV, the feedback zip; ``export_grades`` the points
+``report``         the class report page; ``report_data`` what it shows
 ``tasks``          the task -> reference helper -> test cells table of docs/GRADING.md
 ``docs``           the generated tables of docs/GRADING.md, rewritten in place
 ``preprocessors``  nbgrader preprocessors installed by nbgrader_config.py
-``cli``            the command line
+``cli``            the command line (``cli_lms``: the options of collect, export --to, report)
 
 Every step is a function taking ``course_root`` (the folder holding
 ``nbgrader_config.py``), so tests can drive a throw-away course. This package imports

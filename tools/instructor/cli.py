@@ -13,12 +13,16 @@ from pathlib import Path
 
 from helpers.course import PROFILES
 from tools.instructor.checks import run_check
+from tools.instructor.cli_lms import add_lms_options
+from tools.instructor.collect import run_collect
 from tools.instructor.docs import run_docs
 from tools.instructor.errors import CourseToolError
+from tools.instructor.export_lms import run_lms_export
 from tools.instructor.grading import run_autograde, run_feedback
 from tools.instructor.paths import REPO_ROOT
 from tools.instructor.publish import publish_release
 from tools.instructor.release import run_release
+from tools.instructor.report import run_report
 from tools.instructor.scores import run_export
 from tools.instructor.settings import DASK_SCHEDULER_VAR, GRADING_PROFILE, SANDBOX_MODES, SANDBOX_VAR, TOOL_COMMAND
 
@@ -30,7 +34,9 @@ COMMANDS = {
     "publish": ("commit the release to the branch the Colab badges open", False),
     "autograde": ("autograde every submitted/<student>/song2vec/, write grades.csv", True),
     "feedback": ("HTML feedback under feedback/", True),
-    "export": ("grades.csv from the gradebook (after manual grading)", False),
+    "export": ("grades.csv from the gradebook (after manual grading); --to an LMS's import CSV", False),
+    "collect": ("an LMS assignment download (zip or folder) into submitted/", False),
+    "report": ("the class report, one HTML page", False),
     "docs": ("rewrite the generated tables of docs/GRADING.md", False),
 }
 
@@ -63,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
                             "with your permissions")
     grade.add_argument("--quiet", action="store_true", help="no progress lines, only the score table")
     grade.add_argument("--verbose", action="store_true", help="print each student's nbgrader log")
+    add_lms_options(sub.choices["collect"], sub.choices["export"], sub.choices["report"])
     sub.choices["docs"].add_argument("--check", action="store_true",
                                      help="only compare; fail when the file is out of date")
     return top
@@ -83,8 +90,16 @@ def run(args: argparse.Namespace) -> None:
                       profile=args.profile, quiet=args.quiet)
     elif args.command == "feedback":
         run_feedback(args.root, env=env)
+    elif args.command == "export" and args.to:
+        run_lms_export(args.root, args.to, args.out, roster_path=args.roster, assignment_id=args.assignment_id,
+                       feedback=args.feedback)
     elif args.command == "export":
         run_export(args.root)
+    elif args.command == "collect":
+        run_collect(args.root, args.source, args.download, roster_path=args.roster, replace=args.replace,
+                    allow_missing=args.allow_missing)
+    elif args.command == "report":
+        run_report(args.root, args.out)
     else:
         run_docs(args.root, check=args.check)
 
