@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,6 +60,25 @@ def choose_profile(environ=os.environ) -> tuple[str, str | None]:
     return "default", None
 
 
+def local_kernel_manager(socket_dir: str):
+    """A kernel manager class whose kernels talk over Unix sockets in ``socket_dir``.
+
+    Over TCP, ipykernel warns on the terminal that the kernel's traffic is unencrypted; a
+    newcomer running `make run` reads that as a security problem. The kernels here are
+    local children of this process, so IPC sockets in a private folder are the right
+    transport (and reachable only by this user), and the warning has nothing to say.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", os.path.join(socket_dir, "kernel"))
+            super().__init__(**kwargs)
+
+    return LocalKernelManager
+
+
 def main(argv=None) -> int:
     """Execute the notebooks; returns 1 at the first one that fails (the partly executed copy is kept)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,9 +93,6 @@ def main(argv=None) -> int:
 
     timeout = args.timeout or cell_timeout()
 
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
     paths = [Path(p) for p in args.notebooks] or source_notebooks()
@@ -89,6 +106,17 @@ def main(argv=None) -> int:
     if reason:
         print(f"NOTICE: {reason}", flush=True)
     os.environ["SONGREC_PROFILE"] = profile  # inherited by the kernels
+    with tempfile.TemporaryDirectory(prefix="songrec-kernels-") as socket_dir:
+        return _execute_all(paths, out, profile, reason, timeout, exporter,
+                            local_kernel_manager(socket_dir))
+
+
+def _execute_all(paths, out, profile, reason, timeout, exporter, kernel_manager_class) -> int:
+    """Execute each notebook in turn; 1 at the first failure (its partial copy is kept)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         if profile == "synthetic":
@@ -96,6 +124,7 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         print(f"executing {path.name} (profile {profile}) ...", flush=True)
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                kernel_manager_class=kernel_manager_class,
                                 resources={"metadata": {"path": str(path.parent)}})
         try:
             client.execute()
