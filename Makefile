@@ -74,7 +74,9 @@ run: venv
 
 ## Every test: helpers, CLI, notebooks (nbval, CI profile) and the nbgrader round trip.
 ## The simulated-Colab run has its own target (it builds a second, cached environment).
-test: venv
+## Sets up the browser and sandbox tests' pieces first where it can (root with apt), as .ci/run
+## does; whatever still skips is listed, with the reason and the fix, at the end of the run.
+test: venv browser-deps sandbox-deps
 	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest -m "not colab"
 
 test-fast: venv

@@ -24,3 +24,25 @@ def pytest_report_header(config):
     data = os.environ.get("SONGREC_DATA_DIR")
     where = f"SONGREC_DATA_DIR={data}" if data else "absent (real-data tests skip; notebooks use synthetic data)"
     return [f"songrec: profile={os.environ['SONGREC_PROFILE']}, real data={where}"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One closing summary of what was skipped, grouped by reason (each reason names the fix).
+
+    A fresh machine without Chromium, bubblewrap or the real data skips whole groups of
+    tests; the per-test 'SKIPPED' lines scroll away, so the run ends with one list.
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    groups: dict[str, int] = {}
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        groups[reason] = groups.get(reason, 0) + 1
+    terminalreporter.section("songrec: what was skipped and how to run it")
+    for reason, count in sorted(groups.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{count:4d} skipped: {reason}")
+    terminalreporter.write_line("`make test` installs Chromium and bubblewrap itself where it runs as root with apt "
+                                "(`make browser-deps sandbox-deps`); real-data tests need SONGREC_DATA_DIR "
+                                "or `make data`.")
