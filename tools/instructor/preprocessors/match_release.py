@@ -89,19 +89,20 @@ class MatchRelease(NbGraderPreprocessor):
             return nb, resources
         present = {cells.grade_id(c) for c in nb.cells if cells.grade_id(c) in kinds}
         missing = [n for n in order if n in answers and n not in present]
+        targets = self._pair(unknown, missing, kinds, functions)
         renamed, unmatched, drop = {}, [], []
         for cell in unknown:
             meta = cells.nbgrader_meta(cell)
             old = str(meta.get("grade_id", "(no id)"))
+            target = targets.get(id(cell))
+            if target:
+                missing.remove(target)
+                renamed[old] = target
+                cell.metadata["nbgrader"] = {"grade_id": target, "solution": True, "grade": target in points,
+                                             "locked": False, "schema_version": 3,
+                                             **({"points": points[target]} if target in points else {})}
+                continue
             if meta.get("solution"):
-                target = self._match(cell, missing, kinds, functions, unknown)
-                if target:
-                    missing.remove(target)
-                    renamed[old] = target
-                    cell.metadata["nbgrader"] = {"grade_id": target, "solution": True, "grade": target in points,
-                                                 "locked": False, "schema_version": 3,
-                                                 **({"points": points[target]} if target in points else {})}
-                    continue
                 unmatched.append(old)
             elif meta.get("grade") and cell.cell_type == "code":
                 drop.append(cell)  # an old test: the current one is put back by OverwriteCells
@@ -121,19 +122,24 @@ class MatchRelease(NbGraderPreprocessor):
         return nb, resources
 
     @staticmethod
-    def _match(cell, missing: list[str], kinds, functions, unknown) -> str | None:
-        same_type = [n for n in missing if kinds[n] == cell.cell_type]
-        name = defined_name(cell.source) if cell.cell_type == "code" else ""
-        if name:
-            by_name = [n for n in same_type if functions.get(n) == name]
-            if by_name:
-                return by_name[0]
-        rest = [c for c in unknown if cells.nbgrader_meta(c).get("solution") and c.cell_type == cell.cell_type
-                and cells.nbgrader_meta(c).get("grade_id") not in kinds]
-        # Only a one-to-one pairing by order is safe to guess; the cell being matched is rest[0].
-        if same_type and len(rest) == len(same_type) and rest and rest[0] is cell:
-            return same_type[0]
-        return None
+    def _pair(unknown, missing: list[str], kinds, functions) -> dict[int, str]:
+        """id(cell) -> the missing answer it is taken for: same type and the same function
+        defined; then, per type, in order, but only where as many are left on each side."""
+        pending = [c for c in unknown if cells.nbgrader_meta(c).get("solution")]
+        free = list(missing)
+        pairs = {}
+        for cell in pending:
+            name = defined_name(cell.source) if cell.cell_type == "code" else ""
+            match = next((n for n in free if name and kinds[n] == cell.cell_type and functions.get(n) == name), None)
+            if match:
+                pairs[id(cell)] = match
+                free.remove(match)
+        for kind in ("code", "markdown"):
+            left = [c for c in pending if id(c) not in pairs and c.cell_type == kind]
+            names = [n for n in free if kinds[n] == kind]
+            if left and len(left) == len(names):
+                pairs.update({id(c): n for c, n in zip(left, names, strict=True)})
+        return pairs
 
     @staticmethod
     def _add_placeholders(nb, order, kinds, locked, answers, points) -> None:
