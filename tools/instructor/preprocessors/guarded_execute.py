@@ -68,8 +68,8 @@ KILLED_MESSAGE = (
     "the notebook was graded. Make this cell finish in time (and do not ignore Ctrl-C / SIGINT)."
 )
 GAVE_UP_MESSAGE = (
-    "this cell was not run: the autograder had to stop this notebook's kernel by force {count} "
-    "times (cells that ran past the {timeout} s limit and ignored the interrupt), its limit per "
+    "this cell was not run: the autograder stopped this notebook's kernel by force {count} time(s) "
+    "(cells that ran past the {timeout} s limit and ignored the interrupt) and runs no more of this "
     "notebook. Make every cell finish in time."
 )
 
@@ -133,6 +133,7 @@ class GuardedExecute(Execute):
         self._record = {"profile": os.environ.get("SONGREC_PROFILE", "default"), "guard_ready": False,
                         "events": [], "not_run": [], "killed": []}
         self._lost: set[int] = set()  # cells whose kernel was killed: not re-run
+        self._gave_up = False  # no working kernel any more: the remaining cells are not run
         self._last = len(nb.cells) - 1
         self._plan = test_imports(nb)
         nb, resources = super().preprocess(nb, resources, km)
@@ -142,7 +143,7 @@ class GuardedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if index == 0:
             self._start_guard()
-        if cell.cell_type == "code" and len(self._record["killed"]) >= self.max_kernel_restarts:
+        if cell.cell_type == "code" and self._gave_up:
             message = GAVE_UP_MESSAGE.format(count=len(self._record["killed"]), timeout=self.timeout)
             cell.outputs = [_error(KILLED_ENAME, message)]
             cell.execution_count = None
@@ -181,8 +182,14 @@ class GuardedExecute(Execute):
             self._lost.add(cell_index)
             cell.outputs = [_error(KILLED_ENAME, KILLED_MESSAGE.format(timeout=self.timeout, why=why))]
             cell.execution_count = None
-            if len(self._record["killed"]) < self.max_kernel_restarts:
-                self._replace_kernel(cell_index)
+            self._gave_up = len(self._record["killed"]) >= self.max_kernel_restarts
+            if not self._gave_up:
+                try:
+                    self._replace_kernel(cell_index)
+                except Exception as problem:  # no new kernel: the rest cannot run, but the notebook is graded
+                    self._record["events"].append(f"no new kernel after {grade_id} ({problem!r:.200}); "
+                                                  "later cells not run")
+                    self._gave_up = True
             return cell
 
     def _replace_kernel(self, upto: int) -> None:
