@@ -163,3 +163,34 @@ def test_a_rerun_grades_neither_again_and_exits_0(graded):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "nothing to grade" in proc.stdout and "skipping 2 student(s)" in proc.stdout
 
+
+
+@pytest.mark.slow
+def test_after_the_last_allowed_kill_the_rest_of_the_notebook_is_not_run(tmp_path):
+    # One kill allowed: the deaf answer of part A is killed, and nothing after it runs,
+    # so a stuck notebook costs one cell timeout and still counts as graded.
+    root = tmp_path / "course"
+    src = toy.build_toy_course(root)
+    config = root / "nbgrader_config.py"
+    config.write_text(config.read_text() + "\nc.GuardedExecute.max_kernel_restarts = 1\n")
+    env = toy.course_env_for_tests(5)
+    run_release(root, env=env, repo="test-org/songrec", out=io.StringIO())
+    release = nbformat.read(root / "release" / toy.ASSIGNMENT / "01_toy.ipynb", as_version=4)
+    answers = {toy.grade_id(c): c.source for c in nbformat.read(src / "01_toy.ipynb", as_version=4).cells}
+    for cell in release.cells:
+        if toy.grade_id(cell) in ("01_square", "01_mean"):
+            cell.source = answers[toy.grade_id(cell)]
+    _with_id(release, "01_square").source = DEAF_CODE + answers["01_square"]
+    path = root / "submitted" / "stuck" / toy.ASSIGNMENT / "01_toy.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(release, path)
+    out = io.StringIO()
+    class_autograde.run_class_autograde(root, env=env, out=out, jobs=1, timeout=300)
+    nb = nbformat.read(root / "autograded" / "stuck" / toy.ASSIGNMENT / "01_toy.ipynb", as_version=4)
+    for grade_id in ("01_square_test", "01_mean", "01_mean_test"):
+        outputs = _with_id(nb, grade_id).outputs
+        assert [o.ename for o in outputs] == ["CellTimeoutError"], (grade_id, outputs)
+        assert "runs no more of this notebook" in outputs[0].evalue
+    assert nb.metadata.songrec.grading.killed == ["01_square"]
+    assert "stuck: 0/5 points" in out.getvalue()
+    assert "submission" in json.loads((root / GRADING_STATE_FILE).read_text())["students"]["stuck"]
