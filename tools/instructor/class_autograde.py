@@ -259,7 +259,7 @@ def merge_result(course_root: Path, result: StudentResult, state: GradingState, 
     (logs / f"{result.student}.log").write_text(result.log + (f"\n{result.error}\n" if result.error else ""),
                                                 encoding="utf-8")
     if result.error or result.rows is None:
-        state.forget(result.student)
+        state.record_error(result.student, result.error or "nbgrader left no grades")
     else:
         state.record(result.student, result.digest, key)
 

@@ -9,7 +9,9 @@ their autograded folder exists; ``--force`` grades everyone again.
 The file is rewritten (to a temporary name, then renamed) right after each student's
 results are committed to the gradebook, so a run killed at any moment leaves it naming
 only students whose grades are in the gradebook; at worst the student whose results were
-being written when it died is graded again.
+being written when it died is graded again. A student whose grading failed is kept with
+the error (and no submission hash), so the score table can say so and the next run grades
+them again.
 """
 
 from __future__ import annotations
@@ -90,9 +92,20 @@ class GradingState:
         self._save()
 
     def forget(self, student: str) -> None:
-        """Drop ``student`` (their grading failed): the next run grades them again."""
+        """Drop ``student``: the next run grades them again."""
         if self.students.pop(student, None) is not None:
             self._save()
+
+    def record_error(self, student: str, error: str) -> None:
+        """Remember that grading ``student`` failed with ``error`` (one line); the next run
+        grades them again, and the score table shows the error instead of their scores."""
+        self.students[student] = {"error": error,
+                                  "failed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        self._save()
+
+    def errors(self) -> dict[str, str]:
+        """Student -> the error of their last, failed grading."""
+        return {s: str(e["error"]) for s, e in self.students.items() if e.get("error")}
 
     def _save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -17,6 +17,7 @@ bubblewrap for the sandbox) and, for the real data, ``SONGREC_DATA_DIR``.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -104,6 +105,12 @@ def read_submission(course_root: Path, student: str) -> Submission:
     return Submission(student, files, files_digest(files))
 
 
+def last_exception(log: str) -> str:
+    """The last ``SomeError: message`` line of a traceback in nbgrader's ``log`` (shortened), or ""."""
+    found = re.findall(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Interrupt)(?:: .*)?)$", log, flags=re.MULTILINE)
+    return found[-1].strip()[:200] if found else ""
+
+
 def _write_tree(root: Path, files: dict[str, bytes]) -> None:
     for rel, data in files.items():
         path = root / rel
@@ -136,6 +143,8 @@ def grade_student(bundle: CourseBundle, submission: Submission, env: dict[str, s
             log = proc.stdout
             if proc.returncode != 0 or failed_students(log):
                 error = f"nbgrader autograde exited with {proc.returncode} and reported an error"
+                cause = last_exception(log)
+                error += f" ({cause})" if cause else ""
         except Exception as exc:  # a timeout or a failure to start nbgrader: this student only
             error = str(exc)
             log = getattr(exc, "log", "")

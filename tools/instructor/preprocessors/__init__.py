@@ -12,6 +12,9 @@ pipelines, so only these steps change. ``nbgrader_config.py`` calls it::
 :class:`~.overwrite_cells_quietly.OverwriteCellsQuietly`
     replaces ``OverwriteCells`` there: no "checksum has changed" warning for a test cell
     handed in exactly as released (hidden tests make every such cell differ).
+:class:`~.match_release.MatchRelease`
+    runs before it there: a notebook of an older release (renamed grade ids) is graded
+    where its cells match, and says which did not.
 :class:`~.guarded_execute.GuardedExecute`
     replaces ``Execute`` in ``Autograde.autograde_preprocessors``: every test cell runs
     from a recorded kernel state, and what had to be undone is written to the notebook.
@@ -31,10 +34,11 @@ from tools.instructor.preprocessors.deduplicate_ids import DeduplicateIdsSafely
 from tools.instructor.preprocessors.feedback_notes import FeedbackNotes
 from tools.instructor.preprocessors.guarded_execute import GuardedExecute
 from tools.instructor.preprocessors.limit_output_size import LimitOutputSize
+from tools.instructor.preprocessors.match_release import MatchRelease
 from tools.instructor.preprocessors.overwrite_cells_quietly import OverwriteCellsQuietly
 
 __all__ = ["DeduplicateIdsSafely", "FeedbackNotes", "GuardedExecute", "LimitOutputSize", "OverwriteCellsQuietly",
-           "install", "TEMPLATES"]
+           "MatchRelease", "install", "TEMPLATES"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FEEDBACK_TEMPLATE = "song2vec_feedback"  # a folder of TEMPLATES, based on nbgrader's "feedback"
@@ -56,6 +60,7 @@ def install(c) -> None:
     sanitize = [swap.get(p, p) for p in traits["sanitize_preprocessors"].default()]
     autograde = [swap.get(p, p) for p in traits["autograde_preprocessors"].default()]
     autograde.insert(autograde.index(LimitOutput) + 1, LimitOutputSize)
+    sanitize.insert(sanitize.index(OverwriteCellsQuietly), MatchRelease)
     c.Autograde.sanitize_preprocessors = sanitize
     c.Autograde.autograde_preprocessors = autograde
     feedback = list(GenerateFeedback.class_traits()["preprocessors"].default())

@@ -22,6 +22,15 @@ the outputs of the notebook it executes, and the test cells rely on what the not
 earlier cells built (the student's functions, their helpers). A fresh process would have
 to rerun those cells, tampering included, or lift the functions out of their context,
 which breaks honest solutions that use their own helper functions. See docs/GRADING.md.
+
+A cell that outlives the cell timeout is interrupted (``interrupt_on_timeout``). A kernel
+that ignores the interrupt (a cell that traps SIGINT) would make nbclient raise and nbgrader
+drop the whole notebook; here the kernel is killed instead (its whole process group), a
+new one is started, the guard is set up again and every earlier cell that is not a test
+is re-run silently, so the rest of the notebook is graded from the state it had. The
+stuck cell gets an error output saying so (a test cell with it scores 0) and the
+notebook's metadata lists it under ``killed``. After ``max_kernel_restarts`` such kills
+the remaining code cells are not run (each gets the same kind of error output).
 """
 
 from __future__ import annotations
@@ -32,10 +41,12 @@ import os
 import secrets
 from pathlib import Path
 
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
-from traitlets import List, Unicode
+from traitlets import Integer, List, Unicode
 
 from tools.instructor import kernel_guard
 from tools.instructor.settings import GRADEBOOK_FILE
@@ -48,6 +59,18 @@ NOT_RUN_MESSAGE = (
     "the autograder could not put the notebook back into a clean state before this test, so "
     "the test was not run ({why}). Code in this notebook changes how cells run; your "
     "instructor sees what in the tamper report."
+)
+KILLED_ENAME = "CellTimeoutError"
+KILLED_MESSAGE = (
+    "this cell was still running after the {timeout} s limit and did not stop when interrupted "
+    "({why}), so the autograder stopped its kernel by force and started a new one. Everything "
+    "this cell would have defined is missing; the cells above it were run again, and the rest of "
+    "the notebook was graded. Make this cell finish in time (and do not ignore Ctrl-C / SIGINT)."
+)
+GAVE_UP_MESSAGE = (
+    "this cell was not run: the autograder stopped this notebook's kernel by force {count} time(s) "
+    "(cells that ran past the {timeout} s limit and ignored the interrupt) and runs no more of this "
+    "notebook. Make every cell finish in time."
 )
 
 
@@ -101,12 +124,16 @@ class GuardedExecute(Execute):
 
     blocked_files = List(Unicode(), [".ipynb", GRADEBOOK_FILE],
                          help="file-name endings notebook code may not open while it is graded").tag(config=True)
+    max_kernel_restarts = Integer(3, help="kernels killed (a cell that ignored the interrupt after the timeout) "
+                                          "before the rest of a notebook is left unrun").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._guard_name = f"_songrec_guard_{secrets.token_hex(6)}"
         self._ready = False
         self._record = {"profile": os.environ.get("SONGREC_PROFILE", "default"), "guard_ready": False,
-                        "events": [], "not_run": []}
+                        "events": [], "not_run": [], "killed": []}
+        self._lost: set[int] = set()  # cells whose kernel was killed: not re-run
+        self._gave_up = False  # no working kernel any more: the remaining cells are not run
         self._last = len(nb.cells) - 1
         self._plan = test_imports(nb)
         nb, resources = super().preprocess(nb, resources, km)
@@ -116,23 +143,79 @@ class GuardedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if index == 0:
             self._start_guard()
+        if cell.cell_type == "code" and self._gave_up:
+            message = GAVE_UP_MESSAGE.format(count=len(self._record["killed"]), timeout=self.timeout)
+            cell.outputs = [_error(KILLED_ENAME, message)]
+            cell.execution_count = None
+            self._lost.add(index)
+            return cell, self.resources
         if is_test_cell(cell) and self._ready:
             grade_id = cell.metadata.nbgrader.get("grade_id", f"cell {index}")
             why = self._restore(f"before {grade_id}")
             self._check_assign_resources(resources)
             if why:
                 self._record["not_run"].append(grade_id)
-                cell.outputs = [NotebookNode(output_type="error", ename=NOT_RUN_ENAME,
-                                             evalue=NOT_RUN_MESSAGE.format(why=why),
-                                             traceback=[f"{NOT_RUN_ENAME}: {NOT_RUN_MESSAGE.format(why=why)}"])]
+                cell.outputs = [_error(NOT_RUN_ENAME, NOT_RUN_MESSAGE.format(why=why))]
                 cell.execution_count = None
             else:
                 cell = self.execute_cell(cell, index, store_history=False)
         else:
             cell, _ = super().preprocess_cell(cell, resources, index)
-        if index == self._last and self._ready:
+        if index == self._last and self._ready and index not in self._lost:
             self._restore("after the last cell")
         return cell, self.resources
+
+    # ------------------------------------------------------------------ a kernel that will not stop
+
+    def execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        try:
+            return super().execute_cell(cell, cell_index, execution_count, store_history)
+        except (CellTimeoutError, DeadKernelError) as exc:
+            # nbclient raises once the interrupt got no answer (or the kernel died): the
+            # kernel is stuck or gone, and every later cell would queue behind it.
+            why = ("the kernel died" if isinstance(exc, DeadKernelError)
+                   else "the kernel did not answer the interrupt")
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {cell_index}")
+            self.log.warning("cell %s did not stop after the %s s timeout (%s): killing its kernel",
+                             grade_id, self.timeout, why)
+            self._record["killed"].append(grade_id)
+            self._lost.add(cell_index)
+            cell.outputs = [_error(KILLED_ENAME, KILLED_MESSAGE.format(timeout=self.timeout, why=why))]
+            cell.execution_count = None
+            self._gave_up = len(self._record["killed"]) >= self.max_kernel_restarts
+            if not self._gave_up:
+                try:
+                    self._replace_kernel(cell_index)
+                except Exception as problem:  # no new kernel: the rest cannot run, but the notebook is graded
+                    self._record["events"].append(f"no new kernel after {grade_id} ({problem!r:.200}); "
+                                                  "later cells not run")
+                    self._gave_up = True
+            return cell
+
+    def _replace_kernel(self, upto: int) -> None:
+        """Kill the kernel (SIGKILL to its process group), start a new one, set the guard up
+        again and re-run cells ``0..upto-1`` that are not tests, without keeping their output."""
+        try:
+            self.kc.stop_channels()
+        except Exception:  # already closed: the new client replaces it anyway
+            pass
+        run_sync(self.km.restart_kernel)(now=True)
+        self.start_new_kernel_client()
+        self._start_guard()
+        rerun = 0
+        for index, earlier in enumerate(self.nb.cells[:upto]):
+            skip = earlier.cell_type != "code" or is_test_cell(earlier) or index in self._lost
+            if skip or not earlier.source.strip():
+                continue
+            msg_id = self.kc.execute(earlier.source, silent=True, store_history=False, allow_stdin=False,
+                                     stop_on_error=False)
+            if self.wait_for_reply(msg_id) is None:
+                grade_id = earlier.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+                self._record["events"].append(f"re-running {grade_id} after a kernel was killed timed out; "
+                                              "later cells run without the cells after it")
+                break
+            rerun += 1
+        self._record["events"].append(f"kernel killed and restarted at cell {upto}; {rerun} earlier cell(s) re-run")
 
     # ------------------------------------------------------------------ talking to the guard
 
@@ -185,3 +268,8 @@ class GuardedExecute(Execute):
         self._record["events"].extend(f"{when}: {what}" for what in answer.get("undone", []))
         self._record["events"].extend(answer.get("log", []))
         return ""
+
+
+def _error(ename: str, message: str) -> NotebookNode:
+    """An error output, which makes nbgrader score a test cell 0."""
+    return NotebookNode(output_type="error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
