@@ -7,6 +7,11 @@ which runs the student's code, is confined. The kernel talks to nbgrader over Ze
 ``ipc`` sockets in a folder of its own (a network namespace has no way back to the host's
 loopback), and is interrupted by a message on its control channel, since a signal sent to
 the launcher's process group would never reach a process in another session.
+
+Each kernel gets its own cgroup (:mod:`tools.instructor.sandbox.cgroup`), one memory and
+process budget for the kernel and all it starts; killing the kernel kills the whole group,
+and the group is removed when the kernel has gone. The first kernel of a grading process
+writes which limits hold to the grading log.
 """
 
 from __future__ import annotations
@@ -20,11 +25,40 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+from tools.instructor import settings
+from tools.instructor.errors import CourseToolError
 from tools.instructor.preprocessors.guarded_execute import GuardedExecute
+from tools.instructor.sandbox import cgroup, scratch
 from tools.instructor.sandbox.policy import LAUNCHER, launch_spec
 
 LOG_TAIL_BYTES = 2000
-FAILURE_WORDS = ("bwrap:", "Traceback", "Error", "error:")
+FAILURE_WORDS = ("bwrap:", "Traceback", "Error", "error:", "launch.py:")
+_said_limits = False  # the limits line goes to the log once per grading process
+
+
+def make_group(environ, limits, log) -> cgroup.Group | None:
+    """The cgroup for one kernel with ``limits``, or None where none can be made.
+
+    ``environ``: read for the cgroup settings. ``log``: a logger; the first call in a
+    process logs which limits hold (a warning when no cgroup budget holds).
+    Raises CourseToolError when ``SONGREC_SANDBOX_CGROUP=require`` and no group can be made.
+    """
+    global _said_limits
+    support = cgroup.detect(environ)
+    group, problem = None, support.reason if support.version == "none" else ""
+    if support.version != "none":
+        try:
+            group = cgroup.Group.create(support, limits)
+        except OSError as exc:
+            problem = f"making a cgroup under {sorted(set(map(str, support.parents.values())))} failed: {exc}"
+            support = cgroup.Support("none", reason=problem)
+    if group is None and settings.sandbox_cgroup_mode(environ) == "require":
+        raise CourseToolError(f"{settings.SANDBOX_CGROUP_VAR}=require and no cgroup for the kernel: {problem}")
+    if not _said_limits:
+        _said_limits = True
+        line = support.limits_line(limits)
+        (log.warning if group is None or support.reason else log.info)(line)
+    return group
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -40,6 +74,8 @@ class SandboxKernelManager(AsyncKernelManager):
         super().__init__(*args, **kwargs)
         self._box = Path(tempfile.mkdtemp(prefix="songrec-kernel-"))
         (self._box / "ipc").mkdir()
+        self._ipc_mounted = scratch.mount_small_tmpfs(self._box / "ipc") is None
+        self._group: cgroup.Group | None = None
         self.transport = "ipc"
         self.connection_file = str(self._box / "ipc" / "kernel.json")
         self.ip = str(self._box / "ipc" / "k")
@@ -54,8 +90,13 @@ class SandboxKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         args = self._launch_args or {}
-        spec = launch_spec(cmd, cwd=str(args.get("cwd") or os.getcwd()), box=self._box,
-                           environ=args.get("env") or os.environ)
+        environ = args.get("env") or os.environ
+        limits = settings.sandbox_limits(environ)
+        self._remove_group()
+        self._group = make_group(environ, limits, self.log)
+        spec = launch_spec(cmd, cwd=str(args.get("cwd") or os.getcwd()), box=self._box, environ=environ,
+                           limits=limits)
+        spec["cgroups"] = self._group.procs_files if self._group else []
         path = self._box / "spec.json"
         path.write_text(json.dumps(spec), encoding="utf-8")
         return [sys.executable, str(LAUNCHER), "outer", str(path)]
@@ -69,10 +110,33 @@ class SandboxKernelManager(AsyncKernelManager):
             # ipykernel always prints a banner there; only a failure is worth the grader's eye.
             if any(word in tail for word in FAILURE_WORDS):
                 self.log.warning("sandboxed kernel's own output (last %d bytes):\n%s", LOG_TAIL_BYTES, tail)
+        if self._ipc_mounted:
+            scratch.unmount(self._box / "ipc")
         shutil.rmtree(self._box, ignore_errors=True)
+
+    def _remove_group(self) -> None:
+        if self._group is not None:
+            if not self._group.remove():
+                self.log.warning("the sandbox's cgroup %s could not be removed", self._group.folders)
+            self._group = None
+
+    def kill_sandbox(self) -> None:
+        """SIGKILL every process in this kernel's cgroup, the kernel and all it started,
+        whatever signals they ignore (nothing where the kernel has no cgroup; killing the
+        kernel, as ``shutdown_kernel(now=True)`` does, then ends its sandbox through
+        bubblewrap's ``--die-with-parent`` and its process namespace)."""
+        if self._group is not None:
+            self._group.kill()
+
+    async def _async_kill_kernel(self, restart: bool = False) -> None:
+        self.kill_sandbox()
+        await super()._async_kill_kernel(restart=restart)
+
+    _kill_kernel = _async_kill_kernel
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        self._remove_group()
         if not restart:
             self._remove_box()
 
