@@ -116,6 +116,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def _remove_group(self) -> None:
         if self._group is not None:
+            peak = self._group.memory_peak()
+            if peak is not None:  # what the budget must leave room for, for the instructor to tune it
+                self.log.info("sandboxed kernel's peak memory (processes and tmpfs): %d MiB", peak >> 20)
             if not self._group.remove():
                 self.log.warning("the sandbox's cgroup %s could not be removed", self._group.folders)
             self._group = None
