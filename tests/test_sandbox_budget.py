@@ -339,3 +339,13 @@ def test_stale_groups_of_dead_graders_are_swept(tmp_path):
     (tmp_path / f"{cgroup.GROUP_PREFIX}{os.getpid()}-abcd").mkdir()
     cgroup.sweep_stale(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{cgroup.GROUP_PREFIX}{os.getpid()}-abcd"]
+
+
+@needs_sandbox
+def test_autograde_refuses_up_front_when_a_cgroup_is_required_but_missing(monkeypatch):
+    monkeypatch.setattr(cgroup, "detect", lambda environ: cgroup.Support("v1", {"memory": Path("/m")},
+                                                                         reason="no cgroup v1 pids hierarchy"))
+    problem = policy.check_sandbox({**os.environ, "SONGREC_SANDBOX_CGROUP": "require"})
+    assert problem == ("SONGREC_SANDBOX_CGROUP=require, but this machine gives the sandbox no memory and process "
+                       "budget: no cgroup v1 pids hierarchy")
+    assert policy.check_sandbox({**os.environ, "SONGREC_SANDBOX_CGROUP": "auto"}) is None

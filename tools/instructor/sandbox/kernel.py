@@ -41,7 +41,8 @@ def make_group(environ, limits, log) -> cgroup.Group | None:
 
     ``environ``: read for the cgroup settings. ``log``: a logger; the first call in a
     process logs which limits hold (a warning when no cgroup budget holds).
-    Raises CourseToolError when ``SONGREC_SANDBOX_CGROUP=require`` and no group can be made.
+    Raises CourseToolError when ``SONGREC_SANDBOX_CGROUP=require`` and no group with both
+    a memory and a process limit can be made.
     """
     global _said_limits
     support = cgroup.detect(environ)
@@ -52,8 +53,12 @@ def make_group(environ, limits, log) -> cgroup.Group | None:
         except OSError as exc:
             problem = f"making a cgroup under {sorted(set(map(str, support.parents.values())))} failed: {exc}"
             support = cgroup.Support("none", reason=problem)
-    if group is None and settings.sandbox_cgroup_mode(environ) == "require":
-        raise CourseToolError(f"{settings.SANDBOX_CGROUP_VAR}=require and no cgroup for the kernel: {problem}")
+    complete = group is not None and len(support.parents) == len(cgroup.CONTROLLERS)
+    if not complete and settings.sandbox_cgroup_mode(environ) == "require":
+        if group is not None:
+            group.remove()
+        raise CourseToolError(f"{settings.SANDBOX_CGROUP_VAR}=require and no cgroup for the kernel: "
+                              f"{problem or support.reason}")
     if not _said_limits:
         _said_limits = True
         line = support.limits_line(limits)
