@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tools.instructor import settings
-from tools.instructor.sandbox import cgroup, policy, scratch
+from tools.instructor.sandbox import cgroup, policy
 
 SUPPORT = cgroup.detect({})
 needs_sandbox = pytest.mark.skipif(bool(policy.check_sandbox()) and os.environ.get("SONGREC_REQUIRE_SANDBOX") != "1",
@@ -29,7 +29,6 @@ needs_sandbox = pytest.mark.skipif(bool(policy.check_sandbox()) and os.environ.g
 needs_cgroup = pytest.mark.skipif(len(SUPPORT.parents) < len(cgroup.CONTROLLERS),
                                   reason=f"no writable memory and pids cgroup here ({SUPPORT.reason}); "
                                          "run as root on a machine with cgroups")
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the host-side tmpfs of the connection folder needs root")
 MIB = 1 << 20
 
 
@@ -172,12 +171,12 @@ def test_a_fork_bomb_stops_at_the_group_process_limit(tmp_path, group):
 
 DISK_FILL = """
     import json, os
-    seen = {{}}
-    for folder in ("/home/student", "/tmp", "/home/student/work", {ipc!r}):
+    seen = {}
+    for folder in ("/home/student", "/tmp", "/home/student/work"):
         written, error = 0, None
         try:
             for i in range(64):
-                with open(os.path.join(folder, f"fill{{i}}"), "wb") as f:
+                with open(os.path.join(folder, f"fill{i}"), "wb") as f:
                     f.write(b"\\1" * (1 << 20))
                 written += 1
         except OSError as exc:
@@ -193,7 +192,7 @@ def test_every_writable_folder_is_a_small_tmpfs_and_nothing_reaches_the_host_dis
     """Writing more than the disk budget into home, /tmp or work fails with ENOSPC, the
     student's files are there to read, and the host's copy of the work folder is unchanged."""
     limits = small_limits()
-    rc, out, box = run_budgeted(tmp_path, DISK_FILL.format(ipc="/home/student"), limits, group=None,
+    rc, out, box = run_budgeted(tmp_path, DISK_FILL, limits, group=None,
                                 cwd_files={"data.csv": "a,b\n"})
     assert rc == 0, out[-2000:]
     seen = last_json(out)
@@ -207,28 +206,11 @@ def test_every_writable_folder_is_a_small_tmpfs_and_nothing_reaches_the_host_dis
 
 
 @needs_sandbox
-@ROOT_ONLY
-def test_the_connection_folder_is_a_small_tmpfs_on_the_host_as_root(tmp_path):
-    limits = small_limits()
-    ipc = tmp_path / "box" / "ipc"
-    ipc.mkdir(parents=True)
-    assert scratch.mount_small_tmpfs(ipc) is None
-    try:
-        rc, out, _ = run_budgeted(tmp_path, DISK_FILL.format(ipc=str(ipc)), limits, group=None,
-                                  cwd_files={"data.csv": "a,b\n"})
-        assert rc == 0, out[-2000:]
-        written, error = last_json(out)[str(ipc)]
-        assert error == errno.ENOSPC and written * 1024 <= scratch.IPC_TMPFS_KIB
-    finally:
-        scratch.unmount(ipc)
-    assert not os.path.ismount(ipc)
-
-
-@needs_sandbox
 @needs_cgroup
 def test_the_kernel_manager_puts_the_whole_kernel_in_its_group_and_removes_it(tmp_path, monkeypatch, caplog):
     """A real kernel through SandboxKernelManager: the kernel and a child it starts are in
-    the group, the limits line is logged, and after shutdown the group and box are gone."""
+    the group, the limits line is logged, the locked connection folder takes no file, and
+    after shutdown the group and box are gone."""
     from tools.instructor.sandbox import kernel
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
@@ -247,15 +229,23 @@ def test_the_kernel_manager_puts_the_whole_kernel_in_its_group_and_removes_it(tm
             assert reply["content"]["status"] == "ok"
             group = km._group
             members = group.pids()
+            km.lock_connection_folder()
+            probe = (f"import os\ntry:\n    open({str(km._box / 'ipc' / 'fill')!r}, 'wb').write(b'x')\n"
+                     "    print('written')\nexcept OSError as exc:\n    print(type(exc).__name__)")
+            outputs = []
+            await client.execute_interactive(probe, timeout=60,
+                                             output_hook=lambda msg: outputs.append(msg["content"].get("text", "")))
             limit = (group.folders["memory"] / "memory.limit_in_bytes").read_text().strip() \
                 if group.version == "v1" else (group.folders["memory"] / "memory.max").read_text().strip()
         finally:
             client.stop_channels()
             await km.shutdown_kernel(now=True)
-        return group, members, limit, km._box
+        return group, members, limit, km._box, "".join(outputs).strip()
 
     with caplog.at_level("INFO"):
-        group, members, limit, box = asyncio.run(scenario())
+        group, members, limit, box, ipc_write = asyncio.run(scenario())
+    if os.geteuid() == 0:  # the locked connection folder: the kernel still answers, but cannot write there
+        assert ipc_write == "PermissionError"
     assert len(members) >= 4  # launcher-turned-bwrap, bwrap's init, the kernel, sleep
     assert int(limit) == 1536 * MIB
     assert not any(f.exists() for f in group.folders.values()) and not box.exists()

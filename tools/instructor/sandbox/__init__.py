@@ -4,7 +4,6 @@
 ``launch``  the kernel's launcher script (standard library only): limits, user, exec
 ``kernel``  the kernel manager that uses it, and nbgrader's ``Execute`` step with it
 ``cgroup``  one memory and process budget for a kernel and all it starts (a cgroup)
-``scratch`` the kernel's connection folder as a small host tmpfs (as root)
 
 ``nbgrader_config.py`` calls :func:`install` after ``preprocessors.install``; it swaps the
 execute step (nbgrader's ``Execute`` or the course's ``GuardedExecute``) for

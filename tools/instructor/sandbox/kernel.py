@@ -24,11 +24,12 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.util import run_sync
 
 from tools.instructor import settings
 from tools.instructor.errors import CourseToolError
 from tools.instructor.preprocessors.guarded_execute import GuardedExecute
-from tools.instructor.sandbox import cgroup, scratch
+from tools.instructor.sandbox import cgroup
 from tools.instructor.sandbox.policy import LAUNCHER, launch_spec
 
 LOG_TAIL_BYTES = 2000
@@ -79,7 +80,6 @@ class SandboxKernelManager(AsyncKernelManager):
         super().__init__(*args, **kwargs)
         self._box = Path(tempfile.mkdtemp(prefix="songrec-kernel-"))
         (self._box / "ipc").mkdir()
-        self._ipc_mounted = scratch.mount_small_tmpfs(self._box / "ipc") is None
         self._group: cgroup.Group | None = None
         self.transport = "ipc"
         self.connection_file = str(self._box / "ipc" / "kernel.json")
@@ -99,8 +99,12 @@ class SandboxKernelManager(AsyncKernelManager):
         limits = settings.sandbox_limits(environ)
         self._remove_group()
         self._group = make_group(environ, limits, self.log)
-        spec = launch_spec(cmd, cwd=str(args.get("cwd") or os.getcwd()), box=self._box, environ=environ,
-                           limits=limits)
+        try:
+            spec = launch_spec(cmd, cwd=str(args.get("cwd") or os.getcwd()), box=self._box, environ=environ,
+                               limits=limits)
+        except BaseException:  # no kernel will start, and jupyter_client will not clean up after it
+            self._remove_group()
+            raise
         spec["cgroups"] = self._group.procs_files if self._group else []
         path = self._box / "spec.json"
         path.write_text(json.dumps(spec), encoding="utf-8")
@@ -115,8 +119,6 @@ class SandboxKernelManager(AsyncKernelManager):
             # ipykernel always prints a banner there; only a failure is worth the grader's eye.
             if any(word in tail for word in FAILURE_WORDS):
                 self.log.warning("sandboxed kernel's own output (last %d bytes):\n%s", LOG_TAIL_BYTES, tail)
-        if self._ipc_mounted:
-            scratch.unmount(self._box / "ipc")
         shutil.rmtree(self._box, ignore_errors=True)
 
     def _remove_group(self) -> None:
@@ -127,6 +129,21 @@ class SandboxKernelManager(AsyncKernelManager):
             if not self._group.remove():
                 self.log.warning("the sandbox's cgroup %s could not be removed", self._group.folders)
             self._group = None
+
+    def lock_connection_folder(self) -> None:
+        """Once the kernel has made its sockets: give its connection folder and file back
+        to the grader, so the sandbox can no longer create or grow files in the one host
+        folder it writes to (as root only: without root the sandbox runs as the grader's
+        own user id). The next start hands them to the new kernel's user again."""
+        if os.geteuid() != 0:
+            return
+        ipc = self._box / "ipc"
+        os.chown(ipc, 0, 0)
+        os.chmod(ipc, 0o755)
+        connection = Path(self.connection_file)
+        if connection.exists():
+            os.chown(connection, 0, 0)
+            os.chmod(connection, 0o644)
 
     def kill_sandbox(self) -> None:
         """SIGKILL every process in this kernel's cgroup, the kernel and all it started,
@@ -158,3 +175,13 @@ class SandboxedExecute(GuardedExecute):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
+
+    async def async_start_new_kernel_client(self):
+        """Start the client as nbclient does; then, before any cell runs, lock the
+        kernel's connection folder (:meth:`SandboxKernelManager.lock_connection_folder`)."""
+        client = await super().async_start_new_kernel_client()
+        if isinstance(self.km, SandboxKernelManager):
+            self.km.lock_connection_folder()
+        return client
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)

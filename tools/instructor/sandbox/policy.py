@@ -8,8 +8,8 @@ the Python installation and virtual environment that run it, the ``helpers`` pac
 the course data folder and the instructor's course pickle when one is configured. It
 can write only to its own scratch folders: a fresh home, ``/tmp`` and the working folder
 ``/home/student/work`` (each a size-limited tmpfs; the launcher copies the student's
-non-notebook files into the last) and the folder of its connection file and sockets (a
-small tmpfs on the host when grading as root, see ``kernel``). Nothing else
+non-notebook files into the last) and the folder of its connection file and sockets (which
+``kernel`` locks once the kernel is up, when grading as root). Nothing else
 of the host exists inside: not the course root (source notebooks, gradebook,
 ``submitted/``, ``autograded/``), not the grader's home, not another kernel's folders.
 It has no network (its own empty network namespace; the kernel talks to nbgrader over
