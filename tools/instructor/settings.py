@@ -17,10 +17,19 @@ Environment variables:
                           bubblewrap sandbox (tools/instructor/sandbox/); ``none`` runs
                           student code with the grader's own permissions.
     SONGREC_SANDBOX_MEMORY_MB, SONGREC_SANDBOX_CPU_S, SONGREC_SANDBOX_PROCESSES,
-    SONGREC_SANDBOX_FILE_MB, SONGREC_SANDBOX_TMPFS_MB
+    SONGREC_SANDBOX_FILE_MB, SONGREC_SANDBOX_TMPFS_MB, SONGREC_SANDBOX_TOTAL_MEMORY_MB
                           the sandbox's limits (``SANDBOX_LIMITS`` below): address space,
                           CPU seconds and processes/threads of one notebook's kernel, the
-                          size of any file it writes, and of each of its scratch folders.
+                          size of any file it writes, and of each of its scratch folders;
+                          the memory of all its processes and scratch folders together
+                          (a cgroup's, where one can be made).
+    SONGREC_SANDBOX_CGROUP
+                          ``auto`` (default): give each sandboxed kernel a cgroup where
+                          one can be made, else per-process limits only, said in the
+                          grading log; ``require``: refuse to grade without one; ``off``.
+    SONGREC_SANDBOX_CGROUP_PARENT
+                          the cgroup (a path such as ``/songrec``) the kernels' groups are
+                          made in; default: the grader's own.
     DASK_SCHEDULER_ADDRESS
                           Dask's own setting: the scheduler that ``autograde`` sends its
                           per-student jobs to when ``--scheduler`` is not given.
@@ -67,7 +76,13 @@ SANDBOX_LIMITS = {
     "processes": ("SONGREC_SANDBOX_PROCESSES", 256, "processes"),
     "file_mb": ("SONGREC_SANDBOX_FILE_MB", 256, "MiB"),
     "tmpfs_mb": ("SONGREC_SANDBOX_TMPFS_MB", 512, "MiB"),
+    # Resident memory of the kernel, its children and its tmpfs folders together (a cgroup
+    # limit, so unlike memory_mb a real figure): room for a Keras fit and full scratch folders.
+    "total_memory_mb": ("SONGREC_SANDBOX_TOTAL_MEMORY_MB", 4096, "MiB"),
 }
+SANDBOX_CGROUP_VAR = "SONGREC_SANDBOX_CGROUP"
+SANDBOX_CGROUP_MODES = ("auto", "require", "off")
+SANDBOX_CGROUP_PARENT_VAR = "SONGREC_SANDBOX_CGROUP_PARENT"
 DASK_SCHEDULER_VAR = "DASK_SCHEDULER_ADDRESS"
 EXCHANGE_VAR = "SONGREC_EXCHANGE"
 EXCHANGE_DIR = "exchange"
@@ -113,6 +128,17 @@ def sandbox_mode(environ: Mapping[str, str] = os.environ) -> str:
     value = environ.get(SANDBOX_VAR, SANDBOX_MODES[0])
     if value not in SANDBOX_MODES:
         raise ValueError(f"{SANDBOX_VAR} must be one of {list(SANDBOX_MODES)}, got {value!r}")
+    return value
+
+
+def sandbox_cgroup_mode(environ: Mapping[str, str] = os.environ) -> str:
+    """``SONGREC_SANDBOX_CGROUP``: ``auto`` (the default), ``require`` or ``off``.
+
+    Raises ValueError for any other value.
+    """
+    value = environ.get(SANDBOX_CGROUP_VAR, SANDBOX_CGROUP_MODES[0])
+    if value not in SANDBOX_CGROUP_MODES:
+        raise ValueError(f"{SANDBOX_CGROUP_VAR} must be one of {list(SANDBOX_CGROUP_MODES)}, got {value!r}")
     return value
 
 

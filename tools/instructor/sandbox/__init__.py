@@ -3,6 +3,7 @@
 ``policy``  what the kernel sees and may do, as a bubblewrap command line; ``check_sandbox``
 ``launch``  the kernel's launcher script (standard library only): limits, user, exec
 ``kernel``  the kernel manager that uses it, and nbgrader's ``Execute`` step with it
+``cgroup``  one memory and process budget for a kernel and all it starts (a cgroup)
 
 ``nbgrader_config.py`` calls :func:`install` after ``preprocessors.install``; it swaps the
 execute step (nbgrader's ``Execute`` or the course's ``GuardedExecute``) for

@@ -5,10 +5,14 @@ Jupyter starts ``python launch.py outer SPEC`` as the kernel's command (see
 
 ``outer SPEC``
     outside the sandbox: points the kernel's stdout and stderr at the log file named in
-    the JSON file ``SPEC``, then replaces itself with the bubblewrap command line SPEC
-    holds (``tools.instructor.sandbox.policy.launch_spec`` wrote both).
+    the JSON file ``SPEC``, joins the kernel's cgroup (the ``cgroup.procs`` files in
+    SPEC's ``"cgroups"``; it exits rather than start unconfined when that fails), then
+    replaces itself with the bubblewrap command line SPEC holds
+    (``tools.instructor.sandbox.policy.launch_spec`` wrote both). Every process of the
+    sandbox descends from it, so all of them are in the group.
 ``inner LIMITS -- CMD...``
-    inside the sandbox, as bubblewrap's command: sets the resource limits of the JSON
+    inside the sandbox, as bubblewrap's command: copies the student's files into the work
+    tmpfs (``LIMITS["copy"]``: source, destination), sets the resource limits of the JSON
     object ``LIMITS``, hands the home folder to the unprivileged user it names and
     becomes that user (when started as root), then replaces itself with the kernel
     ``CMD``.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 
 MIB = 1 << 20
@@ -39,6 +44,12 @@ def outer(spec_path: str) -> None:
     stdin = os.open(os.devnull, os.O_RDONLY)
     os.dup2(stdin, 0)
     os.close(stdin)
+    for procs in spec.get("cgroups", []):
+        try:
+            with open(procs, "w", encoding="ascii") as f:
+                f.write(str(os.getpid()))
+        except OSError as exc:
+            sys.exit(f"launch.py: cannot join the kernel's cgroup {procs}: {exc}")
     os.execv(spec["argv"][0], spec["argv"])
 
 
@@ -49,6 +60,12 @@ def _limit(kind: int, soft: int, hard: int | None = None) -> None:
 def inner(limits_json: str, cmd: list[str]) -> None:
     """Set the limits, drop to the sandbox user (as root), exec ``cmd``."""
     limits = json.loads(limits_json)
+    if limits.get("copy"):
+        source, dest = limits["copy"]
+        try:
+            shutil.copytree(source, dest, symlinks=False, dirs_exist_ok=True)
+        except (OSError, shutil.Error) as exc:
+            sys.exit(f"launch.py: the student's files do not fit the {limits['tmpfs_mb']} MiB work folder: {exc}")
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_AS, limits["memory_mb"] * MIB)
     _limit(resource.RLIMIT_CPU, limits["cpu_s"], limits["cpu_s"] + CPU_GRACE_S)
@@ -58,8 +75,10 @@ def inner(limits_json: str, cmd: list[str]) -> None:
         # Processes are counted per real user id, so the limit only means something for
         # a user id of the sandbox's own (root is exempt from it).
         _limit(resource.RLIMIT_NPROC, limits["processes"])
-        for path in limits.get("owned", []):
-            os.chown(path, uid, uid)
+        for top in limits.get("owned", []):
+            for folder, _, files in os.walk(top):
+                for path in [folder, *(os.path.join(folder, n) for n in files)]:
+                    os.chown(path, uid, uid, follow_symlinks=False)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)

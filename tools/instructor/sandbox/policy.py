@@ -6,9 +6,10 @@ Standard library only (``nbgrader_config.py`` loads it through ``sandbox.install
 The kernel sees, read-only: the system folders (``/usr``, ``/etc``, ``/bin``, ``/lib*``),
 the Python installation and virtual environment that run it, the ``helpers`` package,
 the course data folder and the instructor's course pickle when one is configured. It
-can write only to its own scratch folders: a fresh home, ``/tmp`` (both size-limited
-tmpfs), the working folder (a private copy of the student's non-notebook files, at
-``/home/student/work``) and the folder of its connection file and sockets. Nothing else
+can write only to its own scratch folders: a fresh home, ``/tmp`` and the working folder
+``/home/student/work`` (each a size-limited tmpfs; the launcher copies the student's
+non-notebook files into the last) and the folder of its connection file and sockets (which
+``kernel`` locks once the kernel is up, when grading as root). Nothing else
 of the host exists inside: not the course root (source notebooks, gradebook,
 ``submitted/``, ``autograded/``), not the grader's home, not another kernel's folders.
 It has no network (its own empty network namespace; the kernel talks to nbgrader over
@@ -32,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tools.instructor import settings
+from tools.instructor.sandbox import cgroup
 
 LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 SANDBOX_HOME = "/home/student"
@@ -39,6 +41,9 @@ SANDBOX_HOME = "/home/student"
 # layout nor where a job ran shows through, so a notebook behaves alike wherever graded.
 SANDBOX_WORK = f"{SANDBOX_HOME}/work"
 SANDBOX_LAUNCHER = "/run/songrec/launch.py"  # where the launcher script is seen inside
+# Where the host's copy of the working folder is seen (read-only); the launcher copies it
+# into the work tmpfs, so what the kernel writes there never reaches the host's disk.
+SANDBOX_WORK_SOURCE = "/run/songrec/work"
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Variables the kernel inherits from nbgrader; everything else (tokens, the grader's
 # paths) is dropped. SONGREC_* settings pass, apart from the paths replaced below.
@@ -159,15 +164,13 @@ def launch_spec(kernel_cmd: list[str], *, cwd: str, box: Path, environ: Mapping[
     ipc.mkdir(exist_ok=True)
     _copy_work(cwd, work)
     root = os.geteuid() == 0
-    owned = [str(ipc), str(work), *(str(p) for p in ipc.iterdir())]
-    for dirpath, dirnames, filenames in os.walk(work):
-        owned += [os.path.join(dirpath, n) for n in dirnames + filenames]
+    limits["copy"] = [SANDBOX_WORK_SOURCE, SANDBOX_WORK]
     if root:
         uid = UID_BASE + secrets.randbelow(UID_SPAN)
-        for path in owned:
+        for path in [ipc, *ipc.iterdir()]:
             os.chown(path, uid, uid)
         limits["uid"] = uid
-        limits["owned"] = [SANDBOX_HOME]
+        limits["owned"] = [SANDBOX_HOME, SANDBOX_WORK]
     ro = _ro_paths(environ)
     data = environ.get("SONGREC_DATA_DIR")
     env = kernel_environment(environ, data_dir=data if data and os.path.isdir(data) else None)
@@ -179,7 +182,8 @@ def launch_spec(kernel_cmd: list[str], *, cwd: str, box: Path, environ: Mapping[
     argv += _bind_system()
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", tmpfs, "--tmpfs", "/tmp",
-             "--perms", "0755", "--size", tmpfs, "--tmpfs", SANDBOX_HOME]
+             "--perms", "0755", "--size", tmpfs, "--tmpfs", SANDBOX_HOME,
+             "--perms", "0755", "--size", tmpfs, "--tmpfs", SANDBOX_WORK]
     # bubblewrap gives the folders it creates above a mount point the host folder's mode
     # (/root is 0700), which would hide e.g. a Python installed under /root from the user.
     for parent in _ancestors([*ro, str(ipc)]):
@@ -188,7 +192,7 @@ def launch_spec(kernel_cmd: list[str], *, cwd: str, box: Path, environ: Mapping[
         argv += ["--ro-bind", p, p]
     argv += ["--ro-bind", str(LAUNCHER), SANDBOX_LAUNCHER,
              "--bind", str(ipc), str(ipc),
-             "--bind", str(work), SANDBOX_WORK,
+             "--ro-bind", str(work), SANDBOX_WORK_SOURCE,
              "--chdir", SANDBOX_WORK, "--clearenv"]
     for k, v in sorted(env.items()):
         argv += ["--setenv", k, v]
@@ -222,4 +226,14 @@ def check_sandbox(environ: Mapping[str, str] = os.environ) -> str | None:
         if proc.returncode != 0 or out.splitlines()[-1:] != ["sandbox ok"]:
             last = out.splitlines()[-1] if out else f"exit status {proc.returncode}"
             return f"the sandbox could not start: {last}"
+    support = cgroup.detect(environ)
+    if settings.sandbox_cgroup_mode(environ) == "require" and len(support.parents) < len(cgroup.CONTROLLERS):
+        return (f"{settings.SANDBOX_CGROUP_VAR}=require, but this machine gives the sandbox no memory and "
+                f"process budget: {support.reason}")
     return None
+
+
+def limits_line(environ: Mapping[str, str] = os.environ) -> str:
+    """Which of the sandbox's limits hold on this machine, in one line (as each
+    student's grading log says it)."""
+    return cgroup.detect(environ).limits_line(settings.sandbox_limits(environ))
