@@ -21,6 +21,7 @@ from tools.instructor.publish import publish_release
 from tools.instructor.release import run_release
 from tools.instructor.scores import run_export
 from tools.instructor.settings import DASK_SCHEDULER_VAR, GRADING_PROFILE, SANDBOX_MODES, SANDBOX_VAR, TOOL_COMMAND
+from tools.instructor.similarity_html import run_similarity
 
 ERROR_PREFIX = "tools.instructor"
 # command -> (help, runs notebooks: takes --profile)
@@ -32,6 +33,7 @@ COMMANDS = {
     "feedback": ("HTML feedback under feedback/", True),
     "export": ("grades.csv from the gradebook (after manual grading)", False),
     "docs": ("rewrite the generated tables of docs/GRADING.md", False),
+    "similarity": ("answers like the reference or each other's, side by side; similarity.html", False),
 }
 
 
@@ -63,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
                             "with your permissions")
     grade.add_argument("--quiet", action="store_true", help="no progress lines, only the score table")
     grade.add_argument("--verbose", action="store_true", help="print each student's nbgrader log")
+    sub.choices["similarity"].add_argument("--threshold", type=float, default=None, metavar="SCORE",
+                                           help="list pairs scoring at least this, 0..1 (default: "
+                                                "$SONGREC_SIMILARITY_THRESHOLD, else 0.8)")
     sub.choices["docs"].add_argument("--check", action="store_true",
                                      help="only compare; fail when the file is out of date")
     return top
@@ -85,6 +90,8 @@ def run(args: argparse.Namespace) -> None:
         run_feedback(args.root, env=env)
     elif args.command == "export":
         run_export(args.root)
+    elif args.command == "similarity":
+        run_similarity(args.root, threshold=args.threshold)
     else:
         run_docs(args.root, check=args.check)
 
