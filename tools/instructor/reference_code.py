@@ -3,9 +3,10 @@
 The references ship in ``helpers`` (every student installs it), so a submission can copy one
 two ways: paste its text (found by :mod:`tools.instructor.similarity`) or have Python fetch
 it while the notebook runs (``exec(inspect.getsource(top_n))``, ``from helpers.recommend
-import top_n``), which no comparison of texts can see. :func:`reference_fetches` finds the
-second kind in the student's code. The reference's source is read from the helpers' files
-with ``ast``: importing ``helpers.model`` would start TensorFlow.
+import top_n``, ``from helpers.ranking import top_k``), which no comparison of texts can
+see. :func:`reference_fetches` finds the second kind in the student's code. The
+reference's source is read from the helpers' files with ``ast``: importing
+``helpers.model`` would start TensorFlow.
 """
 
 from __future__ import annotations
@@ -18,22 +19,20 @@ from functools import cache
 
 from helpers.testkit import REFERENCES
 
-# helpers modules holding a reference: helpers.vocab, helpers.recommend, ...
+# helpers modules holding a reference: helpers.vocab, helpers.recommend, ... Any other helpers module
+# counts too: the references are built on them (helpers.ranking does top_n's work).
 REFERENCE_MODULES = tuple(sorted({".".join(d.split(".")[:2]) for d in REFERENCES.values()}))
 SOURCE_READERS = ("getsource", "getsourcelines", "findsource", "getfile", "getsourcefile")
 CODE_ATTRIBUTES = ("__code__", "__globals__", "__closure__", "__wrapped__")
 RUNNERS = ("exec", "eval", "compile", "__import__")
 MAGIC_RE = re.compile(r"^[ \t]*[%!].*$", re.M)
-_SHORT = {m.split(".")[1] for m in REFERENCE_MODULES}
 # For code that does not parse: the same findings, read line by line.
 FALLBACK = (
     (re.compile(r"\b(" + "|".join(SOURCE_READERS) + r")\b"), "reads a function's source (inspect.getsource)"),
     (re.compile(r"\b(" + "|".join(CODE_ATTRIBUTES) + r")\b"), "reads a function's code object"),
     (re.compile(r"(?<![.\w])(exec|eval|compile|__import__)\s*\(|\bimport_module\s*\("),
      "runs or imports code named by a string"),
-    (re.compile(r"\bhelpers\.(" + "|".join(sorted(_SHORT)) + r")\b"), "uses a reference module of helpers"),
-    (re.compile(r"\bfrom\s+helpers\s+import\b.*\b(" + "|".join(sorted(_SHORT)) + r")\b"),
-     "uses a reference module of helpers"),
+    (re.compile(r"\b(import|from)\s+helpers\b|\bhelpers\.\w"), "uses the course's own code (helpers)"),
 )
 
 
@@ -72,26 +71,27 @@ def _dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
-def _is_reference_module(name: str) -> bool:
-    return any(name == m or name.startswith(m + ".") for m in REFERENCE_MODULES)
+def _is_course_module(name: str) -> bool:
+    return name == "helpers" or name.startswith("helpers.")
+
+
+def _holds(module: str) -> str:
+    return ", which holds a reference implementation" if module in REFERENCE_MODULES else ""
 
 
 def _node_finding(node: ast.AST) -> str | None:
     if isinstance(node, ast.Import):
-        used = [a.name for a in node.names if _is_reference_module(a.name)]
-        return f"imports the reference module {used[0]}" if used else None
+        used = [a.name for a in node.names if _is_course_module(a.name)]
+        return f"imports the course's own code ({used[0]}{_holds(used[0])})" if used else None
     if isinstance(node, ast.ImportFrom):
         module = node.module or ""
-        if _is_reference_module(module):
-            return f"imports from the reference module {module}"
-        if module == "helpers" and any(a.name in _SHORT for a in node.names):
-            return "imports a reference module from helpers"
+        if _is_course_module(module) and not node.level:
+            names = ", ".join(a.name for a in node.names)
+            return f"imports {names} from the course's own code ({module}{_holds(module)})"
         return None
     if isinstance(node, ast.Attribute):
         if node.attr in CODE_ATTRIBUTES:
             return f"reads a function's code object ({node.attr})"
-        if _is_reference_module(_dotted(node)) and _dotted(node).count(".") == 1:
-            return f"uses the reference module {_dotted(node)}"
         return None
     if isinstance(node, ast.Call):
         name = _dotted(node.func).rsplit(".", 1)[-1]
@@ -105,9 +105,10 @@ def _node_finding(node: ast.AST) -> str | None:
 
 def reference_fetches(source: str) -> list[tuple[int, str, str]]:
     """``(line number, what, the line)`` for each place ``source`` fetches code at run time:
-    imports a reference module of helpers, reads a function's source or code object, or runs
-    code from a string (exec, eval, compile, __import__, importlib.import_module). Empty for
-    code that does none of these; comments and docstrings never count."""
+    imports helpers or any of its modules (the references and what they are built on),
+    reads a function's source or code object, or runs code from a string (exec, eval,
+    compile, __import__, importlib.import_module). Empty for code that does none of these;
+    comments and docstrings never count (they do in code that does not parse)."""
     text = MAGIC_RE.sub("", source)
     lines = source.splitlines()
     found: dict[tuple[int, str], None] = {}
