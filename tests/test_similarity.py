@@ -224,18 +224,24 @@ def test_findings_name_the_other_side_of_each_pair(course):
 
 
 def test_scores_are_the_same_in_every_process(course):
-    code = ("import json, sys; from tools.instructor.similarity import similarity_report; "
-            "r = similarity_report(sys.argv[1], 0.8); "
-            "print(json.dumps([[p.task, p.left.who, p.right.who, p.score] for p in r.pairs]))")
+    """Fingerprints are all a score depends on; Python salts its own str hash per process
+    (PYTHONHASHSEED), so they are computed in two processes with different salts."""
+    answers = [STUDENTS[s]["body"] for s in ("honest", "carl", "dora", "ann", "ben", "execer")]
+    answers.append(inspect.getsource(helpers.recommend.top_n))
+    code = ("import json, sys; from tools.instructor.fingerprint import code_fingerprints; "
+            "print(json.dumps([sorted(code_fingerprints(a)) for a in json.load(sys.stdin)]))")
     runs = []
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run([sys.executable, "-c", code, str(course)], env=env, capture_output=True, text=True,
-                              cwd=toy.REPO_ROOT, timeout=120)
+        done = subprocess.run([sys.executable, "-c", code], input=json.dumps(answers), env=env, capture_output=True,
+                              text=True, cwd=toy.REPO_ROOT, timeout=120)
         assert done.returncode == 0, done.stderr
         runs.append(json.loads(done.stdout))
-    here = [[p.task, p.left.who, p.right.who, p.score] for p in similarity_report(course, 0.8).pairs]
-    assert runs[0] == runs[1] == here
+    assert runs[0] == runs[1] == [sorted(code_fingerprints(a)) for a in answers]
+    assert all(runs[0])
+    first, second = similarity_report(course, 0.8), similarity_report(course, 0.8)
+    assert [(p.left.who, p.right.who, p.score) for p in first.pairs] == \
+           [(p.left.who, p.right.who, p.score) for p in second.pairs]
 
 
 def test_text_shows_both_answers_side_by_side_without_control_characters(course):
