@@ -148,8 +148,9 @@ TOOL_COMMAND = "python -m tools.instructor"
 
 # The similarity report (tools/instructor/similarity.py) lists pairs of answers whose score
 # (how much of the shorter one is in the other, 0..1) is at least this. Answers written
-# independently scored at most 0.25 against the references (the instructor's solutions in
-# notebooks/); a reference pasted with its names changed and its layout redone scores 1.
+# independently scored at most 0.51 against the references (the instructor's solutions in
+# notebooks/, docs/GRADING.md); a reference pasted with its names changed and its layout
+# redone scores 1.
 SIMILARITY_THRESHOLD = 0.8
 SIMILARITY_VAR = "SONGREC_SIMILARITY_THRESHOLD"
 SIMILARITY_HTML = "similarity.html"  # written next to grades.csv: the flagged pairs side by side
