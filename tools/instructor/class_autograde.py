@@ -283,7 +283,8 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
     ids. ``force``: grade students whose submission is unchanged too. ``sandbox``:
     ``bwrap`` or ``none`` (default ``SONGREC_SANDBOX``, else ``bwrap``). ``profile``: the
     notebook profile (default ``grading``). ``timeout``: seconds for one student.
-    ``quiet``: print only the table and the tamper report. ``echo``: print each student's nbgrader log.
+    ``quiet``: print only the table and the tamper and similarity reports. ``echo``: print
+    each student's nbgrader log.
     ``tty``: draw the progress bar in place (default: whether ``out`` is a terminal).
     Returns the score table of every student in the gradebook.
     Raises CourseToolError before grading (no submissions, unknown student, never

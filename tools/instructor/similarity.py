@@ -212,14 +212,16 @@ def format_similarity_report(report: SimilarityReport, *, show_code: bool = True
     lines = [f"similarity report (each answer against the reference and every other student's answer to the same "
              f"task; listed from {report.threshold:.2f}):"]
     for p in flagged:
-        lines.append(f"  {p.task}: {p.left.who} ~ {p.right.who}: {p.score:.2f}")
+        left, right = clip(p.left.who, 60), clip(p.right.who, 60)  # folder names are the students' too
+        lines.append(f"  {p.task}: {left} ~ {right}: {p.score:.2f}")
         if show_code:
-            lines.append(f"    {p.left.who:<60} | {p.right.who}")
+            lines.append(f"    {left:<60} | {right}")
             lines.extend("    " + row for row in side_by_side(p.left.source, p.right.source))
     if not flagged:
         lines.append(f"  no pair of answers at or above {report.threshold:.2f}")
     for f in report.fetches:
-        lines.append(f"  {f.student} {f.notebook} [{f.task}]: {FETCH_KIND}: line {f.line}: {f.what}: {clip(f.text)!r}")
+        lines.append(f"  {clip(f.student, 60)} {f.notebook} [{f.task}]: {FETCH_KIND}: line {f.line}: {f.what}: "
+                     f"{clip(f.text)!r}")
     if not report.fetches:
         lines.append("  no answer fetches a reference or runs code from a string")
     return "\n".join(lines)
