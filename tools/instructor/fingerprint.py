@@ -1,9 +1,10 @@
 """Fingerprints of Python code that survive renaming, reformatting, comments and docstrings.
 
 The code is parsed and printed back by ``ast`` (one layout, no comments), docstrings are
-dropped, every name the code binds itself (functions, arguments, variables, import aliases)
-becomes ``V``, every string literal ``S``; names it does not bind (``np``'s functions,
-builtins, attributes) stay, since a student cannot rename them. Hashes of every run of ``K``
+dropped, every name the code binds itself (functions, arguments, variables) becomes ``V``,
+every string literal ``S``; names it does not bind (builtins, attributes, what it imports)
+stay, since a student cannot rename them: a pasted reference that imports what the
+reference uses keeps those names as the reference has them. Hashes of every run of ``K``
 such tokens are then thinned out by winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003:
 the smallest hash of each window of ``WINDOW`` hashes), which keeps a match of ``K + WINDOW - 1``
 tokens or more visible wherever it sits. Hashes are BLAKE2b, so a fingerprint is the same in
@@ -39,7 +40,7 @@ def _drop_docstrings(tree: ast.AST) -> ast.AST:
 
 
 def bound_names(tree: ast.AST) -> set[str]:
-    """Every name ``tree`` binds itself: what a student may rename without changing the code."""
+    """Every name ``tree`` binds itself, imports aside: what a student may rename freely."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
