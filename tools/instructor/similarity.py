@@ -79,6 +79,14 @@ class SimilarityReport:
     pairs: list[Pair]
     fetches: list[Fetch]
     students: list[str]
+    released: dict[str, str] = field(default_factory=dict)  # task -> its released cell
+
+    def shown(self, answer: Answer) -> str:
+        """``answer`` as a person should read it: without the lines its task's released cell
+        already has (signature, docstring, given checks), which every answer shares."""
+        given = {line.strip() for line in self.released.get(answer.task, "").splitlines() if line.strip()}
+        lines = [line for line in answer.source.splitlines() if not line.strip() or line.strip() not in given]
+        return "\n".join(lines).strip("\n")
 
     def flagged(self) -> list[Pair]:
         """The pairs at or above the threshold whose answers are both long enough to judge."""
@@ -186,7 +194,7 @@ def similarity_report(course_root: Path, threshold: float) -> SimilarityReport:
         for a, b in itertools.combinations(answers[task], 2):
             pairs.append(_pair(task, a, b, boilerplate))
     pairs.sort(key=lambda p: (-p.score, p.task, p.left.who, p.right.who))
-    return SimilarityReport(threshold, pairs, fetches, students)
+    return SimilarityReport(threshold, pairs, fetches, students, boiler)
 
 
 # --------------------------------------------------------------------------- as text
@@ -207,7 +215,8 @@ def side_by_side(left: str, right: str, width: int = 60, max_lines: int = 40) ->
 
 def format_similarity_report(report: SimilarityReport, *, show_code: bool = True) -> str:
     """The report as text: flagged pairs (each with both answers side by side when
-    ``show_code``), then the answers that fetch code at run time."""
+    ``show_code``, less the lines of the released cell), then the answers that fetch code
+    at run time."""
     flagged = report.flagged()
     lines = [f"similarity report (each answer against the reference and every other student's answer to the same "
              f"task; listed from {report.threshold:.2f}):"]
@@ -216,7 +225,7 @@ def format_similarity_report(report: SimilarityReport, *, show_code: bool = True
         lines.append(f"  {p.task}: {left} ~ {right}: {p.score:.2f}")
         if show_code:
             lines.append(f"    {left:<60} | {right}")
-            lines.extend("    " + row for row in side_by_side(p.left.source, p.right.source))
+            lines.extend("    " + row for row in side_by_side(report.shown(p.left), report.shown(p.right)))
     if not flagged:
         lines.append(f"  no pair of answers at or above {report.threshold:.2f}")
     for f in report.fetches:

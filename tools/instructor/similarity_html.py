@@ -35,14 +35,15 @@ def similarity_html(report: SimilarityReport) -> str:
              "<title>Similarity report</title>", f"<style>{STYLE}</style></head><body>",
              "<h1>Similarity report</h1>",
              f"<p>Each answer against the reference implementation and every other student's answer to the "
-             f"same task; pairs scoring {report.threshold:.2f} or more.</p>"]
+             f"same task; pairs scoring {report.threshold:.2f} or more. The lines of the released cell "
+             f"(signature, docstring, given checks) are left out.</p>"]
     flagged = report.flagged()
     if not flagged:
         parts.append("<p>No pair of answers reaches the threshold.</p>")
     for p in flagged:
         parts.append(f"<h2>{_e(p.task)}: {_e(p.left.who)} ~ {_e(p.right.who)}: {p.score:.2f}</h2>")
         parts.append(f"<table><tr><th>{_e(p.left.who)}</th><th>{_e(p.right.who)}</th></tr>"
-                     f"<tr><td><pre>{_e(p.left.source)}</pre></td><td><pre>{_e(p.right.source)}</pre></td></tr>"
+                     f"<tr><td><pre>{_e(report.shown(p.left))}</pre></td><td><pre>{_e(report.shown(p.right))}</pre></td></tr>"
                      "</table>")
     parts.append("<h2>Answers that fetch code at run time</h2>")
     if report.fetches:
