@@ -19,6 +19,9 @@ One module per concern, in the order a course goes through them:
 ``export_lms``     each LMS's grade import CSV, the feedback zip; ``export_grades`` the points
 ``report``         the class report page; ``report_data`` what it shows
 ``tasks``          the task -> reference helper -> test cells table of docs/GRADING.md
+``tamper``         the tamper report: what is unusual about one student's submission
+``similarity``     the similarity report: answers against the reference and each other
+                   (``fingerprint``, ``reference_code``; ``similarity_html``: the page)
 ``docs``           the generated tables of docs/GRADING.md, rewritten in place
 ``preprocessors``  nbgrader preprocessors installed by nbgrader_config.py
 ``cli``            the command line (``cli_lms``: the options of collect, export --to, report)

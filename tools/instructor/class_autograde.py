@@ -49,7 +49,10 @@ from tools.instructor.settings import (
     grading_cell_timeout,
     sandbox_limits,
     sandbox_mode,
+    similarity_threshold,
 )
+from tools.instructor.similarity import similarity_report
+from tools.instructor.similarity_html import run_similarity
 from tools.instructor.student_job import (
     CourseBundle,
     StudentResult,
@@ -280,7 +283,8 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
     ids. ``force``: grade students whose submission is unchanged too. ``sandbox``:
     ``bwrap`` or ``none`` (default ``SONGREC_SANDBOX``, else ``bwrap``). ``profile``: the
     notebook profile (default ``grading``). ``timeout``: seconds for one student.
-    ``quiet``: print only the table and the tamper report. ``echo``: print each student's nbgrader log.
+    ``quiet``: print only the table and the tamper and similarity reports. ``echo``: print
+    each student's nbgrader log.
     ``tty``: draw the progress bar in place (default: whether ``out`` is a terminal).
     Returns the score table of every student in the gradebook.
     Raises CourseToolError before grading (no submissions, unknown student, never
@@ -363,8 +367,13 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
         if progress:
             progress.close()
     table = run_export(course_root, out=out)
+    similar = similarity_report(course_root, similarity_threshold())
+    for student, found in reports.items():
+        found += similar.findings(student)
     if reports:
         print(format_tamper_report(reports), file=out, flush=True)
+    run_similarity(course_root, report=similar, show_code=False, out=out)
+    print(f"  `{TOOL_COMMAND} similarity` prints them side by side", file=out, flush=True)
     if failed:
         raise CourseToolError(f"autograding failed for {len(failed)} student(s): {sorted(failed)}; see "
                               f"{GRADING_LOG_DIR}/<student>.log, then run autograde again to retry them")

@@ -25,6 +25,7 @@ from tools.instructor.release import run_release
 from tools.instructor.report import run_report
 from tools.instructor.scores import run_export
 from tools.instructor.settings import DASK_SCHEDULER_VAR, GRADING_PROFILE, SANDBOX_MODES, SANDBOX_VAR, TOOL_COMMAND
+from tools.instructor.similarity_html import run_similarity
 
 ERROR_PREFIX = "tools.instructor"
 # command -> (help, runs notebooks: takes --profile)
@@ -38,6 +39,7 @@ COMMANDS = {
     "collect": ("an LMS assignment download (zip or folder) into submitted/", False),
     "report": ("the class report, one HTML page", False),
     "docs": ("rewrite the generated tables of docs/GRADING.md", False),
+    "similarity": ("answers like the reference or each other's, side by side; similarity.html", False),
 }
 
 
@@ -70,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--quiet", action="store_true", help="no progress lines, only the score table")
     grade.add_argument("--verbose", action="store_true", help="print each student's nbgrader log")
     add_lms_options(sub.choices["collect"], sub.choices["export"], sub.choices["report"])
+    sub.choices["similarity"].add_argument("--threshold", type=float, default=None, metavar="SCORE",
+                                           help="list pairs scoring at least this, 0..1 (default: "
+                                                "$SONGREC_SIMILARITY_THRESHOLD, else 0.8)")
     sub.choices["docs"].add_argument("--check", action="store_true",
                                      help="only compare; fail when the file is out of date")
     return top
@@ -100,6 +105,8 @@ def run(args: argparse.Namespace) -> None:
                     allow_missing=args.allow_missing)
     elif args.command == "report":
         run_report(args.root, args.out)
+    elif args.command == "similarity":
+        run_similarity(args.root, threshold=args.threshold)
     else:
         run_docs(args.root, check=args.check)
 

@@ -30,6 +30,9 @@ Environment variables:
     SONGREC_SANDBOX_CGROUP_PARENT
                           the cgroup (a path such as ``/songrec``) the kernels' groups are
                           made in; default: the grader's own.
+    SONGREC_SIMILARITY_THRESHOLD
+                          the score (0..1) from which the similarity report lists a pair
+                          of answers (default ``SIMILARITY_THRESHOLD``).
     DASK_SCHEDULER_ADDRESS
                           Dask's own setting: the scheduler that ``autograde`` sends its
                           per-student jobs to when ``--scheduler`` is not given.
@@ -168,3 +171,27 @@ def exchange_root(course_root: str, environ: Mapping[str, str] = os.environ) -> 
 
 # How the instructor tools are started; messages that advise a next step use it.
 TOOL_COMMAND = "python -m tools.instructor"
+
+# The similarity report (tools/instructor/similarity.py) lists pairs of answers whose score
+# (how much of the shorter one is in the other, 0..1) is at least this. Answers written
+# independently scored at most 0.51 against the references (the instructor's solutions in
+# notebooks/, docs/GRADING.md); a reference pasted with its names changed and its layout
+# redone scores 1.
+SIMILARITY_THRESHOLD = 0.8
+SIMILARITY_VAR = "SONGREC_SIMILARITY_THRESHOLD"
+SIMILARITY_HTML = "similarity.html"  # written next to grades.csv: the flagged pairs side by side
+
+
+def similarity_threshold(environ: Mapping[str, str] = os.environ) -> float:
+    """``SONGREC_SIMILARITY_THRESHOLD``, else ``SIMILARITY_THRESHOLD``.
+
+    Raises ValueError unless the value is a number in (0, 1].
+    """
+    raw = environ.get(SIMILARITY_VAR, str(SIMILARITY_THRESHOLD))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise ValueError(f"{SIMILARITY_VAR} must be a number in (0, 1], got {raw!r}")
+    return value

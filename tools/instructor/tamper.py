@@ -16,7 +16,12 @@ touching. It reports:
   implementation (helpers.testkit's tripwire);
 * files handed in besides the notebooks (they sit next to the notebook while it is graded);
 * lines of the student's own code that name IPython's transformers or hooks, ``sys``'s
-  hooks, ``sys.modules``, builtins, the grader, or assign to attributes of imported modules.
+  hooks, ``sys.modules``, builtins, the grader, or assign to attributes of imported modules;
+* lines of the student's own code that fetch code while the notebook runs: import a
+  reference module of helpers, read a function's source or code object, exec or eval a
+  string (:func:`~tools.instructor.reference_code.reference_fetches`). Answers that copy
+  the reference's or another student's text are the similarity report's
+  (:mod:`tools.instructor.similarity`); ``autograde`` adds its findings to this report.
 
 An honest submission gets an empty list: nbgrader's routine "checksum has changed"
 warnings (every released test cell with hidden tests differs from the gradebook's copy)
@@ -36,6 +41,7 @@ from helpers.testkit import REFERENCE_USED, REFERENCES
 from tools.instructor import cells
 from tools.instructor.paths import course_paths
 from tools.instructor.preprocessors.guarded_execute import METADATA_KEY
+from tools.instructor.reference_code import reference_fetches
 from tools.instructor.settings import ASSIGNMENT
 
 # Files nbgrader or Jupyter put into a submission folder themselves.
@@ -211,6 +217,18 @@ def code_anomalies(name: str, released, submitted) -> list[Anomaly]:
     return out
 
 
+FETCH_KIND = "fetches the reference at run time"
+
+
+def fetch_anomalies(name: str, released, submitted) -> list[Anomaly]:
+    """Lines of the student's own code that fetch code at run time (a reference module's
+    import, ``inspect.getsource``, ``__code__``, ``exec``/``eval`` of a string)."""
+    return [Anomaly(name, None if label.startswith("cell ") else label, FETCH_KIND,
+                    f"line {number}: {what}: {_clip(text)!r}")
+            for label, source in _student_code(released, submitted)
+            for number, what, text in reference_fetches(source)]
+
+
 # --------------------------------------------------------------------------- what the grader saw
 
 
@@ -277,6 +295,7 @@ def tamper_report(course_root: Path, student: str) -> list[Anomaly]:
             continue
         out += cell_anomalies(name, released, submitted)
         out += code_anomalies(name, released, submitted)
+        out += fetch_anomalies(name, released, submitted)
         graded_path = paths.autograded / student / ASSIGNMENT / rel_path.name
         if graded_path.is_file():
             out += grading_anomalies(name, nbformat.read(graded_path, as_version=4))
