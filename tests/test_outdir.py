@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,87 @@ def test_failed_exchange_falls_back_and_a_failed_build_changes_nothing(tmp_path,
     save_run(old, vocab, np.ones((vocab.size + 1, 2), np.float32), overwrite=True)
     assert load_run(old).target_vectors.shape == (vocab.size + 1, 2)
     assert siblings(old) == ["run"]
+
+
+def test_two_trainings_into_one_out_without_overwrite_keep_the_first_finished_run(tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "run")
+    real_marker = outdir.write_marker
+    calls = []
+
+    def second_training_finishes_first(folder, kind):
+        # The first training has built its run and is about to swap it in: right here, a
+        # second training into the same --out runs from start to end.
+        calls.append(folder)
+        if len(calls) == 1:
+            assert main(["train", *TINY[:-1], "6", "--out", out]) == 0
+            # The first training's own temporary folder is there now and must go.
+            snapshot.update((k, v) for k, v in tree(tmp_path).items() if not k.startswith(".run.songrec-tmp-"))
+        real_marker(folder, kind)
+
+    snapshot = {}
+    monkeypatch.setattr(outdir, "write_marker", second_training_finishes_first)
+    assert main(["train", *TINY, "--out", out]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("songrec: error: --out") and repr(out) in err
+    assert "written by another process" in err and "--overwrite" in err
+    assert tree(tmp_path) == snapshot  # the second run as it finished, no temporary folder
+    assert load_run(out).settings["seed"] == 6
+
+
+def test_two_overwriting_writers_end_with_one_complete_folder(tmp_path, monkeypatch):
+    target = make_run(tmp_path / "run")
+    # The two-rename swap leaves a moment in which the target is missing: writer A stops
+    # there, inside the lock, until writer B has reached the lock and found it held.
+    monkeypatch.setattr(outdir, "_exchange", lambda a, b: (_ for _ in ()).throw(OSError(errno.ENOSYS, "no")))
+    a_in_swap, b_blocked = threading.Event(), threading.Event()
+    monkeypatch.setattr(outdir, "_waiting", lambda path: b_blocked.set())
+    real_replace = os.replace
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        if threading.current_thread().name == "A" and outdir._TAGS["old"] in str(dst):
+            a_in_swap.set()
+            assert b_blocked.wait(20), "writer B was not held at the lock"
+
+    monkeypatch.setattr(outdir.os, "replace", replace)
+    failures = []
+
+    def writer(label):
+        try:
+            with outdir.new_folder(target, kind="run", overwrite=True) as tmp:
+                for name in ("run.json", "vocab.json", "target_vectors.npy"):
+                    (tmp / name).write_text(label)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append((label, exc))
+
+    a = threading.Thread(target=writer, args=("A",), name="A")
+    a.start()
+    assert a_in_swap.wait(20)
+    b = threading.Thread(target=writer, args=("B",), name="B")
+    b.start()
+    a.join(30)
+    b.join(30)
+    assert failures == []
+    assert siblings(target) == ["run"]
+    assert sorted(p.name for p in target.iterdir()) == [outdir.MARKER, "run.json", "target_vectors.npy",
+                                                          "vocab.json"]
+    assert {(target / n).read_text() for n in ("run.json", "vocab.json", "target_vectors.npy")} == {"B"}
+
+
+def test_a_folder_only_named_like_a_run_is_not_one(tmp_path):
+    run = make_run(tmp_path / "run")
+    assert outdir.folder_kind(run) == "run"
+    (run / outdir.MARKER).unlink()  # a run from before markers: judged by its entries
+    (run / "evaluation.png").mkdir()
+    write(run / "evaluation.png" / "figure.svg", "mine")
+    assert outdir.folder_kind(run) is None
+    with pytest.raises(outdir.UnsafeOutputError, match="is not a songrec run folder"):
+        outdir.check_target(run, overwrite=True)
+    (run / "evaluation.png" / "figure.svg").unlink()
+    (run / "evaluation.png").rmdir()
+    (run / "vocab.json").unlink()
+    (run / "vocab.json").symlink_to(tmp_path / "elsewhere.json")
+    assert outdir.folder_kind(run) is None
 
 
 KILLED_BETWEEN_RENAMES = """
