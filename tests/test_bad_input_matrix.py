@@ -140,6 +140,12 @@ ARCHIVE_KNOWN = {n: (len(b), hashlib.sha256(b).hexdigest()) for n, b in ARCHIVE_
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         body, declared, kind = self.server.routes[self.path]
+        if kind == "loop":  # a redirect back to itself
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8" if kind == "html" else "application/gzip")
         self.send_header("Content-Length", str(declared))
@@ -659,6 +665,27 @@ def overwrite_of_a_run_holding_the_users_files(ctx):
     return ctx.train_args("--overwrite")
 
 
+@case("is not a songrec run folder", "'evaluation.png' (a folder, where songrec writes a file)", "nothing was changed")
+def overwrite_of_user_folders_named_like_run_files(ctx):
+    run = make_run(ctx.tmp / "real")
+    user = ctx.out / "run"
+    user.mkdir()
+    for name in (".songrec", "run.json"):  # copied from a real run
+        write(user / name, (run / name).read_bytes())
+    write(user / "evaluation.png" / "holiday.jpg", b"\xff\xd8 my photo")
+    write(user / "vocab.json" / "words.txt", "my words")
+    return ctx.train_args("--overwrite")
+
+
+@case("is not a songrec run folder", "'vocab.json' (a symbolic link, where songrec writes a file)")
+def overwrite_of_a_run_whose_file_is_a_link(ctx):
+    run = make_run(ctx.out / "run")
+    write(ctx.tmp / "thesis.json", "my thesis")
+    (run / "vocab.json").unlink()
+    (run / "vocab.json").symlink_to(ctx.tmp / "thesis.json")
+    return ctx.train_args("--overwrite")
+
+
 @case("is a symbolic link")
 def out_is_a_symlink(ctx):
     make_run(ctx.tmp / "real")
@@ -927,6 +954,37 @@ def download_is_a_zip(ctx):
     return ctx.fetch_args(b"PK\x03\x04" + b"\0" * 100)
 
 
+@case("redirects in a loop", "its last answer: HTTP 302 Found", code=1)
+def download_redirects_in_a_loop(ctx):
+    return ctx.fetch_args(b"", kind="loop")
+
+
+def unblock_later(fifo: Path) -> None:
+    """Should a fetch open ``fifo`` after all, a writer comes and goes after a few seconds,
+    so the case fails instead of hanging."""
+
+    def writer():
+        time.sleep(5)
+        for _ in range(50):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:
+                time.sleep(0.1)
+
+    threading.Thread(target=writer, daemon=True).start()
+
+
+@case("pipe.tar.gz", "SONGREC_DATA_URL", "is a named pipe (FIFO), not a regular file", "nothing was read")
+def download_url_is_a_fifo(ctx):
+    fifo = ctx.tmp / "pipe.tar.gz"
+    os.mkfifo(fifo)
+    unblock_later(fifo)
+    ctx.monkeypatch.setenv("SONGREC_DOWNLOAD_DEADLINE", "1")
+    ctx.monkeypatch.setenv("SONGREC_DATA_URL", fifo.as_uri())
+    return ctx.fetch_args(b"")[:4]
+
+
 @case("--data-dir is empty")
 def fetch_into_an_empty_name(ctx):
     ctx.mine()
@@ -992,7 +1050,8 @@ def tree(root: Path) -> dict[str, str]:
         for f in files:
             path = os.path.join(folder, f)
             out[os.path.relpath(path, root)] = (
-                "link" if os.path.islink(path) else hashlib.sha256(Path(path).read_bytes()).hexdigest())
+                "link" if os.path.islink(path) else "special" if not os.path.isfile(path)  # a FIFO: never read
+                else hashlib.sha256(Path(path).read_bytes()).hexdigest())
     return out
 
 
