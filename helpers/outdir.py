@@ -40,7 +40,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from helpers.errors import SongrecError
+from helpers.errors import SongrecError, naming_full_disk
 
 try:
     import fcntl
@@ -282,7 +282,7 @@ def _exchange(a: Path, b: Path) -> None:
 
 
 def _waiting(target: Path) -> None:  # a seam: tests learn here that a writer is blocked
-    _say(f"waiting for another songrec process that is writing beside {target} ...")
+    _say(f"waiting for another songrec process writing beside {target} ...")
 
 
 @contextlib.contextmanager
@@ -343,9 +343,8 @@ def _install(new: Path, target: Path, overwrite: bool) -> Path | None:
 
 def write_marker(folder: Path, kind: str) -> None:
     """Mark ``folder`` as written by songrec, holding a ``kind`` (``run``, ``evaluation``, ...)."""
-    (folder / MARKER).write_text(
-        f"songrec-{kind}\nThis folder was written by songrec; `--overwrite` may replace it.\n",
-        encoding="ascii")
+    (folder / MARKER).write_text(f"songrec-{kind}\nThis folder was written by songrec; `--overwrite` may "
+                                 f"replace it.\n", encoding="ascii")
 
 
 @contextlib.contextmanager
@@ -368,8 +367,9 @@ def new_folder(target: str | os.PathLike, *, kind: str, overwrite: bool = False,
         raise OSError(f"cannot write {what} {target}: {exc.strerror or exc}") from exc
     old = None
     try:
-        yield tmp
-        write_marker(tmp, kind)
+        with naming_full_disk(f"{what} {target}"):
+            yield tmp
+            write_marker(tmp, kind)
         with target_lock(target):
             try:
                 # Again, under the lock: another process may have written target meanwhile.
@@ -402,8 +402,7 @@ def write_output_files(target: str | os.PathLike, writers: dict[str, Callable[[P
 
 def check_files(folder: str | os.PathLike, names: Iterable[str]) -> None:
     """Raise UnsafeOutputError if any ``folder/name`` exists as something other than a file."""
-    for name in names:
-        path = Path(folder) / name
+    for path in (Path(folder) / name for name in names):
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise UnsafeOutputError(f"{path} exists and is not a plain file; expected a file songrec writes")
 
@@ -426,7 +425,8 @@ def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], o
     try:
         for name, write in writers.items():
             temps[name] = _sibling(folder / name, "tmp", Path(name).suffix)
-            write(temps[name])
+            with naming_full_disk(folder / name):
+                write(temps[name])
         with target_lock(folder):
             if recheck is not None:
                 recheck()
