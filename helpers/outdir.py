@@ -23,8 +23,8 @@ Used by ``songrec train``/``demo`` (run folders), ``evaluate`` (CSV + PNG), ``da
   way out). The next run that writes ``<name>`` removes those whose process is gone and
   says so on stderr.
 
-A refused target raises :class:`UnsafeOutputError` (exit 2) or ``FileExistsError``
-(exit 1, "pass --overwrite"); nothing is created before that check.
+A refused target (a folder for a file, a path through a file) raises :class:`UnsafeOutputError`
+(exit 2) or ``FileExistsError`` (exit 1, "pass --overwrite"); nothing is created before.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def _check_parent(out: Path, what: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise NotADirectoryError(f"cannot write {what} {out}: {parent} is a file, expected a folder")
+        raise UnsafeOutputError(f"cannot write {what} {str(out)!r}: {parent} is a file, expected a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write {what} {out}: {parent} is not writable (Permission denied)")
 
@@ -471,7 +471,7 @@ def check_file_target(target: str | os.PathLike, *, overwrite: bool = False,
     if target.is_symlink():
         raise UnsafeOutputError(f"{what} {str(target)!r} is a symbolic link; expected a file songrec writes")
     if target.is_dir():
-        raise IsADirectoryError(f"{what} {str(target)!r} is a folder; expected a file name")
+        raise UnsafeOutputError(f"{what} {str(target)!r} is a folder; expected a file name")
     if target.exists():
         if not recognise(target):
             raise UnsafeOutputError(

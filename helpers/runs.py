@@ -64,7 +64,7 @@ def check_run_target(out_dir: str | Path, *, overwrite: bool = False) -> Path:
 
     The rule of :mod:`helpers.outdir`: UnsafeOutputError for a protected path or an
     existing folder that is not a songrec run; FileExistsError for an existing run when
-    ``overwrite`` is off; NotADirectoryError or PermissionError when the nearest existing
+    ``overwrite`` is off; UnsafeOutputError or PermissionError when the nearest existing
     parent is not a writable folder. Creates nothing.
     """
     return outdir.check_target(out_dir, kinds=("run",), overwrite=overwrite)
@@ -199,6 +199,9 @@ def load_run(run_dir: str | Path) -> Run:
         raise RunMismatchError(
             f"{run_dir}: vocab.json does not belong to this run: it holds {vocab.size} songs, run.json "
             f"records vocab_size {size}")
+    if size < 2:  # nothing to rank a song against; numpy would only report a table shape
+        raise DataFormatError(f"run folder {run_dir} holds only one song; recommending and evaluating need at "
+                              f"least two: train it again on playlists with more songs")
     if meta["vocab_fingerprint"] == _raw_id_fingerprint(vocab):
         raise RunMismatchError(
             f"{run_dir} was saved by an older songrec whose fingerprint covered raw IDs only, so its "

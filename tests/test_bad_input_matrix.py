@@ -332,6 +332,43 @@ def build_output_not_npz(ctx):
     return args
 
 
+@case("--out", "data.npz", "is a folder", "expected a file name")
+def build_output_is_a_folder(ctx):
+    (ctx.out / "data.npz").mkdir()
+    return ctx.cornell_args()
+
+
+@case("cannot write --out", "plain.txt", "is a file, expected a folder")
+def build_output_under_a_file(ctx):
+    write(ctx.out / "plain.txt", "a file")
+    args = ctx.cornell_args()
+    args[-1] = str(ctx.out / "plain.txt" / "data.npz")
+    return args
+
+
+@case("data folder", "plain.txt", "is a file, expected a folder")
+def fetch_into_a_folder_under_a_file(ctx):
+    write(ctx.out / "plain.txt", "a file")
+    args = ctx.fetch_args(tarball(ARCHIVE_FILES))
+    args[3] = str(ctx.out / "plain.txt" / "sub")
+    return args
+
+
+@case("cannot write --out", "plain.txt", "is a file, expected a folder")
+def train_into_a_folder_under_a_file(ctx):
+    write(ctx.out / "plain.txt", "a file")
+    return ctx.train_args(out=str(ctx.out / "plain.txt" / "run"))
+
+
+@case("the disk is full", "could not write", "data.npz", "nothing was changed", code=1)
+def build_onto_a_full_disk(ctx):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    ctx.monkeypatch.setattr(np, "savez_compressed", full)
+    return ctx.cornell_args()
+
+
 # -- the course pickle (songrec data build --from-pickle) --------------------------------------
 
 @case("refusing to unpickle", "evil.pkl", "arbitrary code", "--trust-pickle")
@@ -381,12 +418,30 @@ def pickle_truncated(ctx):
     return ctx.build_args("--from-pickle", str(path), "--trust-pickle")
 
 
+@case("--from-pickle", "course", "is a folder", "expected the course's training_data.pkl file")
+def pickle_is_a_folder(ctx):
+    (ctx.tmp / "course").mkdir()
+    return ctx.build_args("--from-pickle", str(ctx.tmp / "course"), "--trust-pickle")
+
+
 @case("absent.pkl", "does not exist", code=1)
 def pickle_missing(ctx):
     return ctx.build_args("--from-pickle", str(ctx.tmp / "absent.pkl"), "--trust-pickle")
 
 
 # -- training settings (songrec train) ---------------------------------------------------------
+
+@case("hold only one song", "at least two", "use more")
+def training_playlists_of_one_song(ctx):
+    data = cornell(ctx.tmp / "cornell", **{"train.txt": "11 12 13 14 \n1 1 1 1 \n2 2 2 \n2 2 \n2 2 2 2 \n2 2 \n"})
+    return ["train", "--data-dir", str(data), "--variant", "yes_small", "--val-fraction", "0.3",
+            "--epochs", "1", "--dim", "4", "--out", str(ctx.out / "run")]
+
+
+@case("run folder", "holds only one song", "at least two")
+def recommend_from_a_run_of_one_song(ctx):
+    return ["recommend", "A by Band", "--run", str(make_run(ctx.tmp / "run", titles="A"))]
+
 
 @case("Config.window", "an int >= 1", "got 0")
 def window_zero(ctx):
@@ -718,7 +773,7 @@ def evaluate_into_a_foreign_folder(ctx):
     return ["evaluate", "--run", str(make_run(ctx.tmp / "run")), "--out", str(ctx.tmp / "elsewhere")]
 
 
-@case("evaluation.png exists and is not a plain file")
+@case("'evaluation.png' (a folder, where songrec writes a file)", "nothing was changed")
 def evaluate_png_path_is_a_folder(ctx):
     run = make_run(ctx.tmp / "run")
     (run / "evaluation.png").mkdir()

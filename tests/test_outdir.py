@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ from test_bad_input_matrix import ARCHIVE_FILES, ARCHIVE_KNOWN, cornell, make_ru
 
 from helpers import fetch, outdir
 from helpers.cli import main
+from helpers.errors import DiskFullError
 from helpers.runs import load_run, save_run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -334,13 +336,44 @@ def test_data_check_tells_a_failed_checksum_from_no_file(tmp_path, monkeypatch, 
     empty.mkdir()
     assert main(["data", "check", "--data-dir", str(empty)]) == 1
     err = capsys.readouterr().err
-    assert "no known data file found" in err and "checksum" not in err
+    assert err.startswith("songrec: error: no known data file found in") and str(empty) in err
+    assert "checksum" not in err and len(err.splitlines()) == 1
 
     bad = cornell(tmp_path / "bad", **{"train.txt": "11 12\n1 1\n0 1\n"})
+    before = tree(tmp_path)
     assert main(["data", "check", "--data-dir", str(bad)]) == 1
     captured = capsys.readouterr()
     assert "MISMATCH yes_small/train.txt" in captured.out
-    assert "failed their checksum" in captured.err and "no known data file" not in captured.err
+    assert captured.err.startswith("songrec: error: 1 file(s) found in") and "failed their checksum" in captured.err
+    assert "no known data file" not in captured.err and len(captured.err.splitlines()) == 1
+    assert tree(tmp_path) == before
+
+
+def test_a_full_disk_names_the_file_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    old = make_run(tmp_path / "run")
+    before = tree(tmp_path)
+    real = np.save
+
+    def short_write(file, arr, **kwargs):
+        if Path(file).name == "context_vectors.npy":
+            raise OSError("12864 requested and 10208 written")  # numpy's words for a full disk
+        return real(file, arr, **kwargs)
+
+    monkeypatch.setattr(np, "save", short_write)
+    assert main(["train", *TINY, "--out", str(old), "--overwrite"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("songrec: error: the disk is full: could not write ")
+    assert str(old / "context_vectors.npy") in err and "10,208 of 12,864 bytes written" in err
+    assert "requested and" not in err
+    assert tree(tmp_path) == before
+
+    def no_space(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outdir, "write_marker", no_space)
+    with pytest.raises(DiskFullError, match=f"the disk is full: could not write --out {re.escape(str(old))}"):
+        save_run(old, load_run(old).vocab, np.zeros((6, 2), np.float32), overwrite=True)
+    assert tree(tmp_path) == before
 
 
 def test_titles_reach_the_terminal_with_control_characters_escaped(tmp_path, capsys):
