@@ -84,7 +84,7 @@ def naming_full_disk(path) -> Iterator[None]:
         short = re.fullmatch(r"(\d+) requested and (\d+) written", str(exc))
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and not short:
             raise
-        got = f" ({int(short[2]):,} of {int(short[1]):,} bytes written)" if short else ""
+        got = f" ({int(short[2]):,} of {int(short[1]):,} bytes written)" if short else f" ({exc.strerror})"
         full = DiskFullError(f"the disk is full: could not write {path}{got}; free some space or write "
                              f"elsewhere (nothing was changed)")
         full.errno = errno.ENOSPC

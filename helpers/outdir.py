@@ -378,9 +378,8 @@ def new_folder(target: str | os.PathLike, *, kind: str, overwrite: bool = False,
             except FileExistsError as exc:
                 raise _raced(target, what) from exc
     finally:
-        for path in (tmp, old):
-            if path is not None and path.exists():
-                _remove(path)
+        for path in (p for p in (tmp, old) if p is not None and p.exists()):
+            _remove(path)
 
 
 def write_output_files(target: str | os.PathLike, writers: dict[str, Callable[[Path], object]], *,
@@ -396,7 +395,8 @@ def write_output_files(target: str | os.PathLike, writers: dict[str, Callable[[P
                            recheck=lambda: check_target(target, kinds=kinds, overwrite=True, what=what))
     with new_folder(target, kind=kind, overwrite=True, what=what) as tmp:
         for name, write in writers.items():
-            write(tmp / name)
+            with naming_full_disk(target / name):
+                write(tmp / name)
     return [target / n for n in writers]
 
 

@@ -354,12 +354,6 @@ def fetch_into_a_folder_under_a_file(ctx):
     return args
 
 
-@case("cannot write --out", "plain.txt", "is a file, expected a folder")
-def train_into_a_folder_under_a_file(ctx):
-    write(ctx.out / "plain.txt", "a file")
-    return ctx.train_args(out=str(ctx.out / "plain.txt" / "run"))
-
-
 @case("the disk is full", "could not write", "data.npz", "nothing was changed", code=1)
 def build_onto_a_full_disk(ctx):
     def full(*args, **kwargs):
@@ -484,7 +478,7 @@ def run_folder_exists(ctx):
     return ctx.train_args()
 
 
-@case("blocker", code=1)
+@case("blocker", "is a file, expected a folder")
 def output_parent_is_a_file(ctx):
     write(ctx.tmp / "blocker", "a file, not a folder")
     return ctx.train_args()[:-2] + ["--out", str(ctx.tmp / "blocker" / "run")]

@@ -302,6 +302,7 @@ def test_evaluate_writes_csv_and_png_or_neither(synth_run, tmp_path, monkeypatch
     assert main(["evaluate", "--run", str(synth_run), *out_args]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0]
+    assert "the disk is full: could not write" in err[0] and "evaluation.png" in err[0]
     assert tree(base) == before
 
     monkeypatch.undo()
