@@ -178,6 +178,9 @@ def cmd_data(args) -> int:
             raise ValueError(f"--out must end in .npz, got {out}")
         npz.check_npz_target(out, overwrite=args.overwrite)
         if args.from_pickle:
+            if Path(args.from_pickle).is_dir():
+                raise ValueError(f"--from-pickle {str(args.from_pickle)!r} is a folder; expected the course's "
+                                 f"training_data.pkl file")
             ds = load_course_pickle(args.from_pickle, trust=args.trust_pickle)
         else:
             ds = data.load_cornell(_resolve_data_dir(args.data_dir), args.variant, min_length=args.min_length)
@@ -198,11 +201,11 @@ def _report_checks(data_dir: Path) -> int:
             bad += 1
     present = [c for c in checks if c.ok]
     if bad:
-        _say(f"{bad} file(s) found in {data_dir} failed their checksum (see MISMATCH above): "
+        _say(f"songrec: error: {bad} file(s) found in {data_dir} failed their checksum (see MISMATCH above): "
              f"delete them and run `songrec data fetch` again")
         return 1
     if not present:
-        _say(f"no known data file found in {data_dir} (expected yes_small/, yes_big/ or yes_complete/ "
+        _say(f"songrec: error: no known data file found in {data_dir} (expected yes_small/, yes_big/ or yes_complete/ "
              f"with train.txt, song_hash.txt, ...)")
         return 1
     print(f"all {len(present)} present files match their published sha256")
@@ -287,7 +290,7 @@ def _check_memory(args, config, train_enc, val_enc, vocab_size: int) -> None:
 def train_run(args, dataset, note: str) -> Path:
     """Split by playlist, build the vocabulary on the training side, train, save."""
     from helpers.runs import check_run_target, save_run
-    from helpers.sgns import train
+    from helpers.sgns import schedule_notes, train
     from helpers.splits import split_playlists
     from helpers.vocab import build_vocab
 
@@ -304,6 +307,9 @@ def train_run(args, dataset, note: str) -> Path:
     check_run_target(args.out, overwrite=args.overwrite)
     train_raw, val_raw = split_playlists(playlists, args.val_fraction, seed=args.seed)
     vocab = build_vocab(train_raw, dataset.songs)
+    if vocab.size < 2:
+        raise ValueError(f"the {len(train_raw)} training playlists of {note} hold only one song; embeddings "
+                         f"need at least two to compare: use more (or other) playlists")
     train_enc = vocab.encode(train_raw)
     val_enc = [p for p in vocab.encode(val_raw, unknown="drop") if len(p) >= 2]
     _check_memory(args, config, train_enc, val_enc, vocab.size)
@@ -330,6 +336,8 @@ def train_run(args, dataset, note: str) -> Path:
     }
     if result.schedule:
         metrics["schedule"] = dict(result.schedule)
+        for line in schedule_notes({"epochs": args.epochs, "batch_size": args.batch_size}, config, result.schedule):
+            _say(line)
     out = save_run(args.out, vocab, result.target_vectors, result.context_vectors,
                    settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite,
                    session=result.session)

@@ -4,6 +4,13 @@ Each message names the offending value and what was expected, so a student or an
 instructor can act on it without reading the traceback.
 """
 
+from __future__ import annotations
+
+import contextlib
+import errno
+import re
+from collections.abc import Iterator
+
 
 class SongrecError(Exception):
     """Base class for errors the CLI reports as one line and exit code 2."""
@@ -58,3 +65,27 @@ class AmbiguousSongError(SongrecError, KeyError):
 
 class RunMismatchError(SongrecError, ValueError):
     """A saved run does not match the vocabulary or files it is used with."""
+
+
+class DiskFullError(OSError):
+    """A file could not be written because its disk (or quota) is full (exit 1)."""
+
+
+@contextlib.contextmanager
+def naming_full_disk(path) -> Iterator[None]:
+    """Turn a full disk met while writing ``path`` into one :class:`DiskFullError` naming
+    the file. NumPy reports a full disk as a short write ("12864 requested and 10208
+    written", no errno), the rest of Python as ENOSPC or EDQUOT."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except OSError as exc:
+        short = re.fullmatch(r"(\d+) requested and (\d+) written", str(exc))
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and not short:
+            raise
+        got = f" ({int(short[2]):,} of {int(short[1]):,} bytes written)" if short else f" ({exc.strerror})"
+        full = DiskFullError(f"the disk is full: could not write {path}{got}; free some space or write "
+                             f"elsewhere (nothing was changed)")
+        full.errno = errno.ENOSPC
+        raise full from exc

@@ -19,6 +19,7 @@ import gzip
 import http.client
 import os
 import shutil
+import stat
 import sys
 import tarfile
 import time
@@ -196,11 +197,8 @@ def verify_dir(
 
 def stderr_progress(done: int, total: int | None) -> None:
     """A ``progress`` callback for :func:`fetch` that prints a percentage on stderr."""
-    if total:
-        msg = f"\rdownloading: {100 * done // total:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)"
-    else:
-        msg = f"\rdownloading: {done / 1e6:.1f} MB"
-    print(msg, end="", file=sys.stderr, flush=True)
+    msg = f"{100 * done // total:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)" if total else f"{done / 1e6:.1f} MB"
+    print(f"\rdownloading: {msg}", end="", file=sys.stderr, flush=True)
 
 
 def _offline(url: str, reason: str) -> OfflineError:
@@ -261,11 +259,15 @@ def _download(url: str, out, timeout: float, progress: Callable[[int, int | None
             f"{url} sends {size:,} bytes or more; the dataset archive is at most {max_bytes:,}, so this is "
             f"not it: nothing was written. Check the URL, or set {DOWNLOAD_BYTES_ENV} to raise the limit")
 
+    _refuse_special_file(url)
     request = urllib.request.Request(url, headers={"User-Agent": "songrec (course data fetch)"})
     try:
         resp = urllib.request.urlopen(request, timeout=max(min(timeout, left()), 0.001))  # noqa: S310
-    except urllib.error.HTTPError as exc:
-        raise _offline(url, f"the server answered HTTP {exc.code} {exc.reason}") from exc
+    except urllib.error.HTTPError as exc:  # urllib's text for a redirect loop spans lines
+        said = f"HTTP {exc.code} {(str(exc.reason).splitlines() or [''])[-1].strip()}"
+        loop = "infinite loop" in str(exc.reason)
+        raise _offline(url, f"the server redirects in a loop (its last answer: {said})" if loop
+                       else f"the server answered {said}") from exc
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError) and left() <= 0:
             raise too_slow(0) from exc
@@ -304,6 +306,20 @@ def _download(url: str, out, timeout: float, progress: Callable[[int, int | None
     if total is not None and done != total:
         raise _offline(url, f"the download broke off: got {done} of {total} bytes")
     return content_type
+
+
+def _refuse_special_file(url: str) -> None:
+    """A ``file://`` URL must name a regular file: reading a FIFO or a device could wait
+    forever, past the download deadline, so it is refused before it is opened."""
+    parts = urllib.parse.urlsplit(url)
+    try:  # a missing file: urlopen says so
+        mode = os.stat(urllib.request.url2pathname(parts.path)).st_mode if parts.scheme == "file" else 0
+    except OSError:
+        mode = 0
+    if mode and not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device"
+        raise NotAnArchiveError(f"{url} (--url or {DATA_URL_ENV}) is {kind}, not a regular file; expected "
+                                f"the dataset's .tar.gz archive: nothing was read or written")
 
 
 def _sniff(archive: Path, url: str, content_type: str) -> None:
@@ -346,14 +362,11 @@ def _check_member(member: tarfile.TarInfo) -> None:
     if ".." in PurePosixPath(name.replace("\\", "/")).parts:
         raise UnsafeArchiveError(f"archive member {name!r} contains '..'; refusing to unpack the archive")
     if member.issym() or member.islnk():
-        raise UnsafeArchiveError(
-            f"archive member {name!r} is a link (to {member.linkname!r}); refusing to unpack the archive"
-        )
+        raise UnsafeArchiveError(f"archive member {name!r} is a link (to {member.linkname!r}); refusing to unpack "
+                                 f"the archive")
     if not (member.isfile() or member.isdir()):
-        raise UnsafeArchiveError(
-            f"archive member {name!r} is not a regular file or folder (tar type {member.type!r}); "
-            f"refusing to unpack the archive"
-        )
+        raise UnsafeArchiveError(f"archive member {name!r} is not a regular file or folder (tar type "
+                                 f"{member.type!r}); refusing to unpack the archive")
 
 
 def _relative(name: str) -> str:
@@ -405,10 +418,7 @@ def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        path.unlink(missing_ok=True)
 
 
 def fetch(
@@ -457,10 +467,8 @@ def fetch(
     if str(dest_dir).strip() and dest.is_dir() and not dest.is_symlink() and any(dest.iterdir()) \
             and outdir.folder_kind(dest) is None:
         outdir.refuse_protected(dest, "data folder")
-        raise FileExistsError(
-            f"{dest} already exists and is not empty; run `songrec data check` to verify it, "
-            f"or remove it to download again"
-        )
+        raise FileExistsError(f"{dest} already exists and is not empty; run `songrec data check` to verify it, "
+                              f"or remove it to download again")
     say = notice or (lambda line: print(line, file=sys.stderr, flush=True))
     with outdir.new_folder(dest, kind="dataset", what="data folder") as staging:
         archive = staging / ".download.tar.gz"

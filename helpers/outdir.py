@@ -8,20 +8,23 @@ Used by ``songrec train``/``demo`` (run folders), ``evaluate`` (CSV + PNG), ``da
 * Songrec marks what it creates with a small file, :data:`MARKER` (``.songrec``), whose
   first line names the kind (``songrec-run``, ``songrec-evaluation``, ``songrec-dataset``).
   An existing folder is replaced only when it holds that marker (or, for run folders
-  saved before markers existed, ``run.json``) and nothing but files songrec writes in
-  such a folder; with ``overwrite=False`` it is not replaced at all. Any other existing
-  folder is refused, ``--overwrite`` or not. An empty folder counts as absent.
+  saved before markers existed, ``run.json``) and nothing but plain files songrec writes
+  in such a folder (a link or folder by such a name is the user's); with ``overwrite=False``
+  not at all. Any other folder is refused, ``--overwrite`` or not; an empty one is absent.
 * A new folder is built beside the target under a temporary name and swapped in with one
   atomic ``renameat2(RENAME_EXCHANGE)``; where the system lacks it, with two renames that
   are undone if the second fails. A crash at any instant therefore leaves the old or the
   new folder complete: either at the target or, after a crash between the two renames,
   under its temporary name, from where the next run restores it (:func:`clean_leftovers`).
+* The swap runs under an exclusive lock (:func:`target_lock`) after checking the target
+  again, so of two writers of one target without ``--overwrite`` the later fails and the
+  earlier's result stays; with ``--overwrite`` one complete result stays, never a mix.
 * Temporary names are ``.<name>.songrec-tmp-<pid>-<random>`` (``-old-`` for a folder on its
   way out). The next run that writes ``<name>`` removes those whose process is gone and
   says so on stderr.
 
-A refused target raises :class:`UnsafeOutputError` (exit 2) or ``FileExistsError``
-(exit 1, "pass --overwrite"); nothing is created before that check.
+A refused target (a folder for a file, a path through a file) raises :class:`UnsafeOutputError`
+(exit 2) or ``FileExistsError`` (exit 1, "pass --overwrite"); nothing is created before.
 """
 
 from __future__ import annotations
@@ -32,11 +35,17 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from helpers.errors import SongrecError
+from helpers.errors import SongrecError, naming_full_disk
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the checks still run, only unserialised
+    fcntl = None
 
 MARKER = ".songrec"
 KINDS = ("run", "evaluation", "dataset")
@@ -44,13 +53,15 @@ _TAGS = {"tmp": ".songrec-tmp-", "old": ".songrec-old-"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The files songrec itself puts in a folder of each kind; anything else in an existing
-# folder is the user's, so the folder is never replaced.
+# folder is the user's, so the folder is never replaced. A name in OWN_FOLDERS is a
+# folder songrec writes (the dataset's variants); every other entry must be a plain file.
 OWN_FILES = {
     "run": {MARKER, "run.json", "vocab.json", "target_vectors.npy", "context_vectors.npy",
             "slot_vectors.npy", "bias.npy", "evaluation.csv", "evaluation.png"},
     "evaluation": {MARKER, "evaluation.csv", "evaluation.png"},
     "dataset": {MARKER, "README", "yes_small", "yes_big", "yes_complete"},
 }
+OWN_FOLDERS = {"dataset": {"yes_small", "yes_big", "yes_complete"}}
 
 
 class UnsafeOutputError(SongrecError, ValueError):
@@ -111,17 +122,36 @@ def folder_kind(folder: str | os.PathLike) -> str | None:
     kind = _marker_kind(folder)
     if kind is not None:
         return kind
-    try:
-        names = {p.name for p in folder.iterdir()}
-    except OSError:
-        return None
-    if "run.json" in names and names <= OWN_FILES["run"]:
-        return "run"
+    with contextlib.suppress(OSError):
+        if os.path.lexists(folder / "run.json") and not _foreign_entries(folder, "run"):
+            return "run"
     return None
 
 
+def _what_it_is(path: Path) -> str:
+    mode = path.lstat().st_mode
+    return ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a file" if stat.S_ISREG(mode) else "a special file")
+
+
+def _is_temporary(name: str, kind: str) -> bool:
+    """A file :func:`write_files` is writing: ``.<own name>.songrec-tmp-<pid>-<random>``."""
+    own, _, rest = name[1:].partition(_TAGS["tmp"])
+    return name.startswith(".") and own in OWN_FILES[kind] and rest.split("-", 1)[0].isdigit()
+
+
 def _foreign_entries(folder: Path, kind: str) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES[kind])
+    """Entries of ``folder`` songrec does not write in a ``kind`` folder: other names, and
+    songrec's names on something of another type (a folder called vocab.json, a link)."""
+    foreign = []
+    for path in sorted(folder.iterdir()):
+        expected = "a folder" if path.name in OWN_FOLDERS.get(kind, ()) else "a file"
+        if path.name not in OWN_FILES[kind]:
+            if not _is_temporary(path.name, kind):
+                foreign.append(repr(path.name))
+        elif (found := _what_it_is(path)) != expected:
+            foreign.append(f"{path.name!r} ({found}, where songrec writes {expected})")
+    return foreign
 
 
 def check_target(path: str | os.PathLike, *, kinds: Iterable[str] = ("run",), overwrite: bool = False,
@@ -141,7 +171,7 @@ def check_target(path: str | os.PathLike, *, kinds: Iterable[str] = ("run",), ov
             kind = folder_kind(out)
             foreign = _foreign_entries(out, kind) if kind in kinds else []
             if kind not in kinds or foreign:
-                why = (f"holds {', '.join(repr(n) for n in foreign[:3])} that songrec did not write"
+                why = (f"holds {', '.join(foreign[:3])} that songrec did not write"
                        if foreign else f"has no {MARKER} marker of a songrec {' or '.join(kinds)} folder")
                 raise UnsafeOutputError(
                     f"{what} {str(path)!r} already exists and is not a songrec {' or '.join(kinds)} folder "
@@ -160,7 +190,7 @@ def _check_parent(out: Path, what: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise NotADirectoryError(f"cannot write {what} {out}: {parent} is a file, expected a folder")
+        raise UnsafeOutputError(f"cannot write {what} {str(out)!r}: {parent} is a file, expected a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write {what} {out}: {parent} is not writable (Permission denied)")
 
@@ -248,18 +278,58 @@ def _exchange(a: Path, b: Path) -> None:
         raise OSError(errno.ENOSYS, "renameat2 is not available") from exc
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
 
 
-def _install(new: Path, target: Path) -> None:
-    """Put folder ``new`` at ``target``; the old ``target`` (if any) is removed afterwards."""
-    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
-        os.replace(new, target)  # a missing or empty folder: one atomic rename
-        return
+def _waiting(target: Path) -> None:  # a seam: tests learn here that a writer is blocked
+    _say(f"waiting for another songrec process writing beside {target} ...")
+
+
+@contextlib.contextmanager
+def target_lock(target: str | os.PathLike) -> Iterator[None]:
+    """Hold the exclusive lock every songrec process takes to put something at ``target``:
+    ``flock`` on the folder holding it (no lock file left behind). Where that cannot be
+    locked (no flock, some network file systems) the block runs unlocked."""
+    parent = Path(target).absolute().parent
+    fd = None
+    with contextlib.suppress(OSError):
+        fd = os.open(parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if fd is not None and fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                _waiting(Path(target))
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                pass  # a file system without flock
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing releases the lock
+
+
+def _raced(target: Path, what: str) -> FileExistsError:
+    return FileExistsError(f"{what} {str(target)!r} was written by another process while this one worked, "
+                           f"so it was kept and this result dropped; pass --overwrite to replace it")
+
+
+def _install(new: Path, target: Path, overwrite: bool) -> Path | None:
+    """Put folder ``new`` at ``target`` under :func:`target_lock`; return the old folder to remove."""
+    if not os.path.lexists(target) or (target.is_dir() and not any(target.iterdir())):
+        # rename() replaces at most an empty folder: what others made meanwhile stays.
+        try:
+            os.rename(new, target)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                raise FileExistsError(f"{target} exists") from exc
+            raise
+        return None
+    if not overwrite:
+        raise FileExistsError(f"{target} exists")
     try:
         _exchange(new, target)
-        old = new  # the exchange left the old folder under the temporary name
+        return new  # the exchange left the old folder under the temporary name
     except OSError:
         old = _sibling(target, "old")
         os.replace(target, old)
@@ -268,14 +338,13 @@ def _install(new: Path, target: Path) -> None:
         except BaseException:
             os.replace(old, target)  # undo: the old folder goes back where it was
             raise
-    _remove(old)
+    return old
 
 
 def write_marker(folder: Path, kind: str) -> None:
     """Mark ``folder`` as written by songrec, holding a ``kind`` (``run``, ``evaluation``, ...)."""
-    (folder / MARKER).write_text(
-        f"songrec-{kind}\nThis folder was written by songrec; `--overwrite` may replace it.\n",
-        encoding="ascii")
+    (folder / MARKER).write_text(f"songrec-{kind}\nThis folder was written by songrec; `--overwrite` may "
+                                 f"replace it.\n", encoding="ascii")
 
 
 @contextlib.contextmanager
@@ -296,13 +365,21 @@ def new_folder(target: str | os.PathLike, *, kind: str, overwrite: bool = False,
         tmp.mkdir()
     except OSError as exc:
         raise OSError(f"cannot write {what} {target}: {exc.strerror or exc}") from exc
+    old = None
     try:
-        yield tmp
-        write_marker(tmp, kind)
-        _install(tmp, target)
+        with naming_full_disk(f"{what} {target}"):
+            yield tmp
+            write_marker(tmp, kind)
+        with target_lock(target):
+            try:
+                # Again, under the lock: another process may have written target meanwhile.
+                check_target(target, kinds=(kind,), overwrite=overwrite, what=what)
+                old = _install(tmp, target, overwrite)
+            except FileExistsError as exc:
+                raise _raced(target, what) from exc
     finally:
-        if tmp.exists():
-            _remove(tmp)
+        for path in (p for p in (tmp, old) if p is not None and p.exists()):
+            _remove(path)
 
 
 def write_output_files(target: str | os.PathLike, writers: dict[str, Callable[[Path], object]], *,
@@ -314,28 +391,30 @@ def write_output_files(target: str | os.PathLike, writers: dict[str, Callable[[P
     """
     target = check_target(target, kinds=kinds, overwrite=True, what=what)
     if target.exists() and any(target.iterdir()):
-        return write_files(target, writers)
+        return write_files(target, writers,
+                           recheck=lambda: check_target(target, kinds=kinds, overwrite=True, what=what))
     with new_folder(target, kind=kind, overwrite=True, what=what) as tmp:
         for name, write in writers.items():
-            write(tmp / name)
+            with naming_full_disk(target / name):
+                write(tmp / name)
     return [target / n for n in writers]
 
 
 def check_files(folder: str | os.PathLike, names: Iterable[str]) -> None:
     """Raise UnsafeOutputError if any ``folder/name`` exists as something other than a file."""
-    for name in names:
-        path = Path(folder) / name
+    for path in (Path(folder) / name for name in names):
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise UnsafeOutputError(f"{path} exists and is not a plain file; expected a file songrec writes")
 
 
-def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
+def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], object]], *,
+                recheck: Callable[[], object] | None = None) -> list[Path]:
     """Write several files into ``folder``, all or nothing.
 
     ``writers`` maps a file name to a function that writes that file at the path it is
     given (a temporary name with the same suffix). Only when every writer succeeded are
-    the files renamed into place; if a rename fails, the files already renamed are put
-    back as they were.
+    the files renamed into place, under :func:`target_lock` and after ``recheck()`` (which
+    raises to refuse); if a rename fails, those already renamed are put back.
     """
     folder = Path(folder)
     check_files(folder, writers)
@@ -346,15 +425,20 @@ def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], o
     try:
         for name, write in writers.items():
             temps[name] = _sibling(folder / name, "tmp", Path(name).suffix)
-            write(temps[name])
-        for name, tmp in temps.items():
-            path = folder / name
-            backup = None
-            if path.exists():
-                backup = _sibling(path, "old")
-                os.replace(path, backup)
-            moved.append((path, backup))
-            os.replace(tmp, path)
+            with naming_full_disk(folder / name):
+                write(temps[name])
+        with target_lock(folder):
+            if recheck is not None:
+                recheck()
+            check_files(folder, writers)
+            for name, tmp in temps.items():
+                path = folder / name
+                backup = None
+                if path.exists():
+                    backup = _sibling(path, "old")
+                    os.replace(path, backup)
+                moved.append((path, backup))
+                os.replace(tmp, path)
     except BaseException:
         for path, backup in reversed(moved):
             if backup is not None:
@@ -387,7 +471,7 @@ def check_file_target(target: str | os.PathLike, *, overwrite: bool = False,
     if target.is_symlink():
         raise UnsafeOutputError(f"{what} {str(target)!r} is a symbolic link; expected a file songrec writes")
     if target.is_dir():
-        raise IsADirectoryError(f"{what} {str(target)!r} is a folder; expected a file name")
+        raise UnsafeOutputError(f"{what} {str(target)!r} is a folder; expected a file name")
     if target.exists():
         if not recognise(target):
             raise UnsafeOutputError(
@@ -403,8 +487,14 @@ def write_file(target: str | os.PathLike, write: Callable[[Path], object], *, ov
                recognise: Callable[[Path], bool], what: str = "--out", kind: str = "file") -> Path:
     """Write one file at ``target`` through a temporary sibling and a rename, under the
     rule of :func:`check_file_target`."""
-    target = check_file_target(target, overwrite=overwrite, recognise=recognise, what=what, kind=kind)
+    def check() -> Path:
+        return check_file_target(target, overwrite=overwrite, recognise=recognise, what=what, kind=kind)
+
+    target = check()
     target.absolute().parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(target)
-    write_files(target.parent, {target.name: write})
+    try:
+        write_files(target.parent, {target.name: write}, recheck=check)
+    except FileExistsError as exc:
+        raise _raced(target, what) from exc
     return target

@@ -25,7 +25,7 @@ import numpy as np
 
 import helpers
 from helpers import outdir
-from helpers.errors import DataFormatError, RunMismatchError
+from helpers.errors import DataFormatError, RunMismatchError, naming_full_disk
 from helpers.sessions import SessionTables
 from helpers.vocab import MAX_NAME_CHARS, Vocab, vocab_schema
 
@@ -64,7 +64,7 @@ def check_run_target(out_dir: str | Path, *, overwrite: bool = False) -> Path:
 
     The rule of :mod:`helpers.outdir`: UnsafeOutputError for a protected path or an
     existing folder that is not a songrec run; FileExistsError for an existing run when
-    ``overwrite`` is off; NotADirectoryError or PermissionError when the nearest existing
+    ``overwrite`` is off; UnsafeOutputError or PermissionError when the nearest existing
     parent is not a writable folder. Creates nothing.
     """
     return outdir.check_target(out_dir, kinds=("run",), overwrite=overwrite)
@@ -109,17 +109,21 @@ def save_run(
         "metrics": metrics or {},
         "history": history or {},
     }
+    arrays = {"target_vectors.npy": target_vectors, "context_vectors.npy": context_vectors}
+    if session is not None and session.depth > 1:
+        slots = np.asarray(session.inputs[1:], dtype=np.float32)
+        arrays["slot_vectors.npy"] = slots.reshape(-1, slots.shape[2])
+    if session is not None and session.bias is not None:
+        arrays["bias.npy"] = np.asarray(session.bias, dtype=np.float32)[:, None]
+    texts = {"vocab.json": vocab.to_json(), "run.json": json.dumps(_jsonable(meta), indent=2)}
     with outdir.new_folder(out, kind="run", overwrite=overwrite) as tmp:
-        np.save(tmp / "target_vectors.npy", np.asarray(target_vectors, dtype=np.float32), allow_pickle=False)
-        if context_vectors is not None:
-            np.save(tmp / "context_vectors.npy", np.asarray(context_vectors, dtype=np.float32), allow_pickle=False)
-        if session is not None and session.depth > 1:
-            slots = np.asarray(session.inputs[1:], dtype=np.float32)
-            np.save(tmp / "slot_vectors.npy", slots.reshape(-1, slots.shape[2]), allow_pickle=False)
-        if session is not None and session.bias is not None:
-            np.save(tmp / "bias.npy", np.asarray(session.bias, dtype=np.float32)[:, None], allow_pickle=False)
-        (tmp / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-        (tmp / "run.json").write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
+        for name, array in arrays.items():
+            if array is not None:
+                with naming_full_disk(out / name):  # numpy's own words for it are "N requested and M written"
+                    np.save(tmp / name, np.asarray(array, dtype=np.float32), allow_pickle=False)
+        for name, text in texts.items():
+            with naming_full_disk(out / name):
+                (tmp / name).write_text(text, encoding="utf-8")
     return out
 
 
@@ -195,6 +199,9 @@ def load_run(run_dir: str | Path) -> Run:
         raise RunMismatchError(
             f"{run_dir}: vocab.json does not belong to this run: it holds {vocab.size} songs, run.json "
             f"records vocab_size {size}")
+    if size < 2:  # nothing to rank a song against; numpy would only report a table shape
+        raise DataFormatError(f"run folder {run_dir} holds only one song; recommending and evaluating need at "
+                              f"least two: train it again on playlists with more songs")
     if meta["vocab_fingerprint"] == _raw_id_fingerprint(vocab):
         raise RunMismatchError(
             f"{run_dir} was saved by an older songrec whose fingerprint covered raw IDs only, so its "

@@ -323,3 +323,26 @@ def train(train_encoded: Sequence[np.ndarray], vocab_size: int, config: SGNSConf
     loop = importlib.import_module(LOOPS[config.loop].module)
     out = loop.run(train_data, val_data, vocab_size, config, progress=progress, callbacks=tuple(callbacks))
     return TrainResult(**out, config=config)
+
+
+def schedule_notes(given: dict[str, int | None], config: SGNSConfig, schedule: dict[str, int]) -> list[str]:
+    """One line per setting the user gave (``given``: ``{"epochs": 1, "batch_size": None}``,
+    None for not given) that training changed, as reported in ``TrainResult.schedule``:
+    which setting, the value asked for, the value used, why, and how to keep it."""
+    flags = {"epochs": "--epochs", "batch_size": "--batch-size"}
+    why = (f"the {config.loop} loop's auto_schedule (helpers.sgns.PRESETS) sizes the batch to this small "
+           f"corpus, about 100 steps per epoch" if config.auto_schedule else "the batch is cut to what the data holds")
+    notes = []
+    for name, flag in flags.items():
+        asked, used = given.get(name), schedule.get(name)
+        if asked is None or used is None or asked == used:
+            continue
+        if name == "epochs":
+            keep = (f"to keep {flag} {asked}, also pass --batch-size {schedule['batch_size']}"
+                    if given.get("batch_size") is None else "")
+            reason = f"{why}, and with a batch shrunk that way it trains at least {used} epochs"
+        else:
+            keep = "a larger batch leaves too few steps per epoch to learn" if used < asked else ""
+            reason = f"{why} and a whole number of noise groups"
+        notes.append(f"songrec: note: {flag} {asked} was changed to {used}: {reason}" + (f"; {keep}" if keep else ""))
+    return notes

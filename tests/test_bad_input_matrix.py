@@ -140,6 +140,12 @@ ARCHIVE_KNOWN = {n: (len(b), hashlib.sha256(b).hexdigest()) for n, b in ARCHIVE_
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         body, declared, kind = self.server.routes[self.path]
+        if kind == "loop":  # a redirect back to itself
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8" if kind == "html" else "application/gzip")
         self.send_header("Content-Length", str(declared))
@@ -326,6 +332,37 @@ def build_output_not_npz(ctx):
     return args
 
 
+@case("--out", "data.npz", "is a folder", "expected a file name")
+def build_output_is_a_folder(ctx):
+    (ctx.out / "data.npz").mkdir()
+    return ctx.cornell_args()
+
+
+@case("cannot write --out", "plain.txt", "is a file, expected a folder")
+def build_output_under_a_file(ctx):
+    write(ctx.out / "plain.txt", "a file")
+    args = ctx.cornell_args()
+    args[-1] = str(ctx.out / "plain.txt" / "data.npz")
+    return args
+
+
+@case("data folder", "plain.txt", "is a file, expected a folder")
+def fetch_into_a_folder_under_a_file(ctx):
+    write(ctx.out / "plain.txt", "a file")
+    args = ctx.fetch_args(tarball(ARCHIVE_FILES))
+    args[3] = str(ctx.out / "plain.txt" / "sub")
+    return args
+
+
+@case("the disk is full", "could not write", "data.npz", "nothing was changed", code=1)
+def build_onto_a_full_disk(ctx):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    ctx.monkeypatch.setattr(np, "savez_compressed", full)
+    return ctx.cornell_args()
+
+
 # -- the course pickle (songrec data build --from-pickle) --------------------------------------
 
 @case("refusing to unpickle", "evil.pkl", "arbitrary code", "--trust-pickle")
@@ -375,12 +412,30 @@ def pickle_truncated(ctx):
     return ctx.build_args("--from-pickle", str(path), "--trust-pickle")
 
 
+@case("--from-pickle", "course", "is a folder", "expected the course's training_data.pkl file")
+def pickle_is_a_folder(ctx):
+    (ctx.tmp / "course").mkdir()
+    return ctx.build_args("--from-pickle", str(ctx.tmp / "course"), "--trust-pickle")
+
+
 @case("absent.pkl", "does not exist", code=1)
 def pickle_missing(ctx):
     return ctx.build_args("--from-pickle", str(ctx.tmp / "absent.pkl"), "--trust-pickle")
 
 
 # -- training settings (songrec train) ---------------------------------------------------------
+
+@case("hold only one song", "at least two", "use more")
+def training_playlists_of_one_song(ctx):
+    data = cornell(ctx.tmp / "cornell", **{"train.txt": "11 12 13 14 \n1 1 1 1 \n2 2 2 \n2 2 \n2 2 2 2 \n2 2 \n"})
+    return ["train", "--data-dir", str(data), "--variant", "yes_small", "--val-fraction", "0.3",
+            "--epochs", "1", "--dim", "4", "--out", str(ctx.out / "run")]
+
+
+@case("run folder", "holds only one song", "at least two")
+def recommend_from_a_run_of_one_song(ctx):
+    return ["recommend", "A by Band", "--run", str(make_run(ctx.tmp / "run", titles="A"))]
+
 
 @case("Config.window", "an int >= 1", "got 0")
 def window_zero(ctx):
@@ -423,7 +478,7 @@ def run_folder_exists(ctx):
     return ctx.train_args()
 
 
-@case("blocker", code=1)
+@case("blocker", "is a file, expected a folder")
 def output_parent_is_a_file(ctx):
     write(ctx.tmp / "blocker", "a file, not a folder")
     return ctx.train_args()[:-2] + ["--out", str(ctx.tmp / "blocker" / "run")]
@@ -659,6 +714,27 @@ def overwrite_of_a_run_holding_the_users_files(ctx):
     return ctx.train_args("--overwrite")
 
 
+@case("is not a songrec run folder", "'evaluation.png' (a folder, where songrec writes a file)", "nothing was changed")
+def overwrite_of_user_folders_named_like_run_files(ctx):
+    run = make_run(ctx.tmp / "real")
+    user = ctx.out / "run"
+    user.mkdir()
+    for name in (".songrec", "run.json"):  # copied from a real run
+        write(user / name, (run / name).read_bytes())
+    write(user / "evaluation.png" / "holiday.jpg", b"\xff\xd8 my photo")
+    write(user / "vocab.json" / "words.txt", "my words")
+    return ctx.train_args("--overwrite")
+
+
+@case("is not a songrec run folder", "'vocab.json' (a symbolic link, where songrec writes a file)")
+def overwrite_of_a_run_whose_file_is_a_link(ctx):
+    run = make_run(ctx.out / "run")
+    write(ctx.tmp / "thesis.json", "my thesis")
+    (run / "vocab.json").unlink()
+    (run / "vocab.json").symlink_to(ctx.tmp / "thesis.json")
+    return ctx.train_args("--overwrite")
+
+
 @case("is a symbolic link")
 def out_is_a_symlink(ctx):
     make_run(ctx.tmp / "real")
@@ -691,7 +767,7 @@ def evaluate_into_a_foreign_folder(ctx):
     return ["evaluate", "--run", str(make_run(ctx.tmp / "run")), "--out", str(ctx.tmp / "elsewhere")]
 
 
-@case("evaluation.png exists and is not a plain file")
+@case("'evaluation.png' (a folder, where songrec writes a file)", "nothing was changed")
 def evaluate_png_path_is_a_folder(ctx):
     run = make_run(ctx.tmp / "run")
     (run / "evaluation.png").mkdir()
@@ -927,6 +1003,37 @@ def download_is_a_zip(ctx):
     return ctx.fetch_args(b"PK\x03\x04" + b"\0" * 100)
 
 
+@case("redirects in a loop", "its last answer: HTTP 302 Found", code=1)
+def download_redirects_in_a_loop(ctx):
+    return ctx.fetch_args(b"", kind="loop")
+
+
+def unblock_later(fifo: Path) -> None:
+    """Should a fetch open ``fifo`` after all, a writer comes and goes after a few seconds,
+    so the case fails instead of hanging."""
+
+    def writer():
+        time.sleep(5)
+        for _ in range(50):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:
+                time.sleep(0.1)
+
+    threading.Thread(target=writer, daemon=True).start()
+
+
+@case("pipe.tar.gz", "SONGREC_DATA_URL", "is a named pipe (FIFO), not a regular file", "nothing was read")
+def download_url_is_a_fifo(ctx):
+    fifo = ctx.tmp / "pipe.tar.gz"
+    os.mkfifo(fifo)
+    unblock_later(fifo)
+    ctx.monkeypatch.setenv("SONGREC_DOWNLOAD_DEADLINE", "1")
+    ctx.monkeypatch.setenv("SONGREC_DATA_URL", fifo.as_uri())
+    return ctx.fetch_args(b"")[:4]
+
+
 @case("--data-dir is empty")
 def fetch_into_an_empty_name(ctx):
     ctx.mine()
@@ -992,7 +1099,8 @@ def tree(root: Path) -> dict[str, str]:
         for f in files:
             path = os.path.join(folder, f)
             out[os.path.relpath(path, root)] = (
-                "link" if os.path.islink(path) else hashlib.sha256(Path(path).read_bytes()).hexdigest())
+                "link" if os.path.islink(path) else "special" if not os.path.isfile(path)  # a FIFO: never read
+                else hashlib.sha256(Path(path).read_bytes()).hexdigest())
     return out
 
 

@@ -202,3 +202,25 @@ def test_fast_loop_rejects_keras_only_flags(tmp_path, capsys):
     assert main(["train", "--synthetic", "--out", str(tmp_path / "r"), "--max-pairs", "10"]) == 2
     assert "--max-pairs applies to --loop keras only" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_setting_the_user_gave_and_training_changed_is_named_with_how_to_keep_it(tmp_path, capsys):
+    small = ["train", "--synthetic", "--playlists", "60", "--dim", "4", "--window", "2", "--seed", "3"]
+    assert main([*small, "--epochs", "1", "--out", str(tmp_path / "a")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert len(notes) == 1, notes
+    note = re.fullmatch(r"songrec: note: --epochs 1 was changed to (\d+): the fast loop's auto_schedule "
+                        r"\(helpers.sgns.PRESETS\) sizes the batch to this small corpus.*; to keep --epochs 1, "
+                        r"also pass --batch-size (\d+)", notes[0])
+    assert note, notes[0]
+    schedule = json.loads((tmp_path / "a" / "run.json").read_text())["metrics"]["schedule"]
+    assert schedule["epochs"] == int(note[1]) > 1 and schedule["batch_size"] == int(note[2])
+
+    # The advice works: with that batch, the one epoch asked for is the one trained, and no note.
+    assert main([*small, "--epochs", "1", "--batch-size", note[2], "--out", str(tmp_path / "b")]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["metrics"]["schedule"]["epochs"] == 1
+
+    # Nothing given, nothing to note, though the schedule differs from the preset.
+    assert main([*small, "--out", str(tmp_path / "c")]) == 0
+    assert "note:" not in capsys.readouterr().err

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from test_bad_input_matrix import ARCHIVE_FILES, ARCHIVE_KNOWN, cornell, make_ru
 
 from helpers import fetch, outdir
 from helpers.cli import main
+from helpers.errors import DiskFullError
 from helpers.runs import load_run, save_run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +105,87 @@ def test_failed_exchange_falls_back_and_a_failed_build_changes_nothing(tmp_path,
     save_run(old, vocab, np.ones((vocab.size + 1, 2), np.float32), overwrite=True)
     assert load_run(old).target_vectors.shape == (vocab.size + 1, 2)
     assert siblings(old) == ["run"]
+
+
+def test_two_trainings_into_one_out_without_overwrite_keep_the_first_finished_run(tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "run")
+    real_marker = outdir.write_marker
+    calls = []
+
+    def second_training_finishes_first(folder, kind):
+        # The first training has built its run and is about to swap it in: right here, a
+        # second training into the same --out runs from start to end.
+        calls.append(folder)
+        if len(calls) == 1:
+            assert main(["train", *TINY[:-1], "6", "--out", out]) == 0
+            # The first training's own temporary folder is there now and must go.
+            snapshot.update((k, v) for k, v in tree(tmp_path).items() if not k.startswith(".run.songrec-tmp-"))
+        real_marker(folder, kind)
+
+    snapshot = {}
+    monkeypatch.setattr(outdir, "write_marker", second_training_finishes_first)
+    assert main(["train", *TINY, "--out", out]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("songrec: error: --out") and repr(out) in err
+    assert "written by another process" in err and "--overwrite" in err
+    assert tree(tmp_path) == snapshot  # the second run as it finished, no temporary folder
+    assert load_run(out).settings["seed"] == 6
+
+
+def test_two_overwriting_writers_end_with_one_complete_folder(tmp_path, monkeypatch):
+    target = make_run(tmp_path / "run")
+    # The two-rename swap leaves a moment in which the target is missing: writer A stops
+    # there, inside the lock, until writer B has reached the lock and found it held.
+    monkeypatch.setattr(outdir, "_exchange", lambda a, b: (_ for _ in ()).throw(OSError(errno.ENOSYS, "no")))
+    a_in_swap, b_blocked = threading.Event(), threading.Event()
+    monkeypatch.setattr(outdir, "_waiting", lambda path: b_blocked.set())
+    real_replace = os.replace
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        if threading.current_thread().name == "A" and outdir._TAGS["old"] in str(dst):
+            a_in_swap.set()
+            assert b_blocked.wait(20), "writer B was not held at the lock"
+
+    monkeypatch.setattr(outdir.os, "replace", replace)
+    failures = []
+
+    def writer(label):
+        try:
+            with outdir.new_folder(target, kind="run", overwrite=True) as tmp:
+                for name in ("run.json", "vocab.json", "target_vectors.npy"):
+                    (tmp / name).write_text(label)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append((label, exc))
+
+    a = threading.Thread(target=writer, args=("A",), name="A")
+    a.start()
+    assert a_in_swap.wait(20)
+    b = threading.Thread(target=writer, args=("B",), name="B")
+    b.start()
+    a.join(30)
+    b.join(30)
+    assert failures == []
+    assert siblings(target) == ["run"]
+    assert sorted(p.name for p in target.iterdir()) == [outdir.MARKER, "run.json", "target_vectors.npy",
+                                                          "vocab.json"]
+    assert {(target / n).read_text() for n in ("run.json", "vocab.json", "target_vectors.npy")} == {"B"}
+
+
+def test_a_folder_only_named_like_a_run_is_not_one(tmp_path):
+    run = make_run(tmp_path / "run")
+    assert outdir.folder_kind(run) == "run"
+    (run / outdir.MARKER).unlink()  # a run from before markers: judged by its entries
+    (run / "evaluation.png").mkdir()
+    write(run / "evaluation.png" / "figure.svg", "mine")
+    assert outdir.folder_kind(run) is None
+    with pytest.raises(outdir.UnsafeOutputError, match="is not a songrec run folder"):
+        outdir.check_target(run, overwrite=True)
+    (run / "evaluation.png" / "figure.svg").unlink()
+    (run / "evaluation.png").rmdir()
+    (run / "vocab.json").unlink()
+    (run / "vocab.json").symlink_to(tmp_path / "elsewhere.json")
+    assert outdir.folder_kind(run) is None
 
 
 KILLED_BETWEEN_RENAMES = """
@@ -218,6 +302,7 @@ def test_evaluate_writes_csv_and_png_or_neither(synth_run, tmp_path, monkeypatch
     assert main(["evaluate", "--run", str(synth_run), *out_args]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0]
+    assert "the disk is full: could not write" in err[0] and "evaluation.png" in err[0]
     assert tree(base) == before
 
     monkeypatch.undo()
@@ -252,13 +337,44 @@ def test_data_check_tells_a_failed_checksum_from_no_file(tmp_path, monkeypatch, 
     empty.mkdir()
     assert main(["data", "check", "--data-dir", str(empty)]) == 1
     err = capsys.readouterr().err
-    assert "no known data file found" in err and "checksum" not in err
+    assert err.startswith("songrec: error: no known data file found in") and str(empty) in err
+    assert "checksum" not in err and len(err.splitlines()) == 1
 
     bad = cornell(tmp_path / "bad", **{"train.txt": "11 12\n1 1\n0 1\n"})
+    before = tree(tmp_path)
     assert main(["data", "check", "--data-dir", str(bad)]) == 1
     captured = capsys.readouterr()
     assert "MISMATCH yes_small/train.txt" in captured.out
-    assert "failed their checksum" in captured.err and "no known data file" not in captured.err
+    assert captured.err.startswith("songrec: error: 1 file(s) found in") and "failed their checksum" in captured.err
+    assert "no known data file" not in captured.err and len(captured.err.splitlines()) == 1
+    assert tree(tmp_path) == before
+
+
+def test_a_full_disk_names_the_file_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    old = make_run(tmp_path / "run")
+    before = tree(tmp_path)
+    real = np.save
+
+    def short_write(file, arr, **kwargs):
+        if Path(file).name == "context_vectors.npy":
+            raise OSError("12864 requested and 10208 written")  # numpy's words for a full disk
+        return real(file, arr, **kwargs)
+
+    monkeypatch.setattr(np, "save", short_write)
+    assert main(["train", *TINY, "--out", str(old), "--overwrite"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("songrec: error: the disk is full: could not write ")
+    assert str(old / "context_vectors.npy") in err and "10,208 of 12,864 bytes written" in err
+    assert "requested and" not in err
+    assert tree(tmp_path) == before
+
+    def no_space(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outdir, "write_marker", no_space)
+    with pytest.raises(DiskFullError, match=f"the disk is full: could not write --out {re.escape(str(old))}"):
+        save_run(old, load_run(old).vocab, np.zeros((6, 2), np.float32), overwrite=True)
+    assert tree(tmp_path) == before
 
 
 def test_titles_reach_the_terminal_with_control_characters_escaped(tmp_path, capsys):
