@@ -13,11 +13,12 @@ hidden tests in place, as when grading), through the course's ``GuardedExecute``
   the hidden part (found from the calling cell's line, as a student who copied the visible
   examples' answers would behave). Every test cell must still fail, and from its hidden part.
 
-And notebooks 01 and 02 once more with **subtle bugs** that give right values on small
-examples (``SUBTLE``): indices kept in int16 and widened afterwards, noise computed in
-float32 and returned as float64. Only their own tasks' test cells may fail, from the
-hidden part, saying what was expected. (tests/real_attacks.py's ``BUGS`` grade the
-plainer versions of these, and the 04 and 05 ones, through nbgrader.)
+And notebooks 01, 02 and 04 once more with **plausible bugs** (``PLAUSIBLE_BUGS``, issue
+18): indices kept in int16 and widened afterwards, noise computed in float32 and returned
+as float64 (both right on small examples), a ``train`` that drops ``batch_size`` and one
+without ``min_lr``. Only their own tasks' test cells may fail, each saying what was
+expected. (tests/real_attacks.py's ``BUGS`` grade the plainer int16 and float32 bugs, and
+a wrong ``cosine_top_n`` under a right ``recommend``, through nbgrader.)
 """
 
 from __future__ import annotations
@@ -64,19 +65,26 @@ WRONG = {
                     "    return [(vocab.names[i], float(s)) for i, s in zip(indices[::-1], scores[::-1])]",
 }
 
-# Notebook -> (grade_id -> change of the instructor's solution, test cell -> text its
-# message must contain). Every other test cell of the notebook must pass.
-SUBTLE = {
+# Notebook -> (grade_id -> change of the instructor's solution, test cell -> texts its
+# message must contain). Every other test cell of the notebook must pass. The two bugs of
+# train share a run: each fails its own cell (04_train_test counts the optimizer's steps,
+# 04_train_test_lr's hidden part goes below min_lr), and notebook 04 runs for minutes.
+PLAUSIBLE_BUGS = {
     "01_mapping.ipynb": (
         {"01_build_mapping": lambda s: s.replace(
             "raw_to_idx = {raw: i for i, raw in enumerate(raw_ids, start=1)}",
             "raw_to_idx = {raw: int(i) for raw, i in zip(raw_ids, np.arange(1, len(raw_ids) + 1).astype(np.int16))}"),
          "01_encode_playlists": lambda s: s.replace("dtype=np.int32)", "dtype=np.int16).astype(np.int64)")},
-        {"01_build_mapping_test": "75,262 distinct songs", "01_encode_playlists_test": "the 75,262 songs"}),
+        {"01_build_mapping_test": ("75,262 distinct songs", "hidden test"),
+         "01_encode_playlists_test": ("the 75,262 songs", "hidden test")}),
     "02_skipgrams.ipynb": (
         {"02_unigram_noise": lambda s: s.replace("dtype=np.float64)", "dtype=np.float32)").replace(
             "return weights / weights.sum()", "return (weights / weights.sum()).astype(np.float64)")},
-        {"02_unigram_noise_test": "expected float64 precision"}),
+        {"02_unigram_noise_test": ("expected float64 precision", "hidden test")}),
+    "04_training.ipynb": (
+        {"04_train": lambda s: s.replace("        batch_size=batch_size,\n", "").replace(", min_lr=1e-6)", ")")},
+        {"04_train_test": ("expected 3 x 12 = 36 training steps", "got 288", "batch_size=batch_size"),
+         "04_train_test_lr": ("learning rate 4e-06 (hidden test)", "never below min_lr=1e-6", "got 5e-07")}),
 }
 
 # Chooses between two versions of a function by where the test calling it stands: the
@@ -216,9 +224,9 @@ def test_every_failing_test_says_what_was_expected(executed, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(SUBTLE))
-def test_subtle_bugs_fail_their_own_hidden_tests_only(tmp_path, name):
-    changes, failing = SUBTLE[name]
+@pytest.mark.parametrize("name", sorted(PLAUSIBLE_BUGS))
+def test_plausible_bugs_fail_their_own_tests_only(tmp_path, name):
+    changes, failing = PLAUSIBLE_BUGS[name]
     source = nbformat.read(toy.REAL_SOURCE / name, as_version=4)
     buggy = copy.deepcopy(source)
     for cell in buggy.cells:
@@ -234,8 +242,8 @@ def test_subtle_bugs_fail_their_own_hidden_tests_only(tmp_path, name):
             assert not [o for o in cell.outputs if o.output_type == "error"], f"{gid} failed"
             continue
         ename, evalue = _failure(cell)
-        assert ename == "AssertionError" and "expected" in evalue and "hidden test" in evalue, (gid, ename, evalue)
-        assert failing[gid] in evalue, (gid, evalue)
+        assert ename == "AssertionError" and "expected" in evalue and " got " in evalue, (gid, ename, evalue)
+        assert all(text in evalue for text in failing[gid]), (gid, evalue)
 
 
 @pytest.mark.slow
