@@ -19,7 +19,8 @@ the notebook"). With this module a test cell:
 
 It also builds the small data sets the checks of parts 4 and 5 use (:func:`tiny_data`,
 :func:`tiny_model`, :func:`demo_vocab`, :func:`cosine_example`), so a test cell does not
-have to take them from the notebook.
+have to take them from the notebook, and holds the task-rule versions of earlier tasks'
+functions that ``swap`` puts in (:func:`positive_pairs_of`, :func:`cosine_top_n_of`).
 """
 
 from __future__ import annotations
@@ -336,6 +337,30 @@ def positive_pairs_of(playlist, window: int) -> list[tuple[int, int]]:
 
     targets, contexts, _ = skipgrams.positive_pairs([np.asarray(playlist, dtype=np.int64)], window)
     return list(zip(targets.tolist(), contexts.tolist()))
+
+
+def cosine_top_n_of(vectors, query_idx, n=10):
+    """Part 5's ``cosine_top_n`` as its task states it, for ``recommend``'s checks to swap in
+    (a bug in the student's ``cosine_top_n`` then costs only that task's points).
+
+    Returns ``(indices int64 (n,), cosines float32 (n,))``, best first, never 0 nor
+    ``query_idx``; a zero-length row scores -inf (last); ties go to the lower index.
+    Unlike :func:`helpers.recommend.top_n` (a zero row scores 0 there), this is the rule
+    the notebook's task gives. Raises ValueError for a query or ``n`` out of range.
+    """
+    table = np.asarray(vectors, dtype=np.float64)
+    songs = table.shape[0] - 1
+    if not 1 <= query_idx <= songs:
+        raise ValueError(f"query_idx must be a song index in 1..{songs}, got {query_idx}")
+    if not 1 <= n <= songs - 1:
+        raise ValueError(f"n must be in 1..{songs - 1} (every song but the query), got {n}")
+    norms = np.linalg.norm(table, axis=1)
+    scores = np.full(len(table), -np.inf)
+    ok = norms > 0
+    scores[ok] = table[ok] @ table[query_idx] / (norms[ok] * norms[query_idx])
+    candidates = np.setdiff1d(np.arange(1, len(table)), [query_idx])
+    best = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
+    return best.astype(np.int64), scores[best].astype(np.float32)
 
 
 def check_sgns_output(model, target_table: str, context_table: str, targets, contexts, what: str) -> None:

@@ -25,7 +25,8 @@ class Attack:
     ``student``, ``notebook`` (file stem); ``zero``: test cells that must score 0;
     ``solutions``: grade_id -> new source of a solution cell, or a function of the
     instructor's source giving it; ``before``: grade_id -> a code cell the student inserts
-    before that cell; ``report``: text the student's tamper report must contain.
+    before that cell; ``report``: text the student's tamper report must contain;
+    ``messages``: test cell -> text its error message must contain.
     """
 
     student: str
@@ -34,6 +35,7 @@ class Attack:
     solutions: dict = field(default_factory=dict)
     before: dict = field(default_factory=dict)
     report: tuple = ()
+    messages: dict = field(default_factory=dict)
 
 
 COUNTER = '''\
@@ -220,6 +222,51 @@ ATTACKS = (
            before={"01_build_mapping": FAKE_TESTKIT},
            report=("sys.modules['helpers.testkit'] replaced", "helpers.testkit replaced")),
 )
+
+
+# --------------------------------------------------------------------------- honest bugs
+# Plausible mistakes, no cheating (issue 18): each must cost the points of its own task's
+# test cells (``zero``) and no others, with a message that says what was expected and
+# what came back (``messages``), and the tamper report must have nothing to say.
+
+RECOMMEND_ON_OWN_RANKING = '''\
+def recommend(name, vocab, vectors, n=10):
+    """Right, but ranks with the student's own (wrong) cosine_top_n instead of top_n."""
+    index = vocab.index_of(name)
+    indices, scores = cosine_top_n(vectors, index, n)
+    return [(vocab.names[i], float(s)) for i, s in zip(indices, scores)]
+'''
+
+COSINE_CELLS = frozenset({"05_cosine_top_n_test", "05_cosine_top_n_test_order", "05_cosine_top_n_test_zero"})
+
+
+def _replaced(gid, old, new):
+    """A change of the instructor's solution of ``gid`` that must find ``old`` once."""
+
+    def change(source):
+        assert source[gid].count(old) == 1, f"{gid}: {old!r} not found once in the solution"
+        return source[gid].replace(old, new)
+
+    return change
+
+
+BUGS = (
+    # A bug in cosine_top_n (padding ranked) costs its 5 points, not recommend's 4 too.
+    Attack("own_ranking", "05_recommend", COSINE_CELLS,
+           solutions={"05_cosine_top_n": _replaced("05_cosine_top_n", "(np.arange(len(scores)) != 0) & ", ""),
+                      "05_recommend": RECOMMEND_ON_OWN_RANKING},
+           messages={"05_cosine_top_n_test": "expected no row 0"}),
+    # int16 holds indices up to 32,767; the full data has 75,262 songs.
+    Attack("int16_indices", "01_mapping", frozenset({"01_encode_playlists_test"}),
+           solutions={"01_encode_playlists": _replaced("01_encode_playlists", "dtype=np.int32", "dtype=np.int16")},
+           messages={"01_encode_playlists_test": "expected int32 or int64 indices"}),
+    Attack("float32_noise", "02_skipgrams", frozenset({"02_unigram_noise_test"}),
+           solutions={"02_unigram_noise": _replaced("02_unigram_noise", "dtype=np.float64", "dtype=np.float32")},
+           messages={"02_unigram_noise_test": "expected dtype float64, got float32"}),
+)
+# The two bugs of train (no batch_size, no min_lr) are in tests/test_failure_messages.py's
+# PLAUSIBLE_BUGS instead: a train in batches of 32 makes notebook 04's own training cell
+# 8x slower, which grading twice here would pay twice.
 
 
 def solved(release, source):

@@ -12,6 +12,13 @@ hidden tests in place, as when grading), through the course's ``GuardedExecute``
   calls it from the visible part of the cell, and the wrong answer when it is called from
   the hidden part (found from the calling cell's line, as a student who copied the visible
   examples' answers would behave). Every test cell must still fail, and from its hidden part.
+
+And notebooks 01, 02 and 04 once more with **plausible bugs** (``PLAUSIBLE_BUGS``, issue
+18): indices kept in int16 and widened afterwards, noise computed in float32 and returned
+as float64 (both right on small examples), a ``train`` that drops ``batch_size`` and one
+without ``min_lr``. Only their own tasks' test cells may fail, each saying what was
+expected. (tests/real_attacks.py's ``BUGS`` grade the plainer int16 and float32 bugs, and
+a wrong ``cosine_top_n`` under a right ``recommend``, through nbgrader.)
 """
 
 from __future__ import annotations
@@ -56,6 +63,28 @@ WRONG = {
                     "        return f'Song {name} not found'\n"
                     "    indices, scores = top_n(vectors, index, n)\n"
                     "    return [(vocab.names[i], float(s)) for i, s in zip(indices[::-1], scores[::-1])]",
+}
+
+# Notebook -> (grade_id -> change of the instructor's solution, test cell -> texts its
+# message must contain). Every other test cell of the notebook must pass. The two bugs of
+# train share a run: each fails its own cell (04_train_test counts the optimizer's steps,
+# 04_train_test_lr's hidden part goes below min_lr), and notebook 04 runs for minutes.
+PLAUSIBLE_BUGS = {
+    "01_mapping.ipynb": (
+        {"01_build_mapping": lambda s: s.replace(
+            "raw_to_idx = {raw: i for i, raw in enumerate(raw_ids, start=1)}",
+            "raw_to_idx = {raw: int(i) for raw, i in zip(raw_ids, np.arange(1, len(raw_ids) + 1).astype(np.int16))}"),
+         "01_encode_playlists": lambda s: s.replace("dtype=np.int32)", "dtype=np.int16).astype(np.int64)")},
+        {"01_build_mapping_test": ("75,262 distinct songs", "hidden test"),
+         "01_encode_playlists_test": ("the 75,262 songs", "hidden test")}),
+    "02_skipgrams.ipynb": (
+        {"02_unigram_noise": lambda s: s.replace("dtype=np.float64)", "dtype=np.float32)").replace(
+            "return weights / weights.sum()", "return (weights / weights.sum()).astype(np.float64)")},
+        {"02_unigram_noise_test": ("expected float64 precision", "hidden test")}),
+    "04_training.ipynb": (
+        {"04_train": lambda s: s.replace("        batch_size=batch_size,\n", "").replace(", min_lr=1e-6)", ")")},
+        {"04_train_test": ("expected 3 x 12 = 36 training steps", "got 288", "batch_size=batch_size"),
+         "04_train_test_lr": ("learning rate 4e-06 (hidden test)", "never below min_lr=1e-6", "got 5e-07")}),
 }
 
 # Chooses between two versions of a function by where the test calling it stands: the
@@ -192,6 +221,29 @@ def test_every_failing_test_says_what_was_expected(executed, name):
     for cell in _test_cells(executed[name]["wrong"]):
         ename, evalue = _failure(cell)
         assert ename == "AssertionError" and "expected" in evalue, (toy.grade_id(cell), ename, evalue)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PLAUSIBLE_BUGS))
+def test_plausible_bugs_fail_their_own_tests_only(tmp_path, name):
+    changes, failing = PLAUSIBLE_BUGS[name]
+    source = nbformat.read(toy.REAL_SOURCE / name, as_version=4)
+    buggy = copy.deepcopy(source)
+    for cell in buggy.cells:
+        if toy.grade_id(cell) in changes and toy.nbg(cell).get("solution"):
+            new = changes[toy.grade_id(cell)](cell.source)
+            assert new != cell.source, f"the bug of {toy.grade_id(cell)} changed nothing"
+            cell.source = new
+    for key, value in toy.course_env_for_tests(300).items():
+        os.environ.setdefault(key, value)
+    for cell in _test_cells(_execute(buggy, tmp_path)):
+        gid = toy.grade_id(cell)
+        if gid not in failing:
+            assert not [o for o in cell.outputs if o.output_type == "error"], f"{gid} failed"
+            continue
+        ename, evalue = _failure(cell)
+        assert ename == "AssertionError" and "expected" in evalue and " got " in evalue, (gid, ename, evalue)
+        assert all(text in evalue for text in failing[gid]), (gid, evalue)
 
 
 @pytest.mark.slow

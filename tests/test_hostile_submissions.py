@@ -346,8 +346,9 @@ def test_dedup_guard_leaves_one_graded_copy_and_plain_cells():
 
 
 # --------------------------------------------------------------------------- the real notebooks
-# Each attacker of tests/real_attacks.py hands in one notebook; "honest" hands in all six,
-# solved and with the essays written. Graded twice (SONGREC_PROFILE=ci), feedback once.
+# Each attacker of tests/real_attacks.py, and each student with one honest bug there (BUGS),
+# hands in one notebook; "honest" hands in all six, solved and with the essays written.
+# Graded twice (SONGREC_PROFILE=ci), feedback once.
 
 REAL_CELL_TIMEOUT = 300
 
@@ -359,7 +360,7 @@ def _test_points(nb) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def real_class(tmp_path_factory):
-    from real_attacks import ATTACKS, attacked, solved
+    from real_attacks import ATTACKS, BUGS, attacked, solved
 
     from tools.instructor.tamper import tamper_report
 
@@ -379,12 +380,12 @@ def real_class(tmp_path_factory):
 
     for name in names:
         submit("honest", name, solved(release[name], source[name]))
-    for attack in ATTACKS:
+    for attack in ATTACKS + BUGS:
         submit(attack.student, attack.notebook, attacked(attack, release[attack.notebook], source[attack.notebook]))
     log = io.StringIO()
     grading.run_autograde(root, env=env, out=log, timeout=3000)
     first = grades(root)
-    students = ["honest", *(a.student for a in ATTACKS)]
+    students = ["honest", *(a.student for a in ATTACKS + BUGS)]
     reports = {s: tamper_report(root, s) for s in students}
     grading.run_autograde(root, env=env, out=io.StringIO(), timeout=3000)
     feedback_log = io.StringIO()
@@ -406,18 +407,18 @@ def test_honest_class_member_gets_every_point_and_an_empty_report(real_class):
     assert real_class["reports"]["honest"] == []
 
 
-def _attack_ids():
-    from real_attacks import ATTACKS
+def _attack_ids(kind="ATTACKS"):
+    import real_attacks
 
-    return [a.student for a in ATTACKS]
+    return [a.student for a in getattr(real_attacks, kind)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("student", _attack_ids())
+@pytest.mark.parametrize("student", _attack_ids() + _attack_ids("BUGS"))
 def test_attack_scores_zero_where_it_cheats_and_full_points_elsewhere(real_class, student):
-    from real_attacks import ATTACKS
+    from real_attacks import ATTACKS, BUGS
 
-    attack = next(a for a in ATTACKS if a.student == student)
+    attack = next(a for a in ATTACKS + BUGS if a.student == student)
     points = real_class["points"][attack.notebook]
     assert attack.zero <= set(points)
     expected = {cell: 0.0 if cell in attack.zero else p for cell, p in points.items()}
@@ -425,6 +426,24 @@ def test_attack_scores_zero_where_it_cheats_and_full_points_elsewhere(real_class
     report = "\n".join(str(a) for a in real_class["reports"][student])
     for text in attack.report:
         assert text in report, f"{text!r} missing from the tamper report of {student}:\n{report}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", _attack_ids("BUGS"))
+def test_an_honest_bug_says_what_was_expected_and_is_no_tampering(real_class, student):
+    from real_attacks import BUGS
+
+    bug = next(b for b in BUGS if b.student == student)
+    nb = nbformat.read(real_class["root"] / "autograded" / student / toy.ASSIGNMENT / f"{bug.notebook}.ipynb",
+                       as_version=4)
+    errors = {toy.grade_id(c): o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"}
+    assert bug.zero <= set(errors), f"{student}: test cells that should have failed passed: {bug.zero - set(errors)}"
+    for cell in bug.zero:
+        assert errors[cell].ename == "AssertionError" and "expected" in errors[cell].evalue, (cell, errors[cell])
+        assert " got " in errors[cell].evalue, (cell, errors[cell].evalue)
+    for cell, text in bug.messages.items():
+        assert text in errors[cell].evalue, f"{text!r} missing from the message of {cell}: {errors[cell].evalue}"
+    assert real_class["reports"][student] == []
 
 
 @pytest.mark.slow
