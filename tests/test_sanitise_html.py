@@ -31,7 +31,8 @@ PAYLOADS = [
     "<object data=\"javascript:alert(1)\"></object>",
     "<form action=\"javascript:alert(1)\"><button>go</button></form>",
     "<div style=\"background:url(javascript:alert(1))\" onclick=\"alert(1)\">x</div>",
-    f"<img src=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\"><a href=\"data:text/html,<script>alert(1)</script>\">d</a>",
+    "<img src=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">"
+    "<a href=\"data:text/html,<script>alert(1)</script>\">d</a>",
     "<math><mi xlink:href=\"javascript:alert(1)\">x</mi></math>",
     "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
     "<base href=\"http://127.0.0.1:9/\"><link rel=stylesheet href=\"http://127.0.0.1:9/x.css\">",
