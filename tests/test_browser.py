@@ -12,6 +12,14 @@ Headless Chromium (Debian's ``chromium``; Playwright's Python package drives it 
 * **instructor**: JupyterLab from this environment (nbgrader installed) in a released copy
   of the course: Nbgrader > Formgrader lists the assignment, and neither the formgrader
   nor the Assignment List reports a missing exchange directory.
+* **manual grading**: a class autograded with the course's tools (a solved submission, a
+  failing one, a hostile one); in the formgrader's grading view the grader scores and
+  comments every essay of notebook 06 and lowers one automatic score of notebook 04 (whose
+  figures must be drawn), the failing notebook's view shows its tracebacks, and the
+  gradebook, ``make feedback``'s HTML, grades.csv and the score table then hold those
+  points and comments.
+* **hostile output**: the hostile submission's grading view and feedback page run none of
+  its payloads (no dialog, no console message, no request to a marker server).
 
 Run alone with ``make test-browser``. Each missing piece (chromium, Playwright, the student
 environment) makes the test skip with the reason. ``SONGREC_BROWSER_SHOTS=DIR`` keeps
@@ -543,10 +551,13 @@ def test_instructor_grades_manually_in_the_formgrader(browser, graded_course, tm
     finally:
         page.close()
         lab.stop()
-    assert not watch.errors and not watch.dialogs, (watch.errors, watch.dialogs)
-    status_errors = [m for m in watch.console if "error" in m.lower() and "mathjax" not in m.lower()
-                     and "ERR_" not in m]  # the CDN (MathJax) is unreachable offline
-    assert not status_errors, status_errors
+    # MathJax comes from a CDN, which the test machine (like an offline grader) cannot reach;
+    # the formgrader's script then reports it missing. Nothing else may fail.
+    page_errors = [e for e in watch.errors if "MathJax is not defined" not in e]
+    assert not page_errors and not watch.dialogs, (page_errors, watch.dialogs)
+    console_errors = [m for m in watch.console if "error" in m.lower() and "mathjax" not in m.lower()
+                      and "ERR_" not in m]
+    assert not console_errors, console_errors
 
     # The gradebook holds what was typed.
     saved = _grades(root, "solved", MANUAL_NB)
