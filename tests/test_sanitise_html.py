@@ -28,6 +28,7 @@ PAYLOADS = [
     "<a href=\"javascript:alert(1)\">click</a>",
     "<a href=\"JaVaScRiPt&#58;alert(1)\">click</a>",
     f"<iframe src=\"{MARKER}\"></iframe>",
+    f"<img src=\"{MARKER}/img\"><img src=\"/api/contents\"><video poster=\"{MARKER}/v\"></video>",
     "<object data=\"javascript:alert(1)\"></object>",
     "<form action=\"javascript:alert(1)\"><button>go</button></form>",
     "<div style=\"background:url(javascript:alert(1))\" onclick=\"alert(1)\">x</div>",
@@ -62,6 +63,8 @@ def test_documents_keep_their_markup_and_figures():
     img = f'<img src="data:image/png;base64,{PNG}" width="10">'
     assert f'src="data:image/png;base64,{PNG}"' in clean_html(img)
     assert 'href="https://example.org/"' in clean_html('<a href="https://example.org/">ok</a>')
+    # Images load nothing: not from another server, not from the grader's own.
+    assert "src" not in clean_html('<img src="/api/contents"><img src="https://example.org/a.png">')
     svg = clean_html("<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'></svg>")
     assert svg.startswith('<img src="data:image/svg+xml;base64,') and "onload" not in svg
 

@@ -29,10 +29,14 @@ _SVG_START = re.compile(r"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!DOCTYPE svg[^>
 
 
 def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
-    """An ``<img src>`` may be an embedded raster or SVG image (how notebooks embed figures
-    and attachments); nh3 has already refused every other unlisted scheme."""
+    """An ``<img src>`` must be an embedded raster or SVG image (how notebooks embed figures
+    and attachments): an image from anywhere else would be fetched as the page opens,
+    telling that server (or the grader's own Jupyter server) who looked. No other
+    attribute may hold a ``data:`` URL; nh3 has already refused every unlisted scheme."""
+    if tag == "img" and attribute == "src":
+        return value if _DATA_IMAGE.match(value.strip()) else None
     if value.strip().lower().startswith("data:"):
-        return value if tag == "img" and attribute == "src" and _DATA_IMAGE.match(value.strip()) else None
+        return None
     return value
 
 
