@@ -491,8 +491,10 @@ class PageWatch:
     """Everything a page reports: dialogs (dismissed), console messages, page errors, requests."""
 
     def __init__(self, page):
-        self.dialogs, self.console, self.errors, self.requests = [], [], [], []
+        self.dialogs, self.console, self.errors, self.requests, self.failed = [], [], [], [], []
         page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("response", lambda r: self.failed.append(f"{r.status} {r.request.method} {r.url}")
+                if r.status >= 400 and "/formgrader/" in r.url else None)
         page.on("console", lambda m: self.console.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("request", lambda r: self.requests.append(r.url))
@@ -507,6 +509,22 @@ def _open_grading_view(page, lab: Lab, root: Path, student: str, notebook: str, 
     body = page.locator("body").inner_text()
     assert response.status == 200 and FORMGRADER_ERROR not in body, f"{response.status}: {body[:2000]}"
     assert "TemplateNotFound" not in body
+
+
+def _open_lab(page, lab: Lab) -> None:
+    """JupyterLab first, as the grader starts: it sets the cookies (XSRF) the formgrader's saves need."""
+    page.goto(lab.url("lab"))
+    page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=120_000)
+
+
+def _wait_saved(root: Path, student: str, notebook: str, expected: dict, timeout: float = 30) -> dict:
+    """The gradebook's grades once ``expected`` (grade_id -> manual score) are all saved."""
+    deadline = time.monotonic() + timeout
+    while True:
+        grades = _grades(root, student, notebook)
+        if all(grades.get(g, (None, None))[1] == v for g, v in expected.items()) or time.monotonic() > deadline:
+            return grades
+        time.sleep(0.5)
 
 
 def _type_and_leave(page, selector: str, value: str) -> None:
@@ -529,18 +547,19 @@ def test_instructor_grades_manually_in_the_formgrader(browser, graded_course, tm
     page = browser.new_page()
     watch = PageWatch(page)
     try:
+        _open_lab(page, lab)
         _open_grading_view(page, lab, root, "solved", MANUAL_NB, shots)
         for grade_id, points in MANUAL_POINTS.items():
             _type_and_leave(page, f"input.score[id='{grade_id}']", str(points))
             _type_and_leave(page, f"textarea[id='{grade_id}-comment']", f"Grader's note on {grade_id}: well argued")
-        page.wait_for_timeout(1500)
+        _wait_saved(root, "solved", MANUAL_NB, MANUAL_POINTS)
         page.screenshot(path=str(shots / "formgrader-solved-graded.png"), full_page=True)
 
         _open_grading_view(page, lab, root, "solved", FIGURE_NB, shots)
         images = page.evaluate("() => [...document.querySelectorAll('.output_png img')].map(i => i.naturalWidth)")
         assert images and all(w > 100 for w in images), f"figures not drawn in the grading view: {images}"
         _type_and_leave(page, f"input.score[id='{OVERRIDDEN[0]}']", str(OVERRIDDEN[1]))
-        page.wait_for_timeout(1500)
+        _wait_saved(root, "solved", FIGURE_NB, dict([OVERRIDDEN]))
 
         _open_grading_view(page, lab, root, "failing", FAILING_NB, shots)
         assert page.locator(".output_error").count() > 0, "the failing tests' tracebacks are not shown"
@@ -555,6 +574,7 @@ def test_instructor_grades_manually_in_the_formgrader(browser, graded_course, tm
     # the formgrader's script then reports it missing. Nothing else may fail.
     page_errors = [e for e in watch.errors if "MathJax is not defined" not in e]
     assert not page_errors and not watch.dialogs, (page_errors, watch.dialogs)
+    assert not watch.failed, f"the formgrader answered with errors: {watch.failed}"
     console_errors = [m for m in watch.console if "error" in m.lower() and "mathjax" not in m.lower()
                       and "ERR_" not in m]
     assert not console_errors, console_errors
@@ -599,6 +619,7 @@ def test_student_output_runs_in_no_grading_page(browser, graded_course, marker, 
     page = browser.new_page()
     watch = PageWatch(page)
     try:
+        _open_lab(page, lab)
         _open_grading_view(page, lab, root, "hostile", MANUAL_NB, shots)
         shown = page.locator("body").inner_text()
         for link in page.get_by_text("click me").all():
