@@ -354,10 +354,11 @@ def cosine_top_n_of(vectors, query_idx, n=10):
         raise ValueError(f"query_idx must be a song index in 1..{songs}, got {query_idx}")
     if not 1 <= n <= songs - 1:
         raise ValueError(f"n must be in 1..{songs - 1} (every song but the query), got {n}")
-    norms = np.linalg.norm(table, axis=1)
-    scores = np.full(len(table), -np.inf)
-    ok = norms > 0
-    scores[ok] = table[ok] @ table[query_idx] / (norms[ok] * norms[query_idx])
+    from helpers.ranking import unit_rows  # the one place vectors are normalised
+
+    unit = unit_rows(table)
+    scores = unit @ unit[query_idx]
+    scores[~unit.any(axis=1)] = -np.inf  # the task's rule for a zero-length row
     candidates = np.setdiff1d(np.arange(1, len(table)), [query_idx])
     best = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
     return best.astype(np.int64), scores[best].astype(np.float32)
