@@ -25,6 +25,7 @@ from helpers.data import (
 )
 from helpers.errors import DataFormatError, UntrustedPickleError
 from helpers.npz import read_npz, write_npz
+from helpers.outdir import UnsafeOutputError
 
 # Four songs; the first line carries the trailing space after the ID seen in yes_complete.
 SONG_HASH = (
@@ -529,8 +530,8 @@ def test_read_npz_checks_consistency(tmp_path):
 
 def test_failed_save_leaves_no_files(tmp_path, monkeypatch):
     target = tmp_path / "ds.npz"
-    target.mkdir()  # renaming a file onto a folder fails after the temp file was written
-    with pytest.raises(OSError):
+    target.mkdir()  # a folder where the file should go is refused before anything is written
+    with pytest.raises(UnsafeOutputError, match="is a folder; expected a file name"):
         write_npz(sample_dataset(), target)
     assert [p.name for p in tmp_path.iterdir()] == ["ds.npz"] and not any(target.iterdir())
 
