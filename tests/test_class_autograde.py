@@ -39,6 +39,7 @@ from tools.instructor.nbgrader_calls import run_nbgrader
 from tools.instructor.release import run_release
 from tools.instructor.sandbox.policy import check_sandbox
 from tools.instructor.scores import register_students
+from tools.instructor.settings import SIMILARITY_HTML
 
 CELL_TIMEOUT = 6
 MEMORY_MB = 2048          # the sandbox's address-space limit in these tests
@@ -329,7 +330,8 @@ def test_hostile_student_loses_only_its_own_part(jobs2, student):
 def test_nothing_outside_the_sandboxes_changed(jobs2, world):
     root = jobs2["root"]
     after = tree_digest(root)
-    grading_outputs = ("autograded", "gradebook.db", "grades.csv", "autograde-state.json", "autograde-logs")
+    grading_outputs = ("autograded", "gradebook.db", "grades.csv", "autograde-state.json", "autograde-logs",
+                       SIMILARITY_HTML)
     changed = {p for p in set(after) | set(jobs2["before"])
                if after.get(p) != jobs2["before"].get(p) and p.split("/")[0] not in grading_outputs}
     assert changed == set()
