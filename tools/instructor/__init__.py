@@ -17,7 +17,8 @@ One module per concern, in the order a course goes through them:
 ``collect``        an LMS download into submitted/: ``collect_files`` (the download, names
                    checked), ``collect_names`` (each LMS's naming), ``collect_roster``
 ``export_lms``     each LMS's grade import CSV, the feedback zip; ``export_grades`` the points
-``report``         the class report page; ``report_data`` what it shows
+``report``         the class report page; ``report_data`` what it shows; ``static_page``
+                   the escaped, script-free shell of both report pages
 ``tasks``          the task -> reference helper -> test cells table of docs/GRADING.md
 ``tamper``         the tamper report: what is unusual about one student's submission
 ``similarity``     the similarity report: answers against the reference and each other

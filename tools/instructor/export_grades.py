@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.instructor.errors import CourseToolError
-from tools.instructor.paths import db_url, gradebook_file
+from tools.instructor.scores import open_assignment
 from tools.instructor.settings import ASSIGNMENT, TOOL_COMMAND
 
 
@@ -47,18 +47,8 @@ def read_grades(course_root: Path) -> ClassGrades:
 
     Raises CourseToolError when there is no gradebook or nothing graded.
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    url = db_url(course_root)
-    file = gradebook_file(url)
     advice = f"no graded submissions of {ASSIGNMENT!r} in the gradebook; run `{TOOL_COMMAND} autograde` first"
-    if file is not None and not file.is_file():
-        raise CourseToolError(advice)
-    with Gradebook(url) as gb:
-        try:
-            assignment = gb.find_assignment(ASSIGNMENT)
-        except MissingEntry:
-            raise CourseToolError(advice) from None
+    with open_assignment(course_root, advice) as assignment:
         notebooks = sorted(nb.name for nb in assignment.notebooks)
         out = ClassGrades(notebooks, float(assignment.max_score), [])
         for sub in sorted(assignment.submissions, key=lambda s: s.student_id):

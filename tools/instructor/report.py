@@ -9,7 +9,6 @@ and remote loads should anything slip through.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import sys
 from pathlib import Path
@@ -18,16 +17,12 @@ from typing import TextIO
 from tools.instructor.collect_roster import ROSTER_FILE, read_roster
 from tools.instructor.paths import course_paths
 from tools.instructor.report_data import ClassData, gather
+from tools.instructor.static_page import esc, page
 
 TOP_FAILED = 10
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
          "img{max-width:100%}.warn{color:#a30}")
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def png(fig) -> str:
@@ -103,9 +98,7 @@ def render(data: ClassData) -> str:
     parts.append("<h2>Still needs manual grading</h2>")
     rows = [[who(data, s), ", ".join(nbs)] for s, nbs in sorted(data.pending.items())]
     parts.append(table(["student", "notebooks"], rows) if rows else "<p>all graded</p>")
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
-            f"<title>Class report</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+    return page("Class report", "".join(parts), style=STYLE, images=True)
 
 
 def roster_names(course_root: Path) -> dict[str, str]:

@@ -14,10 +14,11 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import course_paths, db_url, gradebook_file
@@ -81,15 +82,16 @@ def register_students(course_root: Path, students: Iterable[str]) -> None:
             gb.update_or_create_student(student)
 
 
-def collect_scores(course_root: Path) -> ScoreTable:
-    """Per-student, per-notebook scores read from the gradebook.
+@contextmanager
+def open_assignment(course_root: Path, advice: str) -> Iterator[Any]:
+    """The course's gradebook assignment, inside an open gradebook.
 
-    Raises CourseToolError, creating no gradebook, when the assignment was never released.
+    Raises CourseToolError(advice), creating no gradebook file, when the gradebook or the
+    assignment is missing (opening a missing sqlite file would create an empty one).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
     url = db_url(course_root)
-    advice = f"the gradebook has no assignment {ASSIGNMENT!r}; run `{TOOL_COMMAND} release` first"
     file = gradebook_file(url)
     if file is not None and not file.is_file():
         raise CourseToolError(advice)
@@ -98,6 +100,16 @@ def collect_scores(course_root: Path) -> ScoreTable:
             assignment = gb.find_assignment(ASSIGNMENT)
         except MissingEntry:
             raise CourseToolError(advice) from None
+        yield assignment
+
+
+def collect_scores(course_root: Path) -> ScoreTable:
+    """Per-student, per-notebook scores read from the gradebook.
+
+    Raises CourseToolError, creating no gradebook, when the assignment was never released.
+    """
+    advice = f"the gradebook has no assignment {ASSIGNMENT!r}; run `{TOOL_COMMAND} release` first"
+    with open_assignment(course_root, advice) as assignment:
         notebooks = sorted(nb.name for nb in assignment.notebooks)
         max_scores = {nb.name: float(nb.max_score) for nb in assignment.notebooks}
         rows = []

@@ -8,7 +8,6 @@ run nor fetch anything in the instructor's browser.
 
 from __future__ import annotations
 
-import html
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -17,23 +16,16 @@ from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import course_paths
 from tools.instructor.settings import SIMILARITY_HTML, TOOL_COMMAND, similarity_threshold
 from tools.instructor.similarity import FETCH_KIND, SimilarityReport, format_similarity_report, similarity_report
+from tools.instructor.static_page import esc, page
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'"
 STYLE = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;width:100%}"
          "td,th{border:1px solid #ccc;vertical-align:top;padding:4px;width:50%}"
          "pre{white-space:pre-wrap;margin:0;font-size:12px}")
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def similarity_html(report: SimilarityReport) -> str:
     """The page's text: the flagged pairs, highest score first, then the fetches."""
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">',
-             "<title>Similarity report</title>", f"<style>{STYLE}</style></head><body>",
-             "<h1>Similarity report</h1>",
+    parts = ["<h1>Similarity report</h1>",
              f"<p>Each answer against the reference implementation and every other student's answer to the "
              f"same task; pairs scoring {report.threshold:.2f} or more. The lines of the released cell "
              f"(signature, docstring, given checks) are left out.</p>"]
@@ -41,20 +33,19 @@ def similarity_html(report: SimilarityReport) -> str:
     if not flagged:
         parts.append("<p>No pair of answers reaches the threshold.</p>")
     for p in flagged:
-        parts.append(f"<h2>{_e(p.task)}: {_e(p.left.who)} ~ {_e(p.right.who)}: {p.score:.2f}</h2>")
-        parts.append(f"<table><tr><th>{_e(p.left.who)}</th><th>{_e(p.right.who)}</th></tr>"
-                     f"<tr><td><pre>{_e(report.shown(p.left))}</pre></td><td><pre>{_e(report.shown(p.right))}</pre></td></tr>"
+        parts.append(f"<h2>{esc(p.task)}: {esc(p.left.who)} ~ {esc(p.right.who)}: {p.score:.2f}</h2>")
+        parts.append(f"<table><tr><th>{esc(p.left.who)}</th><th>{esc(p.right.who)}</th></tr>"
+                     f"<tr><td><pre>{esc(report.shown(p.left))}</pre></td><td><pre>{esc(report.shown(p.right))}</pre></td></tr>"
                      "</table>")
     parts.append("<h2>Answers that fetch code at run time</h2>")
     if report.fetches:
         parts.append("<ul>")
-        parts.extend(f"<li>{_e(f.student)} {_e(f.notebook)} [{_e(f.task)}]: {_e(FETCH_KIND)}: line {f.line}: "
-                     f"{_e(f.what)}: <code>{_e(f.text)}</code></li>" for f in report.fetches)
+        parts.extend(f"<li>{esc(f.student)} {esc(f.notebook)} [{esc(f.task)}]: {esc(FETCH_KIND)}: line {f.line}: "
+                     f"{esc(f.what)}: <code>{esc(f.text)}</code></li>" for f in report.fetches)
         parts.append("</ul>")
     else:
         parts.append("<p>None.</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return page("Similarity report", "\n".join(parts), style=STYLE)
 
 
 def write_similarity_html(report: SimilarityReport, path: Path) -> Path:
