@@ -23,7 +23,7 @@ SECTION_RE = re.compile(r"^#+ .*\(`([\w/]+)/`\)\s*$")
 
 
 def markdown_files() -> list[Path]:
-    return [README, *sorted(DOCS.glob("*.md"))]
+    return [README, *sorted(DOCS.glob("*.md")), REPO / "data" / "README.md", REPO / "bench" / "README.md"]
 
 
 def relative_links(path: Path) -> list[str]:
