@@ -83,7 +83,7 @@ test-fast: venv
 	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m "not slow and not browser and not colab"
 
 ## The released notebooks on a simulated Colab runtime (Colab's pinned versions, Python 3.13,
-## one fresh runtime per notebook); needs SONGREC_DATA_DIR. See README "Colab".
+## one fresh runtime per notebook); needs SONGREC_DATA_DIR. See docs/TESTING.md.
 test-colab: venv
 	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m colab
 

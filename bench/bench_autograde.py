@@ -14,7 +14,7 @@ Then one full solution is graded alone, sequentially, in each profile of ``--pro
 Cornell data): the seconds one student takes.
 
 Writes bench/results/autograde.csv. ``python -m bench.bench_autograde --update`` also
-replaces row 6 of bench/RESULTS.md and of the README's copy of that table.
+replaces row 6 of bench/RESULTS.md (the one copy of that table; the docs link to it).
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def splice_row(text: str, row: str) -> str:
 
 
 def update_tables(row: str) -> None:
-    """Put ``row`` into bench/RESULTS.md and the README's copy of the table."""
-    for path in (BENCH_DIR / "RESULTS.md", REPO / "README.md"):
+    """Put ``row`` into bench/RESULTS.md."""
+    for path in (BENCH_DIR / "RESULTS.md",):
         path.write_text(splice_row(path.read_text(encoding="utf-8"), row), encoding="utf-8")
         say(f"updated {path}")
 
@@ -137,7 +137,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", default="ci,default",
                     help="profiles to time one student in, comma-separated (empty: none)")
-    ap.add_argument("--update", action="store_true", help="write row 6 into bench/RESULTS.md and README.md")
+    ap.add_argument("--update", action="store_true", help="write row 6 into bench/RESULTS.md")
     args = ap.parse_args()
     result = main(tuple(p for p in args.profiles.split(",") if p))
     say(render_row(result))
