@@ -77,7 +77,7 @@ run: venv
 ## Sets up the browser and sandbox tests' pieces first where it can (root with apt), as .ci/run
 ## does; whatever still skips is listed, with the reason and the fix, at the end of the run.
 test: venv browser-deps sandbox-deps
-	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest -m "not colab"
+	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest -m "not colab" --durations=30
 
 test-fast: venv
 	SONGREC_PROFILE=ci $(BIN)/python -m pytest -m "not slow and not browser and not colab"

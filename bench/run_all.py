@@ -24,6 +24,7 @@ import time
 from bench import (
     bench_autograde,
     bench_full,
+    bench_instructor_wait,
     bench_next_song,
     bench_pairs,
     bench_quality,
@@ -121,6 +122,8 @@ def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
             f" | <= 180 s: {_mark(ok)} |")
     if "autograde" in res:
         lines.append(bench_autograde.render_row(res["autograde"]))
+    if "instructor_wait" in res:
+        lines.append(bench_instructor_wait.render_row(res["instructor_wait"]))
     for name, q in res.get("quality", {}).items():
         label = "first 200 playlists" if name == "original200" else "full yes_complete"
         lines += ["", f"HR@10 on held-out playlists, {label} ({q['summary']['cases']:,} "
@@ -173,8 +176,14 @@ def main(quick: bool = False) -> dict:
     res["student"] = bench_student.main(notebooks=not quick)
     load()
     res["autograde"] = bench_autograde.main(() if quick else ("ci", "default"))
+    load()
+    res["instructor_wait"] = bench_instructor_wait.main(class_size=4 if quick else bench_instructor_wait.CLASS_SIZE)
     seconds = time.perf_counter() - start
     text = render(res, seconds, quick, loads)
+    # Prose written by hand below the generated table (bench:end) survives a rerun.
+    old = (BENCH_DIR / "RESULTS.md").read_text(encoding="utf-8") if (BENCH_DIR / "RESULTS.md").exists() else ""
+    if "<!-- bench:end -->" in old:
+        text += old.split("<!-- bench:end -->", 1)[1].lstrip("\n")
     (BENCH_DIR / "RESULTS.md").write_text(text, encoding="utf-8")
     say(f"\nwrote {BENCH_DIR / 'RESULTS.md'} after {seconds / 60:.1f} min\n")
     say(text)

@@ -2,6 +2,10 @@
 
 import sys
 
-from tools.instructor.cli import main
+from tools.instructor.nbgrader_calls import skip_slow_imports
+
+skip_slow_imports()  # before cli imports nbformat: see nbgrader_calls.SKIPPED_IMPORTS
+
+from tools.instructor.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -26,6 +26,26 @@ DIE_WITH_PARENT = (
 )
 
 
+# Importing nbformat imports jsonschema, whose optional ``rfc3987_syntax`` builds some thirty
+# Earley parsers for IRI syntax at import: about 60% of the time ``python -m nbgrader`` takes
+# to start (measured 23 s -> 10 s under load, bench/RESULTS.md), paid once per student. No
+# schema nbgrader or nbformat validates uses the ``iri`` formats it serves, and jsonschema
+# skips those checkers when the import fails, so nbgrader runs without it.
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+NBGRADER_MAIN = (
+    "import runpy, sys\n"
+    f"for name in {SKIPPED_IMPORTS!r}:\n"
+    "    sys.modules.setdefault(name, None)\n"
+    "runpy.run_module('nbgrader', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def skip_slow_imports() -> None:
+    """Make this process skip :data:`SKIPPED_IMPORTS` (before nbformat is first imported)."""
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)
+
+
 def course_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for nbgrader and its kernels: this process's, plus ``overrides``.
 
@@ -58,7 +78,7 @@ def run_nbgrader(course_root: Path, args: Sequence[str], *, env: dict[str, str] 
     Raises CourseToolError on a timeout, or on a non-zero exit with ``check``.
     """
     require_config(course_root)
-    cmd = [sys.executable, "-m", "nbgrader", *args]
+    cmd = [sys.executable, "-c", NBGRADER_MAIN, *args]
     if die_with_parent and sys.platform.startswith("linux"):
         cmd = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *cmd]
     posix = os.name == "posix" and timeout is not None
