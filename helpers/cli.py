@@ -43,8 +43,6 @@ def _say(msg: str) -> None:
 
 # --power outside this range makes count ** power overflow or vanish for real counts.
 POWER_RANGE = (-2.0, 2.0)
-# Each --loop starts from one preset of helpers.sgns.PRESETS.
-LOOP_PRESET = {"fast": "fast", "keras": "assignment", "session": "next_song"}
 # The names --loop had before (as --method); accepted with a notice.
 OLD_LOOP_NAMES = {"reference": "fast", "assignment": "keras"}
 # Flags that map onto one SGNSConfig field each (the field's loop must honour it).
@@ -59,18 +57,20 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
+    from helpers.sgns import LOOPS
+
     _data_args(p)
     p.add_argument("--synthetic", action="store_true", help="train on the synthetic genre corpus instead")
     p.add_argument("--variant", default="yes_complete", choices=["yes_small", "yes_big", "yes_complete"])
     p.add_argument("--playlists", type=int, default=None,
                    help="use only the first N playlists (the assignment uses 200); default: all")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out playlists for validation")
-    p.add_argument("--loop", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None,
+    p.add_argument("--loop", choices=[*LOOPS, *OLD_LOOP_NAMES], default=None,
                    help="fast (default): the fast loop with its benchmarked settings (PRESETS['fast']); "
                         "keras: model.fit on materialised pairs, the notebooks' pipeline, with the original "
                         "assignment's settings (PRESETS['assignment']); session: the next-song model, the last "
                         "--window songs -> the next one (PRESETS['next_song']); see helpers.sgns")
-    p.add_argument("--method", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None, help=argparse.SUPPRESS)
+    p.add_argument("--method", choices=[*LOOPS, *OLD_LOOP_NAMES], default=None, help=argparse.SUPPRESS)
     # Hyper-parameters default to the chosen loop's preset; a flag overrides one.
     p.add_argument("--window", type=int)
     p.add_argument("--negatives", type=int)
@@ -242,11 +242,12 @@ def resolve_loop(args) -> str:
     return loop or "fast"
 
 
-def _config_from_args(args):
+def config_from_args(args):
     """The chosen loop's preset (helpers.sgns.PRESETS) with the flags that were given."""
-    from helpers.sgns import PRESETS, honours
+    from helpers.sgns import LOOPS, PRESETS, honours, loop_named
 
     loop = args.loop
+    preset = PRESETS[loop_named(loop, "--loop").preset]
     given = {
         "window": args.window, "negatives": args.negatives, "noise": args.noise, "power": args.power,
         "dim": args.dim, "shared": args.shared, "learning_rate": args.lr, "batch_size": args.batch_size,
@@ -257,10 +258,10 @@ def _config_from_args(args):
         if name == "max_pairs_per_playlist" and args.max_pairs is None:
             continue
         if given[name] is not None and not honours(loop, name):
-            raise ValueError(f"{flag} applies to --loop {', '.join(k for k in LOOP_PRESET if honours(k, name))} "
+            raise ValueError(f"{flag} applies to --loop {', '.join(k for k in LOOPS if honours(k, name))} "
                              f"only (the {loop} loop cannot honour it)")
     given = {k: v for k, v in given.items() if v is not None}
-    return dataclasses.replace(PRESETS[LOOP_PRESET[loop]], **given)
+    return dataclasses.replace(preset, **given)
 
 
 def _check_flags(args) -> None:
@@ -277,12 +278,9 @@ def _check_flags(args) -> None:
 
 def _check_memory(args, config, train_enc, val_enc, vocab_size: int) -> None:
     from helpers import limits
+    from helpers.sgns import training_memory
 
-    parts = limits.training_memory(
-        [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size, loop=config.loop,
-        window=config.window, negatives=config.negatives, dim=config.dim, batch_size=config.batch_size,
-        shared=config.shared, max_pairs_per_playlist=config.max_pairs_per_playlist,
-        steps_per_execution=config.steps_per_execution, negative_group=config.negative_group)
+    parts = training_memory(config, [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size)
     limit = limits.size_limit(limits.MEMORY_ENV, limits.DEFAULT_MEMORY, args.max_memory, "--max-memory")
     limits.check_training_memory(parts, limit, flags="--dim, --negatives, --window, --batch-size or --playlists")
 
@@ -302,7 +300,7 @@ def train_run(args, dataset, note: str) -> Path:
     if not 0 < args.val_fraction < 1:
         raise ValueError(f"--val-fraction must be strictly between 0 and 1, got {args.val_fraction}")
     _check_flags(args)
-    config = _config_from_args(args)
+    config = config_from_args(args)
     # Refuse an unusable --out now rather than after minutes of training.
     check_run_target(args.out, overwrite=args.overwrite)
     train_raw, val_raw = split_playlists(playlists, args.val_fraction, seed=args.seed)
@@ -350,7 +348,7 @@ def _preflight(args) -> None:
     from helpers.runs import check_run_target
 
     _check_flags(args)
-    _config_from_args(args)
+    config_from_args(args)
     check_run_target(args.out, overwrite=args.overwrite)
     if args.max_memory is not None:
         from helpers.limits import parse_size

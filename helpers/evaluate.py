@@ -22,6 +22,7 @@ from helpers.errors import RunMismatchError
 from helpers.metrics import evaluate_methods
 from helpers.runs import load_run
 from helpers.scorers import ScoringInputs, best_first, build_keyed
+from helpers.sgns import loop_named
 from helpers.splits import sample_index, split_and_encode
 
 
@@ -88,10 +89,11 @@ def evaluate_run(
         )
     keep = sample_index(len(split.queries), max_pairs, seed) if max_pairs is not None else slice(None)
     queries, answers, sessions = split.queries[keep], split.answers[keep], split.sessions[keep]
-    session = st.get("loop") == "session"
+    # Runs saved before the loop setting (``method`` only) are skip-gram runs.
+    label = loop_named(st["loop"], f"{run.path}/run.json settings.loop").label if "loop" in st else "SGNS"
     inputs = ScoringInputs(split.train_encoded, run.vocab.size, run.vocab.counts, st["window"],
                            run.target_vectors, run.context_vectors, power=noise_power(st), seed=seed,
-                           label="next-song model" if session else "SGNS", session=run.session,
+                           label=label, session=run.session,
                            loss=st.get("loss", "sgns"), anchors=True)
     keyed = best_first(build_keyed(inputs))
     table = evaluate_methods([scorer for _, scorer in keyed], queries, answers, k=k, progress=progress,

@@ -247,9 +247,12 @@ def load_run(run_dir: str | Path) -> Run:
 def _load_session(run_dir: Path, settings: dict, vocab_size: int, target: np.ndarray,
                   context: np.ndarray | None) -> SessionTables | None:
     """A session run's tables from its files (checked against ``settings``), else None."""
+    from helpers.sgns import loop_named
     from helpers.validate import read_vectors
 
-    if settings.get("loop") != "session":
+    if "loop" not in settings:  # saved before the loop setting: a skip-gram run
+        return None
+    if not loop_named(settings["loop"], f"{run_dir}/run.json settings.loop").session_tables:
         return None
     depth = settings.get("window")
     if not isinstance(depth, int) or context is None:

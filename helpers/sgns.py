@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from helpers import limits
 from helpers.noise import DEFAULT_NOISE, DEFAULT_POWER, NOISE_KINDS
 from helpers.validate import (
     Described,
@@ -62,12 +63,41 @@ LOSSES = ("sgns", "softmax")
 
 @dataclass(frozen=True)
 class Loop:
-    """A training loop: the module whose ``run`` trains, what it is, and the loop-specific
-    settings it honours (every other loop-specific setting must stay at its default)."""
+    """A training loop and everything the package knows about it, in one entry.
+
+    ``module``: the module whose ``run`` trains (the contract of :func:`train`).
+    ``honours``: the loop-specific settings it honours (every other one must stay at its
+    default). ``preset``: the key of :data:`PRESETS` that ``songrec train --loop NAME``
+    starts from. ``memory``: its memory estimate (``helpers.limits.*_memory``; called as
+    ``memory(train_lengths, val_lengths, vocab_size, **settings)``). ``check``: the checks of
+    a whole config that only this loop needs (raises ValueError naming the setting), or
+    None. ``label``: what the evaluation table calls its run. ``session_tables``: its runs
+    save the next-song model's tables (:mod:`helpers.runs`).
+    """
 
     module: str
     description: str
     honours: frozenset[str]
+    preset: str
+    memory: Callable[..., dict[str, int]]
+    check: Callable[[Any], None] | None = None
+    label: str = "SGNS"
+    session_tables: bool = False
+
+
+def _needs_negatives(config) -> None:
+    if config.negatives < 1:
+        raise bad_argument("SGNSConfig.negatives", f"an int >= 1 with loop={config.loop!r}", config.negatives)
+
+
+def _check_session(config) -> None:
+    _needs_negatives(config)
+    if config.shared:
+        raise bad_argument("SGNSConfig.shared", "False with loop='session' (input and output tables differ)",
+                           config.shared)
+    if config.optimizer == "adam":
+        raise bad_argument("SGNSConfig.optimizer", "'lazy_adam' or 'sgd' with loop='session' (hand-written "
+                                                   "gradients)", config.optimizer)
 
 
 #: Every training loop, by name. The one place a new loop is registered.
@@ -76,18 +106,30 @@ LOOPS: dict[str, Loop] = {
                   "model.fit on materialised (target, context, label) rows: the original assignment's "
                   "pipeline, what the notebooks teach",
                   frozenset({"max_pairs_per_playlist", "exclude_target", "exclude_context", "dense_head",
-                             "reduce_lr_patience", "early_stopping_patience", "verbose"})),
+                             "reduce_lr_patience", "early_stopping_patience", "verbose"}),
+                  preset="assignment", memory=limits.keras_memory),
     "fast": Loop("helpers.fast_loop",
                  "positives regenerated per epoch, negatives drawn in the graph, updates on touched rows "
                  "only (about 20x the pair updates per second of the keras loop)",
                  frozenset({"dynamic_window", "subsample", "negative_group", "optimizer", "lr_decay",
-                            "steps_per_execution", "jit_compile", "auto_schedule"})),
+                            "steps_per_execution", "jit_compile", "auto_schedule"}),
+                 preset="fast", memory=limits.fast_memory, check=_needs_negatives),
     "session": Loop("helpers.session_loop",
                     "the next-song model: the last `window` songs (one input table per slot) -> the next "
                     "song, sampled softmax or SGNS loss, optional learned bias; the fast loop's machinery",
                     frozenset({"negative_group", "optimizer", "lr_decay", "steps_per_execution", "auto_schedule",
-                               "loss", "bias", "slot_dropout"})),
+                               "loss", "bias", "slot_dropout"}),
+                    preset="next_song", memory=limits.session_memory, check=_check_session,
+                    label="next-song model", session_tables=True),
 }
+
+
+def loop_named(name: Any, what: str = "loop") -> Loop:
+    """The :data:`LOOPS` entry of ``name``; ValueError naming ``what``, the value and the
+    known loops when there is none."""
+    if not isinstance(name, str) or name not in LOOPS:
+        raise bad_argument(what, f"one of the training loops {', '.join(map(repr, LOOPS))}", name)
+    return LOOPS[name]
 
 
 def _setting(default: Any, check: Callable[[str, Any], Any], doc: str, *, common: bool = False):
@@ -183,14 +225,9 @@ class SGNSConfig:
                 others = [name for name, loop in LOOPS.items() if f.name in loop.honours]
                 raise bad_argument(f"SGNSConfig.{f.name}", f"{f.default!r} with loop={self.loop!r} (a setting "
                                                            f"of the {' and '.join(others)} loop only)", value)
-        if self.loop in ("fast", "session") and self.negatives < 1:
-            raise bad_argument("SGNSConfig.negatives", f"an int >= 1 with loop={self.loop!r}", self.negatives)
-        if self.loop == "session" and self.shared:
-            raise bad_argument("SGNSConfig.shared", "False with loop='session' (input and output tables differ)",
-                               self.shared)
-        if self.loop == "session" and self.optimizer == "adam":
-            raise bad_argument("SGNSConfig.optimizer", "'lazy_adam' or 'sgd' with loop='session' (hand-written "
-                                                       "gradients)", self.optimizer)
+        check = LOOPS[self.loop].check
+        if check is not None:
+            check(self)
         if self.jit_compile and self.optimizer == "lazy_adam":
             # tf.unique (merging duplicate rows) has a data-dependent shape XLA cannot compile.
             raise bad_argument("SGNSConfig.jit_compile", "False with optimizer='lazy_adam'", self.jit_compile)
@@ -220,7 +257,15 @@ def describe() -> dict[str, str]:
 def honours(loop: str, name: str) -> bool:
     """Whether ``loop`` honours the setting ``name`` (common settings: always)."""
     f = {f.name: f for f in dataclasses.fields(SGNSConfig)}[name]
-    return f.metadata["common"] or name in LOOPS[loop].honours
+    return f.metadata["common"] or name in loop_named(loop).honours
+
+
+def training_memory(config: SGNSConfig, train_lengths: Sequence[int], val_lengths: Sequence[int],
+                    vocab_size: int) -> dict[str, int]:
+    """Bytes one training run with ``config`` needs, by its loop's estimate
+    (:mod:`helpers.limits`): ``{"tables", "pairs", "validation", "step", "total"}``."""
+    return loop_named(config.loop, "SGNSConfig.loop").memory(
+        train_lengths, val_lengths, vocab_size, **config.to_dict())
 
 
 #: Complete named settings. Change one here and every user follows (CLI, notebooks, bench).
@@ -320,7 +365,7 @@ def train(train_encoded: Sequence[np.ndarray], vocab_size: int, config: SGNSConf
     if config.loop != "keras" and not all(callable(c) for c in callbacks):
         raise bad_argument("callbacks", f"callables f(epoch, model) with loop={config.loop!r} (Keras callbacks "
                                         f"need the keras loop)", Described(f"{len(callbacks)} callback(s)"))
-    loop = importlib.import_module(LOOPS[config.loop].module)
+    loop = importlib.import_module(loop_named(config.loop, "SGNSConfig.loop").module)
     out = loop.run(train_data, val_data, vocab_size, config, progress=progress, callbacks=tuple(callbacks))
     return TrainResult(**out, config=config)
 
