@@ -28,8 +28,9 @@ session loop's settings, chosen by the issue-14 experiments, bench/experiments/R
 (:mod:`helpers.course`) and the CLI start from these.
 
 Adding a training variant: write a module with ``run(...)`` (the contract of
-:func:`train`), add one :data:`LOOPS` entry naming it and the loop-specific settings it
-honours, and add any new setting below with its default and check.
+:func:`train`), add one :data:`LOOPS` entry naming it, the loop-specific settings it
+honours, its preset, its memory estimate and its own checks, and add any new setting
+below with its default, check and doc (``songrec train`` gets a flag for it).
 """
 
 from __future__ import annotations
@@ -132,10 +133,18 @@ def loop_named(name: Any, what: str = "loop") -> Loop:
     return LOOPS[name]
 
 
-def _setting(default: Any, check: Callable[[str, Any], Any], doc: str, *, common: bool = False):
-    """One setting: its default, its check (called with the field's name and value) and
-    what it means. ``common``: every loop honours it."""
-    return field(default=default, metadata={"check": check, "doc": doc, "common": common})
+def _setting(default: Any, check: Callable[[str, Any], Any] | None, doc: str, *, common: bool = False,
+             choices: tuple | None = None, flag: str | tuple[str, str] | None = None):
+    """One setting: its default, its check (called with the field's name and value; with
+    ``choices``, the check that the value is one of them) and what it means. ``common``:
+    every loop honours it. ``flag``: its ``songrec train`` flag when not ``--field-name``
+    (for a bool, the pair of flags that turn it on and off). The CLI's flags and their
+    ``--help`` are made from these (:mod:`helpers.cli`)."""
+    if choices is not None:
+        def check(name, value):
+            return check_choice(name, value, choices)
+    return field(default=default, metadata={"check": check, "doc": doc, "common": common, "choices": choices,
+                                            "flag": flag})
 
 
 def _int(low, **kw):
@@ -158,17 +167,17 @@ class SGNSConfig:
                                         "next song, the query included)", common=True)
     negatives: int = _setting(5, _int(0), "noise contexts per positive pair (the fast loop needs >= 1)",
                               common=True)
-    noise: str = _setting(DEFAULT_NOISE, lambda n, v: check_choice(n, v, NOISE_KINDS),
-                          "noise distribution: 'uniform' over songs 1..V or 'unigram' (counts ** power), "
+    noise: str = _setting(DEFAULT_NOISE, None, choices=NOISE_KINDS,
+                          doc="noise distribution: 'uniform' over songs 1..V or 'unigram' (counts ** power), "
                           "see helpers.noise", common=True)
     power: float = _setting(DEFAULT_POWER, check_real, "exponent of unigram noise (0 = uniform)", common=True)
     # -- model
     dim: int = _setting(32, _int(1), "length of each song vector", common=True)
     shared: bool = _setting(True, check_bool, "one table for targets and contexts (else two tables)",
-                            common=True)
+                            common=True, flag=("--shared-table", "--separate-tables"))
     # -- optimisation
     learning_rate: float = _setting(1e-3, lambda n, v: check_real(n, v, 0, low_open=True),
-                                    "learning rate at the start", common=True)
+                                    "learning rate at the start", common=True, flag="--lr")
     batch_size: int = _setting(2048, _int(1), "rows per step (keras) / positive pairs per step (fast)",
                                common=True)
     epochs: int = _setting(20, _int(1), "passes over the training pairs", common=True)
@@ -176,7 +185,8 @@ class SGNSConfig:
                          "seeds every random draw: pairs, initial weights, shuffling", common=True)
     # -- keras loop
     max_pairs_per_playlist: int | None = _setting(
-        None, _int(1, allow_none=True), "cap on the rows (real + noise) one playlist gives; None = no cap")
+        None, _int(1, allow_none=True), "cap on the rows (real + noise) one playlist gives; None (on the command "
+                                        "line: 0) = no cap", flag="--max-pairs")
     exclude_target: bool = _setting(False, check_bool, "redraw a negative equal to its target")
     exclude_context: bool = _setting(False, check_bool, "redraw a negative found in its target's window")
     dense_head: bool = _setting(False, check_bool, "Dense(1) between dot product and sigmoid "
@@ -187,7 +197,7 @@ class SGNSConfig:
     early_stopping_patience: int | None = _setting(
         None, _int(0, allow_none=True), "epochs without improvement before stopping (best weights "
                                         "restored); None = off")
-    verbose: int = _setting(0, lambda n, v: check_choice(n, v, (0, 1, 2)), "Keras fit verbosity")
+    verbose: int = _setting(0, None, "Keras fit verbosity", choices=(0, 1, 2))
     # -- fast loop
     dynamic_window: bool = _setting(False, check_bool, "word2vec's shrinking window: each target draws "
                                                        "its reach from 1..window every epoch")
@@ -195,9 +205,9 @@ class SGNSConfig:
                                 "word2vec's frequent-song threshold t (0 = off); see "
                                 "helpers.fast_loop.keep_probabilities")
     negative_group: int = _setting(1, _int(1), "consecutive positives sharing their noise contexts")
-    optimizer: str = _setting("adam", lambda n, v: check_choice(n, v, OPTIMIZERS),
-                              "'adam' (Keras' dense Adam), 'lazy_adam' (Adam on the touched rows only) "
-                              "or 'sgd' (plain SGD on the touched rows)")
+    optimizer: str = _setting("adam", None, choices=OPTIMIZERS,
+                              doc="'adam' (Keras' dense Adam), 'lazy_adam' (Adam on the touched rows only) "
+                                  "or 'sgd' (plain SGD on the touched rows)")
     lr_decay: bool = _setting(False, check_bool, "linear decay of the learning rate to 1e-4 of the start")
     steps_per_execution: int = _setting(1, _int(1), "train steps per Python call")
     jit_compile: bool = _setting(False, check_bool, "XLA for the train step (not with lazy_adam)")
@@ -205,9 +215,9 @@ class SGNSConfig:
                                                       "at least 64 rows) and, when that shrinks it, train the fast "
                                                       "loop at least 20 epochs; see helpers.fast_loop.fitted")
     # -- session loop
-    loss: str = _setting("sgns", lambda n, v: check_choice(n, v, LOSSES),
-                         "'sgns' (binary loss against the noise songs) or 'softmax' (sampled softmax over the "
-                         "next song and the noise songs, log Q corrected); see helpers.session_model")
+    loss: str = _setting("sgns", None, choices=LOSSES,
+                         doc="'sgns' (binary loss against the noise songs) or 'softmax' (sampled softmax over "
+                             "the next song and the noise songs, log Q corrected); see helpers.session_model")
     bias: bool = _setting(False, check_bool, "a learned per-song bias in the logit")
     slot_dropout: float = _setting(0.0, lambda n, v: check_real(n, v, 0, 1, high_open=True),
                                    "probability of dropping each song before the query from an example, "
