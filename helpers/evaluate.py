@@ -19,7 +19,7 @@ import pandas as pd
 from helpers import outdir, plots
 from helpers.errors import RunMismatchError
 from helpers.metrics import evaluate_methods
-from helpers.run_data import load_dataset, prepare
+from helpers.run_data import load_run_dataset, prepare
 from helpers.runs import RunSettings, load_run
 from helpers.scorers import ScoringInputs, best_first, build_keyed
 from helpers.sgns import LOOPS
@@ -65,7 +65,7 @@ def evaluate_run(
     run = load_run(run_dir)
     st = run.settings
     settings = RunSettings.from_json(st, f"{run.path}/run.json")
-    data = prepare(load_dataset(settings, data_dir), settings.playlists, settings.val_fraction, settings.split_seed)
+    data = prepare(load_run_dataset(settings, data_dir), settings.playlists, settings.val_fraction, settings.split_seed)
     if data.vocab.fingerprint() != run.vocab.fingerprint():
         raise RunMismatchError(
             f"the rebuilt training vocabulary ({data.vocab.size} songs) differs from the run's "

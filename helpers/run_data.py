@@ -3,7 +3,7 @@
 ``songrec train`` and ``songrec evaluate`` must see the same playlists, split and
 vocabulary: :func:`prepare` is the one place that keeps the playlists of two songs or
 more, takes the first N, splits them by playlist (:func:`helpers.splits.split_playlists`)
-and builds the vocabulary on the training side. :func:`load_dataset` loads a saved run's
+and builds the vocabulary on the training side. :func:`load_run_dataset` loads a saved run's
 dataset again from its :class:`helpers.runs.RunSettings`.
 """
 
@@ -60,7 +60,7 @@ def prepare(dataset: Any, playlists: int | None, val_fraction: float, split_seed
     return RunData(len(kept), short, train_raw, val_raw, vocab, vocab.encode(train_raw))
 
 
-def load_dataset(settings: Any, data_dir: Any = None, *, where: str = "this run") -> Any:
+def load_run_dataset(settings: Any, data_dir: Any = None, *, where: str = "this run") -> Any:
     """The dataset a run was trained on, from its :class:`helpers.runs.RunSettings`: the
     synthetic corpus again, or the Cornell variant under ``data_dir`` (else
     SONGREC_DATA_DIR)."""
