@@ -60,7 +60,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             on, off = flag.split("/")
             both = p.add_mutually_exclusive_group()
             both.add_argument(on, dest=name, action="store_true", default=None, help=doc)
-            both.add_argument(off, dest=name, action="store_false", default=None, help=f"not {on} ({doc})")
+            both.add_argument(off, dest=name, action="store_false", default=None, help=f"the opposite of {on}")
         else:
             p.add_argument(flag, dest=name, type=_FLAG_TYPES[f.type], choices=choices,
                            default=f.default if name == "seed" else None, help=doc)

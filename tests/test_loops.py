@@ -145,7 +145,8 @@ def test_every_config_field_has_one_flag_whose_help_is_its_doc():
             assert len(actions) == 1 and actions[0].help.startswith(doc)
         elif f.type == "bool":
             # One flag to turn it on, one to turn it off, nothing else writes the field.
-            assert len(actions) == 2 and actions[0].help == doc and doc in actions[1].help, f.name
+            on, off = actions
+            assert len(actions) == 2 and on.help == doc and on.option_strings[0] in off.help, f.name
         else:
             assert len(actions) == 1 and actions[0].help == doc, f.name
 
