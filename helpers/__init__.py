@@ -21,7 +21,9 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   and the session kNNs), ``scorers`` (their registry), ``metrics``
   (HR@K, MRR@K, coverage, label agreement), ``evaluate`` (``songrec evaluate``), ``plots``,
   ``projector`` (TensorBoard Projector files);
-* around them: ``runs`` (saved runs), ``course`` (the notebooks' profiles and reference
+* around them: ``runs`` (saved runs, ``RunSettings``), ``run_data`` (a run's split and
+  vocabulary, the same for training and evaluating), ``train_flags`` (``songrec train``'s
+  flags, made from ``SGNSConfig``), ``course`` (the notebooks' profiles and reference
   outputs), ``testkit`` (what the notebooks' test cells call: guarded calls of the
   student's functions, plain-value conversion, expected/got checks), ``cli`` and
   ``__main__`` (the ``songrec`` command), ``validate`` (argument checks and file

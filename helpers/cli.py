@@ -16,7 +16,6 @@ Every folder or file written follows the rule of :mod:`helpers.outdir`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from helpers.errors import OfflineError, SongrecError
 from helpers.terminal import printable
+from helpers.train_flags import OLD_LOOP_NAMES, add_config_flags, config_from_args
 
 # A few songs most listeners know, used by `songrec demo` and the README.
 WELL_KNOWN = [
@@ -43,16 +43,6 @@ def _say(msg: str) -> None:
 
 # --power outside this range makes count ** power overflow or vanish for real counts.
 POWER_RANGE = (-2.0, 2.0)
-# Each --loop starts from one preset of helpers.sgns.PRESETS.
-LOOP_PRESET = {"fast": "fast", "keras": "assignment", "session": "next_song"}
-# The names --loop had before (as --method); accepted with a notice.
-OLD_LOOP_NAMES = {"reference": "fast", "assignment": "keras"}
-# Flags that map onto one SGNSConfig field each (the field's loop must honour it).
-FLAG_FIELDS = {"--window": "window", "--negatives": "negatives", "--noise": "noise", "--power": "power",
-               "--max-pairs": "max_pairs_per_playlist", "--dim": "dim", "--separate-tables/--shared-table": "shared",
-               "--lr": "learning_rate", "--batch-size": "batch_size", "--epochs": "epochs", "--seed": "seed"}
-
-
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding yes_small/ yes_big/ yes_complete/ "
                    "(default: $SONGREC_DATA_DIR, then data/cornell)")
@@ -65,28 +55,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--playlists", type=int, default=None,
                    help="use only the first N playlists (the assignment uses 200); default: all")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out playlists for validation")
-    p.add_argument("--loop", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None,
-                   help="fast (default): the fast loop with its benchmarked settings (PRESETS['fast']); "
-                        "keras: model.fit on materialised pairs, the notebooks' pipeline, with the original "
-                        "assignment's settings (PRESETS['assignment']); session: the next-song model, the last "
-                        "--window songs -> the next one (PRESETS['next_song']); see helpers.sgns")
-    p.add_argument("--method", choices=[*LOOP_PRESET, *OLD_LOOP_NAMES], default=None, help=argparse.SUPPRESS)
-    # Hyper-parameters default to the chosen loop's preset; a flag overrides one.
-    p.add_argument("--window", type=int)
-    p.add_argument("--negatives", type=int)
-    p.add_argument("--noise", choices=["uniform", "unigram"])
-    p.add_argument("--power", type=float, help="noise exponent for --noise unigram")
-    p.add_argument("--max-pairs", type=int, help="keras loop: cap on rows per playlist (0 = no cap)")
-    p.add_argument("--dim", type=int)
-    tables = p.add_mutually_exclusive_group()
-    tables.add_argument("--separate-tables", dest="shared", action="store_false", default=None,
-                        help="separate target/context embeddings")
-    tables.add_argument("--shared-table", dest="shared", action="store_true",
-                        help="one table for targets and contexts")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int, default=42)
+    add_config_flags(p)
     p.add_argument("--out", default="runs/latest", help="run folder to write")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing run folder (only one songrec wrote)")
@@ -242,27 +211,6 @@ def resolve_loop(args) -> str:
     return loop or "fast"
 
 
-def _config_from_args(args):
-    """The chosen loop's preset (helpers.sgns.PRESETS) with the flags that were given."""
-    from helpers.sgns import PRESETS, honours
-
-    loop = args.loop
-    given = {
-        "window": args.window, "negatives": args.negatives, "noise": args.noise, "power": args.power,
-        "dim": args.dim, "shared": args.shared, "learning_rate": args.lr, "batch_size": args.batch_size,
-        "epochs": args.epochs, "seed": args.seed,
-        "max_pairs_per_playlist": None if args.max_pairs is None else (args.max_pairs or None),
-    }
-    for flag, name in FLAG_FIELDS.items():
-        if name == "max_pairs_per_playlist" and args.max_pairs is None:
-            continue
-        if given[name] is not None and not honours(loop, name):
-            raise ValueError(f"{flag} applies to --loop {', '.join(k for k in LOOP_PRESET if honours(k, name))} "
-                             f"only (the {loop} loop cannot honour it)")
-    given = {k: v for k, v in given.items() if v is not None}
-    return dataclasses.replace(PRESETS[LOOP_PRESET[loop]], **given)
-
-
 def _check_flags(args) -> None:
     """Flags whose bad values would otherwise surface deep inside NumPy or Keras."""
     from helpers.sgns import SEED_MAX
@@ -277,50 +225,40 @@ def _check_flags(args) -> None:
 
 def _check_memory(args, config, train_enc, val_enc, vocab_size: int) -> None:
     from helpers import limits
+    from helpers.sgns import training_memory
 
-    parts = limits.training_memory(
-        [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size, loop=config.loop,
-        window=config.window, negatives=config.negatives, dim=config.dim, batch_size=config.batch_size,
-        shared=config.shared, max_pairs_per_playlist=config.max_pairs_per_playlist,
-        steps_per_execution=config.steps_per_execution, negative_group=config.negative_group)
+    parts = training_memory(config, [len(p) for p in train_enc], [len(p) for p in val_enc], vocab_size)
     limit = limits.size_limit(limits.MEMORY_ENV, limits.DEFAULT_MEMORY, args.max_memory, "--max-memory")
     limits.check_training_memory(parts, limit, flags="--dim, --negatives, --window, --batch-size or --playlists")
 
 
 def train_run(args, dataset, note: str) -> Path:
-    """Split by playlist, build the vocabulary on the training side, train, save."""
-    from helpers.runs import check_run_target, save_run
+    """Split by playlist, build the vocabulary on the training side (helpers.run_data), train, save."""
+    from helpers.run_data import prepare
+    from helpers.runs import RunSettings, check_run_target, save_run
     from helpers.sgns import schedule_notes, train
-    from helpers.splits import split_playlists
-    from helpers.vocab import build_vocab
 
-    playlists = [p for p in dataset.playlists if len(p) >= 2]
-    if args.playlists is not None:
-        if args.playlists < 2:
-            raise ValueError(f"--playlists must be at least 2, got {args.playlists}")
-        playlists = playlists[: args.playlists]
+    if args.playlists is not None and args.playlists < 2:
+        raise ValueError(f"--playlists must be at least 2, got {args.playlists}")
     if not 0 < args.val_fraction < 1:
         raise ValueError(f"--val-fraction must be strictly between 0 and 1, got {args.val_fraction}")
     _check_flags(args)
-    config = _config_from_args(args)
+    config = config_from_args(args)
     # Refuse an unusable --out now rather than after minutes of training.
     check_run_target(args.out, overwrite=args.overwrite)
-    train_raw, val_raw = split_playlists(playlists, args.val_fraction, seed=args.seed)
-    vocab = build_vocab(train_raw, dataset.songs)
+    data = prepare(dataset, args.playlists, args.val_fraction, args.seed)
+    vocab = data.vocab
     if vocab.size < 2:
-        raise ValueError(f"the {len(train_raw)} training playlists of {note} hold only one song; embeddings "
+        raise ValueError(f"the {len(data.train_raw)} training playlists of {note} hold only one song; embeddings "
                          f"need at least two to compare: use more (or other) playlists")
-    train_enc = vocab.encode(train_raw)
-    val_enc = [p for p in vocab.encode(val_raw, unknown="drop") if len(p) >= 2]
-    _check_memory(args, config, train_enc, val_enc, vocab.size)
-    skipped = len(dataset.playlists) - len([p for p in dataset.playlists if len(p) >= 2])
-    skipped += int(dataset.dropped.get("playlists", 0))
-    if skipped:
-        _say(f"{note}: left out {skipped} playlist(s) with fewer than 2 songs (they give no pairs)")
-    _say(f"{note}: {len(train_raw)} training / {len(val_raw)} held-out playlists, {vocab.size} songs; "
+    val_enc = data.val_encoded()
+    _check_memory(args, config, data.train_encoded, val_enc, vocab.size)
+    if data.short:
+        _say(f"{note}: left out {data.short} playlist(s) with fewer than 2 songs (they give no pairs)")
+    _say(f"{note}: {len(data.train_raw)} training / {len(data.val_raw)} held-out playlists, {vocab.size} songs; "
          f"training ({config.loop} loop) ...")
     started = time.perf_counter()
-    result = train(train_enc, vocab.size, config, val_enc or None, progress=True)
+    result = train(data.train_encoded, vocab.size, config, val_enc or None, progress=True)
     seconds = time.perf_counter() - started
     metrics = {
         "seconds": round(seconds, 2),
@@ -328,12 +266,9 @@ def train_run(args, dataset, note: str) -> Path:
         "pairs_per_second": round(float(result.pairs_per_second), 1),
         "final": {k: float(v[-1]) for k, v in result.history.items() if v},
     }
-    settings = {
-        "data": note, "dataset_source": dataset.source, "playlists": len(playlists),
-        "dataset": {"kind": "synthetic" if dataset.name == "synthetic" else "cornell",
-                    "variant": dataset.name, "synthetic_seed": args.seed},
-        "val_fraction": args.val_fraction, "split_seed": args.seed, **config.to_dict(),
-    }
+    settings = RunSettings(data.playlists, args.val_fraction, args.seed,
+                           "synthetic" if dataset.name == "synthetic" else "cornell", dataset.name, args.seed,
+                           config, note, dataset.source)
     if result.schedule:
         metrics["schedule"] = dict(result.schedule)
         for line in schedule_notes({"epochs": args.epochs, "batch_size": args.batch_size}, config, result.schedule):
@@ -350,7 +285,7 @@ def _preflight(args) -> None:
     from helpers.runs import check_run_target
 
     _check_flags(args)
-    _config_from_args(args)
+    config_from_args(args)
     check_run_target(args.out, overwrite=args.overwrite)
     if args.max_memory is not None:
         from helpers.limits import parse_size

@@ -12,7 +12,6 @@ dot product follow for teaching.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -20,9 +19,11 @@ import pandas as pd
 from helpers import outdir, plots
 from helpers.errors import RunMismatchError
 from helpers.metrics import evaluate_methods
-from helpers.runs import load_run
+from helpers.run_data import load_run_dataset, prepare
+from helpers.runs import RunSettings, load_run
 from helpers.scorers import ScoringInputs, best_first, build_keyed
-from helpers.splits import sample_index, split_and_encode
+from helpers.sgns import LOOPS
+from helpers.splits import sample_index
 
 
 def noise_power(settings: dict) -> float:
@@ -63,40 +64,25 @@ def evaluate_run(
     outdir.check_files(out, ("evaluation.csv", "evaluation.png"))
     run = load_run(run_dir)
     st = run.settings
-    info = st.get("dataset") or {}
-    if "val_fraction" not in st or "playlists" not in st or "window" not in st or not info:
-        raise RunMismatchError(f"{run.path}/run.json lacks the dataset/split settings needed to rebuild its split")
-    if info.get("kind") == "synthetic":
-        from helpers.synthetic import make_synthetic
-
-        ds = make_synthetic(seed=info.get("synthetic_seed", 0))
-    else:
-        from helpers.data import find_data_dir, load_cornell
-
-        where = find_data_dir(data_dir)
-        if where is None:
-            raise FileNotFoundError("this run was trained on the Cornell data: pass --data-dir or set SONGREC_DATA_DIR")
-        ds = load_cornell(where, info.get("variant", "yes_complete"))
-    playlists = [p for p in ds.playlists if len(p) >= 2][: st["playlists"]]
-    split = split_and_encode(SimpleNamespace(playlists=playlists, songs=ds.songs),
-                             st["val_fraction"], st.get("split_seed", st.get("seed", 0)))
-    if split.vocab.fingerprint() != run.vocab.fingerprint():
+    settings = RunSettings.from_json(st, f"{run.path}/run.json")
+    data = prepare(load_run_dataset(settings, data_dir), settings.playlists, settings.val_fraction, settings.split_seed)
+    if data.vocab.fingerprint() != run.vocab.fingerprint():
         raise RunMismatchError(
-            f"the rebuilt training vocabulary ({split.vocab.size} songs) differs from the run's "
+            f"the rebuilt training vocabulary ({data.vocab.size} songs) differs from the run's "
             f"({run.vocab.size} songs): the data under {data_dir or 'SONGREC_DATA_DIR'} is not the data it was "
             f"trained on"
         )
-    keep = sample_index(len(split.queries), max_pairs, seed) if max_pairs is not None else slice(None)
-    queries, answers, sessions = split.queries[keep], split.answers[keep], split.sessions[keep]
-    session = st.get("loop") == "session"
-    inputs = ScoringInputs(split.train_encoded, run.vocab.size, run.vocab.counts, st["window"],
+    queries, answers, sessions, skipped = data.heldout()
+    keep = sample_index(len(queries), max_pairs, seed) if max_pairs is not None else slice(None)
+    queries, answers, sessions = queries[keep], answers[keep], sessions[keep]
+    inputs = ScoringInputs(data.train_encoded, run.vocab.size, run.vocab.counts, settings.config.window,
                            run.target_vectors, run.context_vectors, power=noise_power(st), seed=seed,
-                           label="next-song model" if session else "SGNS", session=run.session,
-                           loss=st.get("loss", "sgns"), anchors=True)
+                           label=LOOPS[settings.config.loop].label,
+                           session=run.session, loss=settings.config.loss, anchors=True)
     keyed = best_first(build_keyed(inputs))
     table = evaluate_methods([scorer for _, scorer in keyed], queries, answers, k=k, progress=progress,
                              sessions=sessions)
-    table.attrs.update({"cases": int(len(queries)), "skipped": dict(split.skipped),
+    table.attrs.update({"cases": int(len(queries)), "skipped": dict(skipped),
                         "best": keyed[0][1].name})
     # Both files or neither: each is written to a temporary name, then both are renamed.
     outdir.write_output_files(out, {

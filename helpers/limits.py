@@ -9,7 +9,8 @@ download size                  see :mod:`helpers.fetch`          ``SONGREC_MAX_D
 download time, all included    900 s                             ``SONGREC_DOWNLOAD_DEADLINE``
 =============================  ================================  ==========================
 
-The training estimate (:func:`training_memory`) counts what grows with the settings: the
+The training estimates (:func:`keras_memory`, :func:`fast_memory`, :func:`session_memory`;
+each loop's entry in :data:`helpers.sgns.LOOPS` names its own) count what grows with the settings: the
 embedding tables and their Adam state, one epoch of pairs (two while the next epoch is
 built), the validation pairs with their noise, and one step's gathered vectors. It is a
 rough upper bound meant to stop absurd settings (``--dim 10**6``, ``--negatives 10**6``)
@@ -95,58 +96,66 @@ def _positives(lengths: np.ndarray, window: int) -> int:
     return int(positives_per_playlist(lengths, window).sum()) if len(lengths) else 0
 
 
-def training_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *,
-                    loop: str, window: int, negatives: int, dim: int, batch_size: int, shared: bool,
-                    max_pairs_per_playlist: int | None = None, steps_per_execution: int = 1,
-                    negative_group: int = 1) -> dict[str, int]:
-    """Bytes the parts of one training run need, by the estimate described above.
+def _sizes(train_lengths: Sequence[int], val_lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(train_lengths, dtype=np.int64), np.asarray(val_lengths, dtype=np.int64)
 
-    ``negative_group``: examples sharing one set of noise songs (the session loop's noise
-    rows are (batch / negative_group, negatives, dim)).
 
-    Returns ``{"tables": ..., "pairs": ..., "validation": ..., "step": ..., "total": ...}``
-    (Python ints, so absurd settings give large numbers rather than overflow).
-    """
-    train_len = np.asarray(train_lengths, dtype=np.int64)
-    val = np.asarray(val_lengths, dtype=np.int64)
-    k1 = negatives + 1
-    n_tables = 1 if shared else 2
-    # Weights plus Adam's two moments, float32.
-    tables = 3 * n_tables * (vocab_size + 1) * dim * 4
-    positives = _positives(train_len, window)
-    val_positives = _positives(val, window)
-    if loop == "keras":
-        # Every row (target, context, label) is materialised: 12 bytes, about three
-        # copies alive while Keras builds its dataset.
-        per = [_positives(np.array([n]), window) * k1 for n in train_len.tolist()]
-        rows = sum(per if max_pairs_per_playlist is None else (min(r, max_pairs_per_playlist) for r in per))
-        pairs = 3 * rows * 12
-        validation = 3 * val_positives * k1 * 12
-        batch = min(batch_size, max(rows, 1))
-        step = 4 * batch * dim * 4 * 2
-    elif loop == "session":
-        # window input tables, the output table and the bias, with Adam's moments; int32
-        # (N, window + 1) examples per epoch (current, next, and the pieces of the next);
-        # per step the gathered rows (window + 1 per example, negatives per noise group)
-        # and the (batch, negatives) logits, their softmax and their gradient.
-        examples = int(np.maximum(train_len - 1, 0).sum())
-        tables = 3 * ((window + 1) * (vocab_size + 1) * dim + (vocab_size + 1)) * 4
-        pairs = 4 * examples * (window + 1) * 4
-        validation = int(np.maximum(val - 1, 0).sum()) * (window + 1) * 4
-        batch = min(batch_size, max(examples, 1))
-        groups = -(-batch // max(1, min(negative_group, batch)))
-        step = 4 * (batch * (window + 1) + groups * negatives) * dim * 4 + 4 * batch * negatives * 4
-    else:
-        # int32 (P, 2) per epoch; the current and the next epoch, plus the pieces the next
-        # one is built from.
-        pairs = 4 * positives * 8
-        validation = val_positives * 8 + val_positives * negatives * 4
-        batch = min(batch_size, max(positives, 1))
-        # Gathered target, context and noise rows, their gradients and Adam's scatter.
-        step = 4 * batch * k1 * dim * 4 + steps_per_execution * batch * 8
+def _total(tables: int, pairs: int, validation: int, step: int) -> dict[str, int]:
     parts = {"tables": tables, "pairs": pairs, "validation": validation, "step": step}
     parts["total"] = sum(parts.values())
     return parts
+
+
+# The three estimates below are named by the loops' entries in helpers.sgns.LOOPS (their
+# ``memory``); each takes the lengths of the training and held-out playlists, the vocabulary
+# size and the keyword settings, and returns ``{"tables", "pairs", "validation", "step",
+# "total"}`` in bytes (Python ints, so absurd settings give large numbers rather than overflow).
+
+def keras_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *, window: int,
+                 negatives: int, dim: int, batch_size: int, shared: bool, max_pairs_per_playlist: int | None = None,
+                 **_ignored) -> dict[str, int]:
+    """The keras loop: every row (target, context, label) is materialised: 12 bytes, about
+    three copies alive while Keras builds its dataset."""
+    train_len, val = _sizes(train_lengths, val_lengths)
+    k1 = negatives + 1
+    # Weights plus Adam's two moments, float32.
+    tables = 3 * (1 if shared else 2) * (vocab_size + 1) * dim * 4
+    per = [_positives(np.array([n]), window) * k1 for n in train_len.tolist()]
+    rows = sum(per if max_pairs_per_playlist is None else (min(r, max_pairs_per_playlist) for r in per))
+    batch = min(batch_size, max(rows, 1))
+    return _total(tables, 3 * rows * 12, 3 * _positives(val, window) * k1 * 12, 4 * batch * dim * 4 * 2)
+
+
+def fast_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *, window: int,
+                negatives: int, dim: int, batch_size: int, shared: bool, steps_per_execution: int = 1,
+                **_ignored) -> dict[str, int]:
+    """The fast loop: int32 (P, 2) pairs per epoch; the current and the next epoch, plus the
+    pieces the next one is built from."""
+    train_len, val = _sizes(train_lengths, val_lengths)
+    tables = 3 * (1 if shared else 2) * (vocab_size + 1) * dim * 4
+    positives = _positives(train_len, window)
+    val_positives = _positives(val, window)
+    batch = min(batch_size, max(positives, 1))
+    # Gathered target, context and noise rows, their gradients and Adam's scatter.
+    step = 4 * batch * (negatives + 1) * dim * 4 + steps_per_execution * batch * 8
+    return _total(tables, 4 * positives * 8, val_positives * 8 + val_positives * negatives * 4, step)
+
+
+def session_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *, window: int,
+                   negatives: int, dim: int, batch_size: int, negative_group: int = 1,
+                   **_ignored) -> dict[str, int]:
+    """The session loop: ``window`` input tables, the output table and the bias, with Adam's
+    moments; int32 (N, window + 1) examples per epoch (current, next, and the pieces of the
+    next); per step the gathered rows (window + 1 per example, ``negatives`` per group of
+    ``negative_group`` examples) and the (batch, negatives) logits, their softmax and gradient."""
+    train_len, val = _sizes(train_lengths, val_lengths)
+    examples = int(np.maximum(train_len - 1, 0).sum())
+    tables = 3 * ((window + 1) * (vocab_size + 1) * dim + (vocab_size + 1)) * 4
+    validation = int(np.maximum(val - 1, 0).sum()) * (window + 1) * 4
+    batch = min(batch_size, max(examples, 1))
+    groups = -(-batch // max(1, min(negative_group, batch)))
+    step = 4 * (batch * (window + 1) + groups * negatives) * dim * 4 + 4 * batch * negatives * 4
+    return _total(tables, 4 * examples * (window + 1) * 4, validation, step)
 
 
 def check_training_memory(parts: dict[str, int], limit: int, *, flags: str) -> None:

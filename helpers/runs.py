@@ -16,6 +16,7 @@ and ``--overwrite`` replaces only a folder that is recognisably a songrec run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ import helpers
 from helpers import outdir
 from helpers.errors import DataFormatError, RunMismatchError, naming_full_disk
 from helpers.sessions import SessionTables
+from helpers.sgns import SGNSConfig
 from helpers.vocab import MAX_NAME_CHARS, Vocab, vocab_schema
 
 
@@ -43,6 +45,58 @@ class Run:
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     session: SessionTables | None = None
+
+
+# What runs saved before the loop setting called it (``settings.method``).
+_OLD_METHODS = {"reference": "fast", "assignment": "keras"}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The ``settings`` block of ``run.json``, typed: what a run was trained on and how.
+
+    ``playlists``: the first N playlists of at least two songs; ``val_fraction`` and
+    ``split_seed``: the split (:func:`helpers.splits.split_playlists`); ``kind``
+    (``"synthetic"`` or ``"cornell"``), ``variant`` and ``synthetic_seed``: the dataset, to
+    load it again; ``config``: the training settings; ``data``, ``dataset_source``: for
+    people. :meth:`to_json` is the layout written to run.json (the config's fields flat
+    beside the others); :meth:`from_json` reads it back.
+    """
+
+    playlists: int
+    val_fraction: float
+    split_seed: int
+    kind: str
+    variant: str
+    synthetic_seed: int
+    config: SGNSConfig
+    data: str = ""
+    dataset_source: str = ""
+
+    def to_json(self) -> dict:
+        """The run.json ``settings`` of this run."""
+        return {"data": self.data, "dataset_source": self.dataset_source, "playlists": self.playlists,
+                "dataset": {"kind": self.kind, "variant": self.variant, "synthetic_seed": self.synthetic_seed},
+                "val_fraction": self.val_fraction, "split_seed": self.split_seed, **self.config.to_dict()}
+
+    @classmethod
+    def from_json(cls, settings: dict, where: str | Path = "run.json") -> RunSettings:
+        """Read a run.json ``settings`` block (checked by :func:`load_run`'s schema); raises
+        :class:`~helpers.errors.RunMismatchError` naming ``where`` when it lacks what a split
+        or a training config needs."""
+        info = settings.get("dataset") or {}
+        if not info or any(k not in settings for k in ("val_fraction", "playlists", "window")):
+            raise RunMismatchError(f"{where} lacks the dataset/split settings needed to rebuild its split")
+        names = {f.name for f in dataclasses.fields(SGNSConfig)}
+        fields = {k: v for k, v in settings.items() if k in names}
+        fields.setdefault("loop", _OLD_METHODS.get(settings.get("method"), "keras"))
+        try:
+            config = SGNSConfig.from_dict(fields)
+        except ValueError as exc:
+            raise RunMismatchError(f"{where}: its training settings are not a valid SGNSConfig: {exc}") from exc
+        return cls(settings["playlists"], settings["val_fraction"], settings.get("split_seed", settings.get("seed", 0)),
+                   info.get("kind", "cornell"), info.get("variant", "yes_complete"), info.get("synthetic_seed", 0),
+                   config, settings.get("data", ""), settings.get("dataset_source", ""))
 
 
 def _jsonable(obj):
@@ -76,7 +130,7 @@ def save_run(
     target_vectors: np.ndarray,
     context_vectors: np.ndarray | None = None,
     *,
-    settings: dict | None = None,
+    settings: RunSettings | dict | None = None,
     metrics: dict | None = None,
     history: dict | None = None,
     overwrite: bool = False,
@@ -84,6 +138,7 @@ def save_run(
 ) -> Path:
     """Write a run folder (all or nothing, see :mod:`helpers.outdir`) and return its path.
 
+    ``settings``: a :class:`RunSettings` (what ``songrec train`` writes) or a plain dict.
     ``session``: a session run's tables; its query-slot input table must be
     ``target_vectors`` and its output table ``context_vectors``.
     """
@@ -105,7 +160,7 @@ def save_run(
         "songrec_version": helpers.__version__,
         "vocab_size": vocab.size,
         "vocab_fingerprint": vocab.fingerprint(),
-        "settings": settings or {},
+        "settings": settings.to_json() if isinstance(settings, RunSettings) else settings or {},
         "metrics": metrics or {},
         "history": history or {},
     }
@@ -247,9 +302,12 @@ def load_run(run_dir: str | Path) -> Run:
 def _load_session(run_dir: Path, settings: dict, vocab_size: int, target: np.ndarray,
                   context: np.ndarray | None) -> SessionTables | None:
     """A session run's tables from its files (checked against ``settings``), else None."""
+    from helpers.sgns import loop_named
     from helpers.validate import read_vectors
 
-    if settings.get("loop") != "session":
+    if "loop" not in settings:  # saved before the loop setting: a skip-gram run
+        return None
+    if not loop_named(settings["loop"], f"{run_dir}/run.json settings.loop").session_tables:
         return None
     depth = settings.get("window")
     if not isinstance(depth, int) or context is None:

@@ -28,8 +28,9 @@ session loop's settings, chosen by the issue-14 experiments, bench/experiments/R
 (:mod:`helpers.course`) and the CLI start from these.
 
 Adding a training variant: write a module with ``run(...)`` (the contract of
-:func:`train`), add one :data:`LOOPS` entry naming it and the loop-specific settings it
-honours, and add any new setting below with its default and check.
+:func:`train`), add one :data:`LOOPS` entry naming it, the loop-specific settings it
+honours, its preset, its memory estimate and its own checks, and add any new setting
+below with its default, check and doc (``songrec train`` gets a flag for it).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from helpers import limits
 from helpers.noise import DEFAULT_NOISE, DEFAULT_POWER, NOISE_KINDS
 from helpers.validate import (
     Described,
@@ -62,12 +64,41 @@ LOSSES = ("sgns", "softmax")
 
 @dataclass(frozen=True)
 class Loop:
-    """A training loop: the module whose ``run`` trains, what it is, and the loop-specific
-    settings it honours (every other loop-specific setting must stay at its default)."""
+    """A training loop and everything the package knows about it, in one entry.
+
+    ``module``: the module whose ``run`` trains (the contract of :func:`train`).
+    ``honours``: the loop-specific settings it honours (every other one must stay at its
+    default). ``preset``: the key of :data:`PRESETS` that ``songrec train --loop NAME``
+    starts from. ``memory``: its memory estimate (``helpers.limits.*_memory``; called as
+    ``memory(train_lengths, val_lengths, vocab_size, **settings)``). ``check``: the checks of
+    a whole config that only this loop needs (raises ValueError naming the setting), or
+    None. ``label``: what the evaluation table calls its run. ``session_tables``: its runs
+    save the next-song model's tables (:mod:`helpers.runs`).
+    """
 
     module: str
     description: str
     honours: frozenset[str]
+    preset: str
+    memory: Callable[..., dict[str, int]]
+    check: Callable[[Any], None] | None = None
+    label: str = "SGNS"
+    session_tables: bool = False
+
+
+def _needs_negatives(config) -> None:
+    if config.negatives < 1:
+        raise bad_argument("SGNSConfig.negatives", f"an int >= 1 with loop={config.loop!r}", config.negatives)
+
+
+def _check_session(config) -> None:
+    _needs_negatives(config)
+    if config.shared:
+        raise bad_argument("SGNSConfig.shared", "False with loop='session' (input and output tables differ)",
+                           config.shared)
+    if config.optimizer == "adam":
+        raise bad_argument("SGNSConfig.optimizer", "'lazy_adam' or 'sgd' with loop='session' (hand-written "
+                                                   "gradients)", config.optimizer)
 
 
 #: Every training loop, by name. The one place a new loop is registered.
@@ -76,24 +107,44 @@ LOOPS: dict[str, Loop] = {
                   "model.fit on materialised (target, context, label) rows: the original assignment's "
                   "pipeline, what the notebooks teach",
                   frozenset({"max_pairs_per_playlist", "exclude_target", "exclude_context", "dense_head",
-                             "reduce_lr_patience", "early_stopping_patience", "verbose"})),
+                             "reduce_lr_patience", "early_stopping_patience", "verbose"}),
+                  preset="assignment", memory=limits.keras_memory),
     "fast": Loop("helpers.fast_loop",
                  "positives regenerated per epoch, negatives drawn in the graph, updates on touched rows "
                  "only (about 20x the pair updates per second of the keras loop)",
                  frozenset({"dynamic_window", "subsample", "negative_group", "optimizer", "lr_decay",
-                            "steps_per_execution", "jit_compile", "auto_schedule"})),
+                            "steps_per_execution", "jit_compile", "auto_schedule"}),
+                 preset="fast", memory=limits.fast_memory, check=_needs_negatives),
     "session": Loop("helpers.session_loop",
                     "the next-song model: the last `window` songs (one input table per slot) -> the next "
                     "song, sampled softmax or SGNS loss, optional learned bias; the fast loop's machinery",
                     frozenset({"negative_group", "optimizer", "lr_decay", "steps_per_execution", "auto_schedule",
-                               "loss", "bias", "slot_dropout"})),
+                               "loss", "bias", "slot_dropout"}),
+                    preset="next_song", memory=limits.session_memory, check=_check_session,
+                    label="next-song model", session_tables=True),
 }
 
 
-def _setting(default: Any, check: Callable[[str, Any], Any], doc: str, *, common: bool = False):
-    """One setting: its default, its check (called with the field's name and value) and
-    what it means. ``common``: every loop honours it."""
-    return field(default=default, metadata={"check": check, "doc": doc, "common": common})
+def loop_named(name: Any, what: str = "loop") -> Loop:
+    """The :data:`LOOPS` entry of ``name``; ValueError naming ``what``, the value and the
+    known loops when there is none."""
+    if not isinstance(name, str) or name not in LOOPS:
+        raise bad_argument(what, f"one of the training loops {', '.join(map(repr, LOOPS))}", name)
+    return LOOPS[name]
+
+
+def _setting(default: Any, check: Callable[[str, Any], Any] | None, doc: str, *, common: bool = False,
+             choices: tuple | None = None, flag: str | tuple[str, str] | None = None):
+    """One setting: its default, its check (called with the field's name and value; with
+    ``choices``, the check that the value is one of them) and what it means. ``common``:
+    every loop honours it. ``flag``: its ``songrec train`` flag when not ``--field-name``
+    (for a bool, the pair of flags that turn it on and off). The CLI's flags and their
+    ``--help`` are made from these (:mod:`helpers.cli`)."""
+    if choices is not None:
+        def check(name, value):
+            return check_choice(name, value, choices)
+    return field(default=default, metadata={"check": check, "doc": doc, "common": common, "choices": choices,
+                                            "flag": flag})
 
 
 def _int(low, **kw):
@@ -116,17 +167,17 @@ class SGNSConfig:
                                         "next song, the query included)", common=True)
     negatives: int = _setting(5, _int(0), "noise contexts per positive pair (the fast loop needs >= 1)",
                               common=True)
-    noise: str = _setting(DEFAULT_NOISE, lambda n, v: check_choice(n, v, NOISE_KINDS),
-                          "noise distribution: 'uniform' over songs 1..V or 'unigram' (counts ** power), "
+    noise: str = _setting(DEFAULT_NOISE, None, choices=NOISE_KINDS,
+                          doc="noise distribution: 'uniform' over songs 1..V or 'unigram' (counts ** power), "
                           "see helpers.noise", common=True)
     power: float = _setting(DEFAULT_POWER, check_real, "exponent of unigram noise (0 = uniform)", common=True)
     # -- model
     dim: int = _setting(32, _int(1), "length of each song vector", common=True)
     shared: bool = _setting(True, check_bool, "one table for targets and contexts (else two tables)",
-                            common=True)
+                            common=True, flag=("--shared-table", "--separate-tables"))
     # -- optimisation
     learning_rate: float = _setting(1e-3, lambda n, v: check_real(n, v, 0, low_open=True),
-                                    "learning rate at the start", common=True)
+                                    "learning rate at the start", common=True, flag="--lr")
     batch_size: int = _setting(2048, _int(1), "rows per step (keras) / positive pairs per step (fast)",
                                common=True)
     epochs: int = _setting(20, _int(1), "passes over the training pairs", common=True)
@@ -134,7 +185,8 @@ class SGNSConfig:
                          "seeds every random draw: pairs, initial weights, shuffling", common=True)
     # -- keras loop
     max_pairs_per_playlist: int | None = _setting(
-        None, _int(1, allow_none=True), "cap on the rows (real + noise) one playlist gives; None = no cap")
+        None, _int(1, allow_none=True), "cap on the rows (real + noise) one playlist gives; None (on the command "
+                                        "line: 0) = no cap", flag="--max-pairs")
     exclude_target: bool = _setting(False, check_bool, "redraw a negative equal to its target")
     exclude_context: bool = _setting(False, check_bool, "redraw a negative found in its target's window")
     dense_head: bool = _setting(False, check_bool, "Dense(1) between dot product and sigmoid "
@@ -145,7 +197,7 @@ class SGNSConfig:
     early_stopping_patience: int | None = _setting(
         None, _int(0, allow_none=True), "epochs without improvement before stopping (best weights "
                                         "restored); None = off")
-    verbose: int = _setting(0, lambda n, v: check_choice(n, v, (0, 1, 2)), "Keras fit verbosity")
+    verbose: int = _setting(0, None, "Keras fit verbosity", choices=(0, 1, 2))
     # -- fast loop
     dynamic_window: bool = _setting(False, check_bool, "word2vec's shrinking window: each target draws "
                                                        "its reach from 1..window every epoch")
@@ -153,9 +205,9 @@ class SGNSConfig:
                                 "word2vec's frequent-song threshold t (0 = off); see "
                                 "helpers.fast_loop.keep_probabilities")
     negative_group: int = _setting(1, _int(1), "consecutive positives sharing their noise contexts")
-    optimizer: str = _setting("adam", lambda n, v: check_choice(n, v, OPTIMIZERS),
-                              "'adam' (Keras' dense Adam), 'lazy_adam' (Adam on the touched rows only) "
-                              "or 'sgd' (plain SGD on the touched rows)")
+    optimizer: str = _setting("adam", None, choices=OPTIMIZERS,
+                              doc="'adam' (Keras' dense Adam), 'lazy_adam' (Adam on the touched rows only) "
+                                  "or 'sgd' (plain SGD on the touched rows)")
     lr_decay: bool = _setting(False, check_bool, "linear decay of the learning rate to 1e-4 of the start")
     steps_per_execution: int = _setting(1, _int(1), "train steps per Python call")
     jit_compile: bool = _setting(False, check_bool, "XLA for the train step (not with lazy_adam)")
@@ -163,9 +215,9 @@ class SGNSConfig:
                                                       "at least 64 rows) and, when that shrinks it, train the fast "
                                                       "loop at least 20 epochs; see helpers.fast_loop.fitted")
     # -- session loop
-    loss: str = _setting("sgns", lambda n, v: check_choice(n, v, LOSSES),
-                         "'sgns' (binary loss against the noise songs) or 'softmax' (sampled softmax over the "
-                         "next song and the noise songs, log Q corrected); see helpers.session_model")
+    loss: str = _setting("sgns", None, choices=LOSSES,
+                         doc="'sgns' (binary loss against the noise songs) or 'softmax' (sampled softmax over "
+                             "the next song and the noise songs, log Q corrected); see helpers.session_model")
     bias: bool = _setting(False, check_bool, "a learned per-song bias in the logit")
     slot_dropout: float = _setting(0.0, lambda n, v: check_real(n, v, 0, 1, high_open=True),
                                    "probability of dropping each song before the query from an example, "
@@ -183,14 +235,9 @@ class SGNSConfig:
                 others = [name for name, loop in LOOPS.items() if f.name in loop.honours]
                 raise bad_argument(f"SGNSConfig.{f.name}", f"{f.default!r} with loop={self.loop!r} (a setting "
                                                            f"of the {' and '.join(others)} loop only)", value)
-        if self.loop in ("fast", "session") and self.negatives < 1:
-            raise bad_argument("SGNSConfig.negatives", f"an int >= 1 with loop={self.loop!r}", self.negatives)
-        if self.loop == "session" and self.shared:
-            raise bad_argument("SGNSConfig.shared", "False with loop='session' (input and output tables differ)",
-                               self.shared)
-        if self.loop == "session" and self.optimizer == "adam":
-            raise bad_argument("SGNSConfig.optimizer", "'lazy_adam' or 'sgd' with loop='session' (hand-written "
-                                                       "gradients)", self.optimizer)
+        check = LOOPS[self.loop].check
+        if check is not None:
+            check(self)
         if self.jit_compile and self.optimizer == "lazy_adam":
             # tf.unique (merging duplicate rows) has a data-dependent shape XLA cannot compile.
             raise bad_argument("SGNSConfig.jit_compile", "False with optimizer='lazy_adam'", self.jit_compile)
@@ -220,7 +267,15 @@ def describe() -> dict[str, str]:
 def honours(loop: str, name: str) -> bool:
     """Whether ``loop`` honours the setting ``name`` (common settings: always)."""
     f = {f.name: f for f in dataclasses.fields(SGNSConfig)}[name]
-    return f.metadata["common"] or name in LOOPS[loop].honours
+    return f.metadata["common"] or name in loop_named(loop).honours
+
+
+def training_memory(config: SGNSConfig, train_lengths: Sequence[int], val_lengths: Sequence[int],
+                    vocab_size: int) -> dict[str, int]:
+    """Bytes one training run with ``config`` needs, by its loop's estimate
+    (:mod:`helpers.limits`): ``{"tables", "pairs", "validation", "step", "total"}``."""
+    return loop_named(config.loop, "SGNSConfig.loop").memory(
+        train_lengths, val_lengths, vocab_size, **config.to_dict())
 
 
 #: Complete named settings. Change one here and every user follows (CLI, notebooks, bench).
@@ -320,7 +375,7 @@ def train(train_encoded: Sequence[np.ndarray], vocab_size: int, config: SGNSConf
     if config.loop != "keras" and not all(callable(c) for c in callbacks):
         raise bad_argument("callbacks", f"callables f(epoch, model) with loop={config.loop!r} (Keras callbacks "
                                         f"need the keras loop)", Described(f"{len(callbacks)} callback(s)"))
-    loop = importlib.import_module(LOOPS[config.loop].module)
+    loop = importlib.import_module(loop_named(config.loop, "SGNSConfig.loop").module)
     out = loop.run(train_data, val_data, vocab_size, config, progress=progress, callbacks=tuple(callbacks))
     return TrainResult(**out, config=config)
 

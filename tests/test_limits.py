@@ -6,16 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import limits
-from helpers.sgns import PRESETS
+from helpers.sgns import LOOPS, PRESETS
 
 LENGTHS = [5, 9, 2, 30]
 
 
 def estimate(loop="fast", **kw):
-    base = dict(loop=loop, window=2, negatives=5, dim=64, batch_size=8192, shared=False,
+    base = dict(window=2, negatives=5, dim=64, batch_size=8192, shared=False,
                 max_pairs_per_playlist=None)
     base.update(kw)
-    return limits.training_memory(LENGTHS, [4, 6], 1000, **base)
+    return LOOPS[loop].memory(LENGTHS, [4, 6], 1000, **base)
 
 
 @settings(max_examples=50, deadline=None)
@@ -55,11 +55,11 @@ def test_the_default_settings_on_the_full_data_fit_the_default_limit(real_data_d
 
     lengths = [len(p) for p in load_cornell(real_data_dir, "yes_complete").playlists]
     ref = PRESETS["fast"]
-    fast = limits.training_memory(lengths, [], 75_262, loop="fast", window=ref.window,
+    fast = limits.fast_memory(lengths, [], 75_262, window=ref.window,
                                   negatives=ref.negatives, dim=ref.dim, batch_size=ref.batch_size,
                                   shared=ref.shared, steps_per_execution=ref.steps_per_execution)
     original = PRESETS["assignment"]
-    assignment = limits.training_memory(lengths, [], 75_262, loop="keras", window=original.window,
+    assignment = limits.keras_memory(lengths, [], 75_262, window=original.window,
                                         negatives=original.negatives, dim=original.dim,
                                         batch_size=original.batch_size, shared=original.shared,
                                         max_pairs_per_playlist=original.max_pairs_per_playlist)

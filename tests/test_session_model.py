@@ -271,11 +271,11 @@ def test_the_next_song_preset_fits_the_default_memory_limit_on_full_data_sizes()
     from helpers import limits
 
     ns = PRESETS["next_song"]
-    parts = limits.training_memory([190] * 11_000, [190] * 1_100, 75_000, loop="session", window=ns.window,
+    parts = limits.session_memory([190] * 11_000, [190] * 1_100, 75_000, window=ns.window,
                                    negatives=ns.negatives, dim=ns.dim, batch_size=ns.batch_size, shared=False,
                                    negative_group=ns.negative_group)
     assert parts["total"] < limits.DEFAULT_MEMORY
     # The noise rows are shared per group: independent noise would need far more.
-    alone = limits.training_memory([190] * 11_000, [190] * 1_100, 75_000, loop="session", window=ns.window,
+    alone = limits.session_memory([190] * 11_000, [190] * 1_100, 75_000, window=ns.window,
                                    negatives=ns.negatives, dim=ns.dim, batch_size=ns.batch_size, shared=False)
     assert alone["step"] > 10 * parts["step"]
