@@ -1,4 +1,5 @@
-"""``docs``: the generated tables of docs/GRADING.md (the rules, the tasks), rewritten in place.
+"""``docs``: the generated tables of docs/GRADING.md (the rules, the tasks) and of
+docs/COMMAND_LINE.md (the training flags), rewritten in place.
 
 Each table sits between two marker comments; everything outside them is hand-written.
 ``python -m tools.instructor docs --check`` fails when the file is out of date, and
@@ -19,6 +20,7 @@ from tools.instructor.settings import TOOL_COMMAND
 from tools.instructor.tasks import GradedTask, graded_tasks, task_problems
 
 GRADING_MD = REPO_ROOT / "docs" / "GRADING.md"
+COMMAND_LINE_MD = REPO_ROOT / "docs" / "COMMAND_LINE.md"
 BEGIN = "<!-- BEGIN GENERATED {name}: `" + TOOL_COMMAND + " docs` writes this table -->"
 END = "<!-- END GENERATED {name} -->"
 # How a message template's placeholders read in the table.
@@ -74,33 +76,46 @@ def task_table(course_root: Path = REPO_ROOT) -> str:
     return "\n".join(rows)
 
 
-def regenerate(text: str, course_root: Path = REPO_ROOT) -> str:
-    """``text`` of docs/GRADING.md with each generated table replaced by a fresh one.
+def _tables(path: Path, course_root: Path):
+    if path.name == COMMAND_LINE_MD.name:
+        from helpers.train_flags import flags_table
+
+        return (("train-flags", flags_table),)
+    return (("rules", rule_table), ("tasks", lambda: task_table(course_root)))
+
+
+def regenerate(text: str, course_root: Path = REPO_ROOT, *, path: Path = GRADING_MD) -> str:
+    """``text`` of ``path`` (docs/GRADING.md or docs/COMMAND_LINE.md) with each generated
+    table replaced by a fresh one.
 
     Raises CourseToolError when a table's markers are missing.
     """
-    for name, make in (("rules", rule_table), ("tasks", lambda: task_table(course_root))):
+    for name, make in _tables(path, course_root):
         begin, end = BEGIN.format(name=name), END.format(name=name)
         pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
         if not pattern.search(text):
-            raise CourseToolError(f"docs/GRADING.md must hold the markers {begin!r} and {end!r}")
+            raise CourseToolError(f"{path.name} must hold the markers {begin!r} and {end!r}")
         block = f"{begin}\n{make()}\n{end}"
         text = pattern.sub(lambda _match, block=block: block, text)
     return text
 
 
-def run_docs(course_root: Path = REPO_ROOT, *, path: Path = GRADING_MD, check: bool = False,
+def run_docs(course_root: Path = REPO_ROOT, *, path: Path | None = None, check: bool = False,
              out: TextIO | None = None) -> bool:
-    """Rewrite the generated tables of ``path``, or with ``check`` only compare them.
+    """Rewrite the generated tables of ``path`` (default: both generated files), or with
+    ``check`` only compare them.
 
-    Returns True when the file changed (or, with ``check``, would change).
-    Raises CourseToolError when ``check`` finds the file out of date.
+    Returns True when a file changed (or, with ``check``, would change).
+    Raises CourseToolError when ``check`` finds a file out of date.
     """
-    old = path.read_text(encoding="utf-8")
-    new = regenerate(old, course_root)
-    if check and new != old:
-        raise CourseToolError(f"{path} is out of date; run `{TOOL_COMMAND} docs`")
-    if not check and new != old:
-        path.write_text(new, encoding="utf-8")
-    print(f"{path}: {'up to date' if new == old else 'rewritten'}", file=out or sys.stdout)
-    return new != old
+    changed = False
+    for one in (path,) if path is not None else (GRADING_MD, COMMAND_LINE_MD):
+        old = one.read_text(encoding="utf-8")
+        new = regenerate(old, course_root, path=one)
+        if check and new != old:
+            raise CourseToolError(f"{one} is out of date; run `{TOOL_COMMAND} docs`")
+        if not check and new != old:
+            one.write_text(new, encoding="utf-8")
+        print(f"{one}: {'up to date' if new == old else 'rewritten'}", file=out or sys.stdout)
+        changed |= new != old
+    return changed
