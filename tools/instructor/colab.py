@@ -34,6 +34,7 @@ COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
 OWNER_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 DATA_URL_SCHEMES = ("https://", "http://", "file://")
+REFERENCE_RUNS_RE = re.compile(r"""^(REFERENCE_RUNS = )("[^"\n]*"|'[^'\n]*')""", re.M)
 
 
 def course_repo(repo: str | None = None) -> str:
@@ -84,6 +85,7 @@ class ColabSettings:
     data_url: str
     repo: str
     branch: str
+    reference_runs: str = ""   # "URL#sha256=HEX" of the published reference runs (reference_release)
 
 
 def _one_line(value: str, what: str) -> str:
@@ -115,11 +117,15 @@ def colab_settings(*, repo: str | None = None, pip_spec: str | None = None, data
     return ColabSettings(spec, url, repo_value, release_branch(branch))
 
 
-def bake_setup_source(source: str, pip_spec: str, data_url: str) -> str:
-    """``source`` of a setup cell with its ``PIP_SPEC = ""`` and ``DATA_URL = ""`` filled in.
+def bake_setup_source(source: str, pip_spec: str, data_url: str, reference_runs: str = "") -> str:
+    """``source`` of a setup cell with its ``PIP_SPEC = ""`` and ``DATA_URL = ""`` filled in,
+    and ``REFERENCE_RUNS = ""`` too where the cell has it (the parts that read reference runs).
 
-    Raises CourseToolError unless each is assigned exactly once.
+    Raises CourseToolError unless each of the first two is assigned exactly once.
     """
+    if reference_runs and len(REFERENCE_RUNS_RE.findall(source)) == 1:
+        literal = json.dumps(reference_runs)
+        source = REFERENCE_RUNS_RE.sub(lambda m: m.group(1) + literal, source)
     for name, value in (("PIP_SPEC", pip_spec), ("DATA_URL", data_url)):
         regex = SETUP_VALUE_RE[name]
         if len(regex.findall(source)) != 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import zipfile
@@ -10,7 +11,7 @@ from typing import TextIO
 
 import nbformat
 
-from tools.instructor import cells
+from tools.instructor import cells, reference_release
 from tools.instructor.checks import run_check
 from tools.instructor.colab import (
     PLACEHOLDER_REPO,
@@ -44,7 +45,7 @@ def bake_release_setup(course_root: Path, path: Path, nb, settings: ColabSetting
     from nbgrader.utils import compute_checksum
 
     cell = cells.setup_cell(nb)
-    cell.source = bake_setup_source(cell.source, settings.pip_spec, settings.data_url)
+    cell.source = bake_setup_source(cell.source, settings.pip_spec, settings.data_url, settings.reference_runs)
     grade_id = cells.grade_id(cell)
     if not grade_id:
         return
@@ -112,6 +113,9 @@ def run_release(course_root: Path, *, env: dict[str, str] | None = None, repo: s
     if rel.exists():  # a notebook removed from the source must not linger in the release
         shutil.rmtree(rel)
     run_nbgrader(course_root, ["generate_assignment", ASSIGNMENT, "--force"], env=env)
+    if reference_release.wanted():
+        spec = reference_release.publish_reference_runs(rel, settings, out)
+        settings = dataclasses.replace(settings, reference_runs=spec)
     released = postprocess_release(course_root, settings)
     if not released:
         raise CourseToolError(f"generate_assignment wrote no notebooks into {rel}")
