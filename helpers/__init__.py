@@ -22,7 +22,8 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
   (HR@K, MRR@K, coverage, label agreement), ``evaluate`` (``songrec evaluate``), ``plots``,
   ``projector`` (TensorBoard Projector files);
 * around them: ``runs`` (saved runs), ``course`` (the notebooks' profiles and reference
-  outputs), ``published_runs`` (the release's trained reference runs, verified on download), ``testkit`` (what the notebooks' test cells call: guarded calls of the
+  outputs), ``published_runs`` (the release's trained reference runs, verified on
+  download), ``testkit`` (what the notebooks' test cells call: guarded calls of the
   student's functions, plain-value conversion, expected/got checks), ``cli`` and
   ``__main__`` (the ``songrec`` command), ``validate`` (argument checks and file
   schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the

@@ -117,15 +117,20 @@ def colab_settings(*, repo: str | None = None, pip_spec: str | None = None, data
     return ColabSettings(spec, url, repo_value, release_branch(branch))
 
 
-def bake_setup_source(source: str, pip_spec: str, data_url: str, reference_runs: str = "") -> str:
-    """``source`` of a setup cell with its ``PIP_SPEC = ""`` and ``DATA_URL = ""`` filled in,
-    and ``REFERENCE_RUNS = ""`` too where the cell has it (the parts that read reference runs).
+def bake_reference_runs(source: str, reference_runs: str) -> str:
+    """``source`` of a cell with its ``REFERENCE_RUNS = ""`` (parts 5 and 6, before their
+    first ``course.reference_run``) set to ``reference_runs``; other cells unchanged."""
+    if not reference_runs:
+        return source
+    literal = json.dumps(reference_runs)
+    return REFERENCE_RUNS_RE.sub(lambda m: m.group(1) + literal, source)
 
-    Raises CourseToolError unless each of the first two is assigned exactly once.
+
+def bake_setup_source(source: str, pip_spec: str, data_url: str) -> str:
+    """``source`` of a setup cell with its ``PIP_SPEC = ""`` and ``DATA_URL = ""`` filled in.
+
+    Raises CourseToolError unless each is assigned exactly once.
     """
-    if reference_runs and len(REFERENCE_RUNS_RE.findall(source)) == 1:
-        literal = json.dumps(reference_runs)
-        source = REFERENCE_RUNS_RE.sub(lambda m: m.group(1) + literal, source)
     for name, value in (("PIP_SPEC", pip_spec), ("DATA_URL", data_url)):
         regex = SETUP_VALUE_RE[name]
         if len(regex.findall(source)) != 1:

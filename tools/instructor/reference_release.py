@@ -41,15 +41,17 @@ def reference_url(settings: ColabSettings, environ=os.environ) -> str:
     return f"https://raw.githubusercontent.com/{settings.repo}/{settings.branch}/{ASSIGNMENT}/{FOLDER}"
 
 
-def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: TextIO) -> str:
-    """Train (or reuse the local cache of) the default profile's reference runs, copy them
+def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: TextIO,
+                           profile_name: str = "default") -> str:
+    """Train (or reuse the local cache of) the reference runs of profile ``profile_name``
+    (the one students run: ``default``; the simulated-Colab test publishes ``ci``'s), copy them
     to ``release_dir/reference`` and return the spec to bake (``URL#sha256=HEX``); "" (with
     a note) when the course data is missing."""
     from helpers import course, published_runs
 
     saved = os.environ.get("SONGREC_PROFILE")
     saved_spec = os.environ.pop(published_runs.REFERENCE_RUNS_ENV, None)  # train from the data, not a download
-    os.environ["SONGREC_PROFILE"] = "default"
+    os.environ["SONGREC_PROFILE"] = profile_name
     try:
         try:
             mapping = course.reference_mapping()

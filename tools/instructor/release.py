@@ -17,6 +17,7 @@ from tools.instructor.colab import (
     PLACEHOLDER_REPO,
     ColabSettings,
     add_colab_badge,
+    bake_reference_runs,
     bake_setup_source,
     colab_settings,
     colab_url,
@@ -45,7 +46,10 @@ def bake_release_setup(course_root: Path, path: Path, nb, settings: ColabSetting
     from nbgrader.utils import compute_checksum
 
     cell = cells.setup_cell(nb)
-    cell.source = bake_setup_source(cell.source, settings.pip_spec, settings.data_url, settings.reference_runs)
+    cell.source = bake_setup_source(cell.source, settings.pip_spec, settings.data_url)
+    for other in nb.cells:   # not tracked by nbgrader: no checksum to update
+        if other.cell_type == "code" and not cells.grade_id(other):
+            other.source = bake_reference_runs(other.source, settings.reference_runs)
     grade_id = cells.grade_id(cell)
     if not grade_id:
         return
@@ -95,13 +99,17 @@ def zip_release(course_root: Path) -> Path:
 
 
 def run_release(course_root: Path, *, env: dict[str, str] | None = None, repo: str | None = None,
-                settings: ColabSettings | None = None, out: TextIO | None = None) -> Path:
+                settings: ColabSettings | None = None, out: TextIO | None = None,
+                reference_profile: str | None = None) -> Path:
     """check -> generate_assignment -> setup/badge/leak post-processing -> zip.
 
     ``env``: variables for nbgrader (see :func:`~tools.instructor.nbgrader_calls.course_env`).
     ``repo``: the course repository of the badges, when ``settings`` is not given.
     ``settings``: default :func:`~tools.instructor.colab.colab_settings` (with ``repo``).
     ``out``: where the summary goes (default stdout).
+    ``reference_profile``: publish that profile's reference runs with the release
+    (:mod:`~tools.instructor.reference_release`); default: the ``default`` profile's when
+    ``SONGREC_PUBLISH_REFERENCE=1`` (``make release``), else none.
     Returns the path of ``release/song2vec.zip``.
     Raises CourseToolError when a check fails (before the release folder is touched) or
     nbgrader does.
@@ -113,8 +121,8 @@ def run_release(course_root: Path, *, env: dict[str, str] | None = None, repo: s
     if rel.exists():  # a notebook removed from the source must not linger in the release
         shutil.rmtree(rel)
     run_nbgrader(course_root, ["generate_assignment", ASSIGNMENT, "--force"], env=env)
-    if reference_release.wanted():
-        spec = reference_release.publish_reference_runs(rel, settings, out)
+    if reference_profile or reference_release.wanted():
+        spec = reference_release.publish_reference_runs(rel, settings, out, reference_profile or "default")
         settings = dataclasses.replace(settings, reference_runs=spec)
     released = postprocess_release(course_root, settings)
     if not released:
