@@ -133,6 +133,7 @@ def run_release(course_root: Path, *, env: dict[str, str] | None = None, repo: s
     print(f"data from: {settings.data_url or 'Cornell (set SONGREC_DATA_URL for a course mirror)'}", file=out)
     print(f"badges open: {colab_url('<notebook>', settings.repo, settings.branch)} "
           f"(run `{TOOL_COMMAND} publish`, then push branch {settings.branch!r})", file=out)
+    reference_release.print_costs(bool(settings.reference_runs), out)
     if not settings.pip_spec:
         print(NOT_FOR_COLAB_NOTE, file=out)
     if settings.repo == PLACEHOLDER_REPO:
