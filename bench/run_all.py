@@ -183,7 +183,11 @@ def main(quick: bool = False) -> dict:
     res["autograde"] = bench_autograde.main(() if quick else ("ci", "default"))
     seconds = time.perf_counter() - start
     text = render(res, seconds, quick, loads)
-    (BENCH_DIR / "RESULTS.md").write_text(text, encoding="utf-8")
+    target = BENCH_DIR / "RESULTS.md"
+    # Notes written by hand after the generated block (measurements made outside `make
+    # bench`) are kept.
+    kept = target.read_text(encoding="utf-8").partition("<!-- bench:end -->")[2] if target.exists() else ""
+    target.write_text(text.rstrip("\n") + kept if kept.strip() else text, encoding="utf-8")
     say(f"\nwrote {BENCH_DIR / 'RESULTS.md'} after {seconds / 60:.1f} min\n")
     say(text)
     return res
