@@ -250,9 +250,9 @@ def test_tampered_reference_run_is_refused_on_colab(data_server, colab_release, 
         body[-1] ^= 1
         npy.write_bytes(bytes(body))
     nb = nbformat.read(colab_release["solved"] / "05_recommend.ipynb", as_version=4)
-    setup = next(c for c in nb.cells if "setup" in c.metadata.get("tags", []))
-    assert "/reference/manifest.json#sha256=" in setup.source
-    setup.source = setup.source.replace("/reference/manifest.json#", "/tampered/manifest.json#")
+    baked = next(c for c in nb.cells if c.cell_type == "code" and "REFERENCE_RUNS = " in c.source)
+    assert "/reference/manifest.json#sha256=" in baked.source
+    baked.source = baked.source.replace("/reference/manifest.json#", "/tampered/manifest.json#")
     one = colab_release["work"] / "tampered-nb"
     one.mkdir(exist_ok=True)
     nbformat.write(nb, one / "05_recommend.ipynb")
