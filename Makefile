@@ -108,7 +108,7 @@ notebooks: venv
 ## Student notebooks in release/song2vec/ (+ zip). For Colab set SONGREC_COURSE_REPO (and
 ## SONGREC_RELEASE_REF) or SONGREC_PIP_SPEC, and SONGREC_DATA_URL for a data mirror.
 release: venv
-	$(BIN)/python -m tools.instructor release
+	SONGREC_PUBLISH_REFERENCE=1 $(BIN)/python -m tools.instructor release
 
 ## Commit release/song2vec/ to the branch the Colab badges open (default: student).
 publish: venv

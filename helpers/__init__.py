@@ -24,7 +24,8 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
 * around them: ``runs`` (saved runs, ``RunSettings``), ``run_data`` (a run's split and
   vocabulary, the same for training and evaluating), ``train_flags`` (``songrec train``'s
   flags, made from ``SGNSConfig``), ``course`` (the notebooks' profiles and reference
-  outputs), ``testkit`` (what the notebooks' test cells call: guarded calls of the
+  outputs), ``published_runs`` (the release's trained reference runs, verified on
+  download), ``testkit`` (what the notebooks' test cells call: guarded calls of the
   student's functions, plain-value conversion, expected/got checks), ``cli`` and
   ``__main__`` (the ``songrec`` command), ``validate`` (argument checks and file
   schemas), ``errors``, ``digest`` (checksums), ``outdir`` (the

@@ -124,6 +124,7 @@ def data_server(tmp_path_factory):
     build_archive(Path(data), root / "dataset.tar.gz")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Counting, directory=str(root)))
     httpd.paths = []
+    httpd.root = root
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield httpd, f"http://127.0.0.1:{httpd.server_address[1]}/dataset.tar.gz"
@@ -148,8 +149,21 @@ def colab_release(tmp_path_factory, data_server):
     root = work / "course"
     toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
     settings = colab.ColabSettings(str(wheel), url, "test-org/songrec", "student")
-    run_release(root, env=toy.course_env_for_tests(600), settings=settings, out=io.StringIO())
+    httpd, _ = data_server
+    # The release trains the ci profile's reference runs once and publishes them; the
+    # mirror serves them where the baked URL points (the release branch, on GitHub).
+    saved = os.environ.get("SONGREC_REFERENCE_URL")
+    os.environ["SONGREC_REFERENCE_URL"] = url.rsplit("/", 1)[0] + "/reference"
+    try:
+        run_release(root, env=toy.course_env_for_tests(600), settings=settings, out=io.StringIO(),
+                    reference_profile="ci")
+    finally:
+        if saved is None:
+            os.environ.pop("SONGREC_REFERENCE_URL")
+        else:
+            os.environ["SONGREC_REFERENCE_URL"] = saved
     release = root / "release" / toy.ASSIGNMENT
+    shutil.copytree(release / "reference", httpd.root / "reference", dirs_exist_ok=True)
     solved = inject_solutions(release, root / "notebooks" / toy.ASSIGNMENT, work / "solved")
     return {"release": release, "solved": solved, "wheel": wheel, "work": work}
 
@@ -197,10 +211,15 @@ def test_solved_release_passes_every_cell_on_colab(data_server, colab_release, c
     assert all(not r["errors"] for r in results), _report(results)
     assert all(not r["unexecuted"] for r in results), [(r["notebook"], r["unexecuted"]) for r in results]
     # Every runtime downloaded the data from the course mirror, once.
-    assert httpd.paths[before:] == ["/dataset.tar.gz"] * len(results)
+    fetched = httpd.paths[before:]
+    assert [p for p in fetched if not p.startswith("/reference/")] == ["/dataset.tar.gz"] * len(results)
     for r in results:
         home = Path(r["home"])
         assert (home / ".local" / "share" / "songrec" / "cornell" / "yes_complete" / "song_hash.txt").is_file()
+    # Parts 5 and 6 downloaded the release's reference runs (verified) instead of training them.
+    assert fetched.count("/reference/manifest.json") >= 2, fetched
+    assert any(p.endswith("/target_vectors.npy") for p in fetched), fetched
+    print("seconds per notebook in a fresh runtime:", {r["notebook"]: r["seconds"] for r in results})
     # The reference run is cached in the runtime's user cache folder, not in site-packages.
     for name in ("05_recommend", "06_questions"):
         home = next(Path(r["home"]) for r in results if r["notebook"].startswith(name))
@@ -218,3 +237,28 @@ def test_untouched_release_fails_only_with_not_implemented(colab_release, colab_
                 if "raise NotImplementedError()" in p.read_text()}
     assert with_stubs == expected
     assert all(not r["unexecuted"] for r in results)
+
+
+def test_tampered_reference_run_is_refused_on_colab(data_server, colab_release, colab_python):
+    """A published run changed after the release (same manifest, other bytes) stops part 5
+    with a message saying so; nothing of it is used."""
+    httpd, _ = data_server
+    tampered = httpd.root / "tampered"
+    shutil.copytree(httpd.root / "reference", tampered, dirs_exist_ok=True)
+    for npy in tampered.glob("reference-*/target_vectors.npy"):
+        body = bytearray(npy.read_bytes())
+        body[-1] ^= 1
+        npy.write_bytes(bytes(body))
+    nb = nbformat.read(colab_release["solved"] / "05_recommend.ipynb", as_version=4)
+    baked = next(c for c in nb.cells if c.cell_type == "code" and "REFERENCE_RUNS = " in c.source)
+    assert "/reference/manifest.json#sha256=" in baked.source
+    baked.source = baked.source.replace("/reference/manifest.json#", "/tampered/manifest.json#")
+    one = colab_release["work"] / "tampered-nb"
+    one.mkdir(exist_ok=True)
+    nbformat.write(nb, one / "05_recommend.ipynb")
+    (result,) = run_on_colab(colab_python, one, colab_release["work"] / "run-tampered")
+    first = result["errors"][0]
+    assert first["ename"] == "TamperedReferenceError", _report([result])
+    assert "changed after the release" in first["evalue"]
+    home = Path(result["home"])
+    assert not list((home / ".cache" / "songrec" / "course").glob("reference-*/target_vectors.npy"))

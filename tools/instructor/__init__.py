@@ -11,6 +11,7 @@ One module per concern, in the order a course goes through them:
 ``nbgrader_calls`` nbgrader as a subprocess, with the course's environment
 ``colab``          what a release bakes in for Colab (install spec, data URL, badge)
 ``release``        ``generate_assignment`` plus the Colab baking and the leak checks, zipped
+                   (``reference_release``: the reference runs it trains once and publishes)
 ``publish``        the release committed to the branch the Colab badges open
 ``scores``         gradebook scores, the score table and grades.csv
 ``grading``        autograde and feedback

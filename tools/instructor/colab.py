@@ -34,6 +34,7 @@ COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
 OWNER_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 DATA_URL_SCHEMES = ("https://", "http://", "file://")
+REFERENCE_RUNS_RE = re.compile(r"""^(REFERENCE_RUNS = )("[^"\n]*"|'[^'\n]*')""", re.M)
 
 
 def course_repo(repo: str | None = None) -> str:
@@ -84,6 +85,7 @@ class ColabSettings:
     data_url: str
     repo: str
     branch: str
+    reference_runs: str = ""   # "URL#sha256=HEX" of the published reference runs (reference_release)
 
 
 def _one_line(value: str, what: str) -> str:
@@ -113,6 +115,15 @@ def colab_settings(*, repo: str | None = None, pip_spec: str | None = None, data
     if url and not url.startswith(DATA_URL_SCHEMES):
         raise ValueError(f"data URL must start with {', '.join(DATA_URL_SCHEMES)}, got {url!r}")
     return ColabSettings(spec, url, repo_value, release_branch(branch))
+
+
+def bake_reference_runs(source: str, reference_runs: str) -> str:
+    """``source`` of a cell with its ``REFERENCE_RUNS = ""`` (parts 5 and 6, before their
+    first ``course.reference_run``) set to ``reference_runs``; other cells unchanged."""
+    if not reference_runs:
+        return source
+    literal = json.dumps(reference_runs)
+    return REFERENCE_RUNS_RE.sub(lambda m: m.group(1) + literal, source)
 
 
 def bake_setup_source(source: str, pip_spec: str, data_url: str) -> str:

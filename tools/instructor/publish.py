@@ -56,6 +56,9 @@ def publish_release(course_root: Path, branch: str | None = None, *, out: TextIO
     branch = release_branch(branch)
     paths = course_paths(course_root)
     notebooks = sorted(paths.release.glob("*.ipynb"))
+    # The published reference runs (tools.instructor.reference_release) go with them: the
+    # setup cells download them from this branch.
+    reference = sorted(p for p in (paths.release / "reference").rglob("*") if p.is_file())
     if not notebooks:
         raise CourseToolError(f"nothing to publish in {paths.release}; run `{TOOL_COMMAND} release` first")
     top = Path(_git(paths.root, "rev-parse", "--show-toplevel"))
@@ -66,6 +69,10 @@ def publish_release(course_root: Path, branch: str | None = None, *, out: TextIO
         for path in notebooks:
             blob = _git(top, "hash-object", "-w", str(path))
             _git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{ASSIGNMENT}/{path.name}", env=env)
+        for path in reference:
+            blob = _git(top, "hash-object", "-w", str(path))
+            name = path.relative_to(paths.release).as_posix()
+            _git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{ASSIGNMENT}/{name}", env=env)
         tree = _git(top, "write-tree", env=env)
         parent = _git_optional(top, "rev-parse", "--verify", "-q", ref + "^{commit}")
         if parent and _git(top, "rev-parse", parent + "^{tree}") == tree:

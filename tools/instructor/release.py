@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import zipfile
@@ -10,12 +11,13 @@ from typing import TextIO
 
 import nbformat
 
-from tools.instructor import cells
+from tools.instructor import cells, reference_release
 from tools.instructor.checks import run_check
 from tools.instructor.colab import (
     PLACEHOLDER_REPO,
     ColabSettings,
     add_colab_badge,
+    bake_reference_runs,
     bake_setup_source,
     colab_settings,
     colab_url,
@@ -45,6 +47,9 @@ def bake_release_setup(course_root: Path, path: Path, nb, settings: ColabSetting
 
     cell = cells.setup_cell(nb)
     cell.source = bake_setup_source(cell.source, settings.pip_spec, settings.data_url)
+    for other in nb.cells:   # not tracked by nbgrader: no checksum to update
+        if other.cell_type == "code" and not cells.grade_id(other):
+            other.source = bake_reference_runs(other.source, settings.reference_runs)
     grade_id = cells.grade_id(cell)
     if not grade_id:
         return
@@ -94,13 +99,17 @@ def zip_release(course_root: Path) -> Path:
 
 
 def run_release(course_root: Path, *, env: dict[str, str] | None = None, repo: str | None = None,
-                settings: ColabSettings | None = None, out: TextIO | None = None) -> Path:
+                settings: ColabSettings | None = None, out: TextIO | None = None,
+                reference_profile: str | None = None) -> Path:
     """check -> generate_assignment -> setup/badge/leak post-processing -> zip.
 
     ``env``: variables for nbgrader (see :func:`~tools.instructor.nbgrader_calls.course_env`).
     ``repo``: the course repository of the badges, when ``settings`` is not given.
     ``settings``: default :func:`~tools.instructor.colab.colab_settings` (with ``repo``).
     ``out``: where the summary goes (default stdout).
+    ``reference_profile``: publish that profile's reference runs with the release
+    (:mod:`~tools.instructor.reference_release`); default: the ``default`` profile's when
+    ``SONGREC_PUBLISH_REFERENCE=1`` (``make release``), else none.
     Returns the path of ``release/song2vec.zip``.
     Raises CourseToolError when a check fails (before the release folder is touched) or
     nbgrader does.
@@ -112,6 +121,9 @@ def run_release(course_root: Path, *, env: dict[str, str] | None = None, repo: s
     if rel.exists():  # a notebook removed from the source must not linger in the release
         shutil.rmtree(rel)
     run_nbgrader(course_root, ["generate_assignment", ASSIGNMENT, "--force"], env=env)
+    if reference_profile or reference_release.wanted():
+        spec = reference_release.publish_reference_runs(rel, settings, out, reference_profile or "default")
+        settings = dataclasses.replace(settings, reference_runs=spec)
     released = postprocess_release(course_root, settings)
     if not released:
         raise CourseToolError(f"generate_assignment wrote no notebooks into {rel}")
@@ -121,6 +133,7 @@ def run_release(course_root: Path, *, env: dict[str, str] | None = None, repo: s
     print(f"data from: {settings.data_url or 'Cornell (set SONGREC_DATA_URL for a course mirror)'}", file=out)
     print(f"badges open: {colab_url('<notebook>', settings.repo, settings.branch)} "
           f"(run `{TOOL_COMMAND} publish`, then push branch {settings.branch!r})", file=out)
+    reference_release.print_costs(bool(settings.reference_runs), out)
     if not settings.pip_spec:
         print(NOT_FOR_COLAB_NOTE, file=out)
     if settings.repo == PLACEHOLDER_REPO:
