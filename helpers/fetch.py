@@ -414,13 +414,6 @@ def _safe_extract(archive: Path, target: Path, caps: Mapping[str, int]) -> list[
     return skipped
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 def fetch(
     dest_dir: str | os.PathLike,
     url: str = CORNELL_URL,
@@ -449,7 +442,7 @@ def fetch(
     (corrupt archive or file; UnsafeArchiveError for dangerous members, NotAnArchiveError,
     ArchiveTooLargeError), FileExistsError.
     """
-    from helpers import limits, outdir
+    from helpers import limits, outdir, terminal
 
     known = KNOWN_FILES if known is None else dict(known)
     known_blobs = KNOWN_GIT_BLOBS if known_blobs is None else dict(known_blobs)
@@ -469,7 +462,7 @@ def fetch(
         outdir.refuse_protected(dest, "data folder")
         raise FileExistsError(f"{dest} already exists and is not empty; run `songrec data check` to verify it, "
                               f"or remove it to download again")
-    say = notice or (lambda line: print(line, file=sys.stderr, flush=True))
+    say = notice or terminal.say
     with outdir.new_folder(dest, kind="dataset", what="data folder") as staging:
         archive = staging / ".download.tar.gz"
         try:
@@ -484,7 +477,7 @@ def fetch(
             _sniff(archive, url, content_type)
             skipped = _safe_extract(archive, staging, caps)
         finally:
-            _remove(archive)
+            outdir.remove_path(archive)
         failed = [c for c in verify_dir(staging, known=known, known_blobs=known_blobs) if not c.ok]
         if failed:
             lines = "; ".join(c.describe() for c in failed)

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from helpers.progress import Progress
 from tools.instructor import gradebook_merge
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import course_paths, db_url
-from tools.instructor.progress import Progress
 from tools.instructor.resume import GradingState, files_digest, graded_students, grading_key, submission_files
 from tools.instructor.sandbox.policy import check_sandbox
 from tools.instructor.scores import ScoreTable, collect_scores, run_export, submitted_students
@@ -339,7 +339,7 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
     if todo:
         bundle = make_bundle(course_root)
         points = max_points(course_root)
-        progress = Progress(len(todo), out, tty=tty) if not quiet else None
+        progress = Progress(len(todo), out, unit="students", tty=tty) if not quiet else None
         if scheduler or jobs > 1:
             runner = dask_results(bundle, todo, job_env, timeout, jobs=min(jobs, len(todo)), scheduler=scheduler)
         else:
