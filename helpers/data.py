@@ -37,12 +37,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers import environment
 from helpers.errors import DataFormatError
 from helpers.locations import default_data_dir  # defined there once; data.default_data_dir stays
 from helpers.validate import INT64_MAX, check_int
 
 DEFAULT_VARIANT = "yes_complete"
-DATA_DIR_ENV = "SONGREC_DATA_DIR"
+DATA_DIR_ENV = environment.DATA_DIR
 VARIANTS = ("yes_small", "yes_big", "yes_complete")
 
 _HOW_TO_GET = (

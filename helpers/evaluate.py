@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import outdir, plots
+from helpers import environment, outdir, plots
 from helpers.errors import RunMismatchError
 from helpers.metrics import evaluate_methods
 from helpers.runs import load_run
@@ -83,7 +83,7 @@ def evaluate_run(
     if split.vocab.fingerprint() != run.vocab.fingerprint():
         raise RunMismatchError(
             f"the rebuilt training vocabulary ({split.vocab.size} songs) differs from the run's "
-            f"({run.vocab.size} songs): the data under {data_dir or 'SONGREC_DATA_DIR'} is not the data it was "
+            f"({run.vocab.size} songs): the data under {data_dir or environment.DATA_DIR} is not the data it was "
             f"trained on"
         )
     keep = sample_index(len(split.queries), max_pairs, seed) if max_pairs is not None else slice(None)

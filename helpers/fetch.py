@@ -31,11 +31,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from helpers import environment
 from helpers.digest import file_digest, sha256_file
 from helpers.errors import ChecksumError, OfflineError
 
 CORNELL_URL = "https://www.cs.cornell.edu/~shuochen/lme/dataset.tar.gz"
-DATA_URL_ENV = "SONGREC_DATA_URL"
+DATA_URL_ENV = environment.DATA_URL
 
 
 def data_url() -> str:

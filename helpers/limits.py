@@ -25,15 +25,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from helpers import environment
 from helpers.errors import SongrecError
 from helpers.windows import positives_per_playlist
 
 GiB = 1 << 30
-MEMORY_ENV = "SONGREC_MAX_MEMORY"
+MEMORY_ENV = environment.MAX_MEMORY
 DEFAULT_MEMORY = 8 * GiB
-DATA_BYTES_ENV = "SONGREC_MAX_DATA_BYTES"
-DOWNLOAD_BYTES_ENV = "SONGREC_MAX_DOWNLOAD_BYTES"
-DEADLINE_ENV = "SONGREC_DOWNLOAD_DEADLINE"
+DATA_BYTES_ENV = environment.MAX_DATA_BYTES
+DOWNLOAD_BYTES_ENV = environment.MAX_DOWNLOAD_BYTES
+DEADLINE_ENV = environment.DOWNLOAD_DEADLINE
 DEFAULT_DEADLINE = 900.0
 
 

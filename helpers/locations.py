@@ -18,8 +18,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers import environment
+
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-CACHE_DIR_ENV = "SONGREC_CACHE_DIR"
+CACHE_DIR_ENV = environment.CACHE_DIR
 
 
 def checkout_root(parent: str | os.PathLike | None = None) -> Path | None:
