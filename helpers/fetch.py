@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from helpers import environment
 from helpers.digest import file_digest, sha256_file
-from helpers.errors import ChecksumError, OfflineError
+from helpers.errors import ArchiveTooLargeError, ChecksumError, NotAnArchiveError, OfflineError, UnsafeArchiveError
 
 CORNELL_URL = "https://www.cs.cornell.edu/~shuochen/lme/dataset.tar.gz"
 DATA_URL_ENV = environment.DATA_URL
@@ -95,9 +95,6 @@ OFFLINE_ADVICE = (
     f"To try everything without the real data, run the synthetic demo: `songrec train --synthetic`."
 )
 
-
-class UnsafeArchiveError(ChecksumError):
-    """The archive holds a member that could write outside the target folder."""
 
 
 @dataclass(frozen=True)
@@ -212,12 +209,6 @@ _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionE
 UNKNOWN_SIZE_CAP = 64 << 20
 
 
-class NotAnArchiveError(ChecksumError):
-    """The server sent something other than a gzip-compressed tar archive."""
-
-
-class ArchiveTooLargeError(ChecksumError):
-    """The download or its unpacked content is larger than the dataset can be."""
 
 
 def member_caps(known: Mapping[str, tuple[int, str]], known_blobs: Mapping[str, str]) -> dict[str, int]:

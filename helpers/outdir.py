@@ -39,7 +39,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from helpers.errors import SongrecError, naming_full_disk
+from helpers.errors import UnsafeOutputError, naming_full_disk
 from helpers.terminal import say
 
 try:
@@ -63,9 +63,6 @@ OWN_FILES = {
 }
 OWN_FOLDERS = {"dataset": {"yes_small", "yes_big", "yes_complete"}}
 
-
-class UnsafeOutputError(SongrecError, ValueError):
-    """An output path songrec must not write to or replace (exit 2)."""
 
 
 # --------------------------------------------------------------------------- the rule

@@ -186,3 +186,28 @@ def test_each_package_init_names_every_module(package):
     members += [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
     missing = sorted(m for m in members if not re.search(rf"[`./~]{re.escape(m)}[`./]", doc))
     assert not missing, f"{package.relative_to(REPO)}/__init__.py does not name {missing}"
+
+
+# Exception types live in helpers/errors.py or tools/instructor/errors.py, but for these.
+OWN_EXCEPTIONS = {
+    # A BaseException the test harness raises to stop a student's cell, not an error.
+    "helpers/testkit.py": {"ReferenceUsed"},
+    # Its message is built by validate's value formatter; errors.py imports no other module.
+    "helpers/validate.py": {"SchemaError"},
+    # Standard library only, run before any environment exists (it cannot import helpers).
+    "tools/ci_venv.py": {"VenvUnavailable"},
+}
+
+
+def test_exception_types_are_declared_in_an_errors_module():
+    bad = []
+    for path in FILES:
+        rel = str(path.relative_to(REPO))
+        if path.name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                    re.search(r"(Error|Exception|Warning)$", ast.unparse(base)) for base in node.bases) \
+                    and node.name not in OWN_EXCEPTIONS.get(rel, ()):
+                bad.append(f"{rel}:{node.lineno}: {node.name}")
+    assert not bad, f"exception types outside errors.py: {bad}"
