@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from bench.common import BENCH_DIR, REPO, say, write_csv
+from helpers import environment
 
 TARGET_S = 30.0
 SUBMISSIONS = ("solution_a", "solution_b", "blank", "half")
@@ -48,7 +49,7 @@ def build_class(root: Path, profile: str, students=SUBMISSIONS) -> None:
     shutil.copy(REPO / "tools" / "__init__.py", root / "tools" / "__init__.py")
     shutil.copytree(REPO / "tools" / "instructor", root / "tools" / "instructor",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    run_release(root, env={"SONGREC_PROFILE": profile}, repo="bench/songrec", out=io.StringIO())
+    run_release(root, env={environment.PROFILE: profile}, repo="bench/songrec", out=io.StringIO())
     rel = root / "release" / ASSIGNMENT
     for student in students:
         folder = root / "submitted" / student / ASSIGNMENT

@@ -18,6 +18,7 @@ import sys
 import time
 
 from bench.common import REPO, RESULTS, say, write_csv
+from helpers import environment
 
 BUDGET_S = 180.0
 
@@ -33,7 +34,7 @@ def main(notebooks: bool = True) -> dict:
     row = {"profile_is_assignment": same, "notebooks_ci_seconds": float("nan"),
            "notebooks_ok": None, "budget_s": BUDGET_S}
     if notebooks:
-        env = {**os.environ, "SONGREC_PROFILE": "ci", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = {**os.environ, environment.PROFILE: "ci", "TF_CPP_MIN_LOG_LEVEL": "2"}
         out = RESULTS / "notebooks_ci"
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, str(REPO / "tools" / "run_notebooks.py"),

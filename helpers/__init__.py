@@ -5,7 +5,7 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
 * inputs: ``data`` (Cornell's files, ``Dataset``), ``npz`` (songrec's own dataset file),
   ``course_pickle`` (the original assignment's pickle, on opt-in), ``fetch`` (download
   and verify), ``synthetic`` (a genre corpus with known answers), ``locations`` (where
-  data and caches go);
+  data and caches go), ``environment`` (the names of the ``SONGREC_*`` variables);
 * vocabulary and pairs: ``vocab`` (raw IDs <-> indices 1..V), ``windows`` (which
   positions see each other), ``noise`` (the negative-sampling distribution),
   ``skipgrams`` (the keras loop's training rows);

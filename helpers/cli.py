@@ -26,6 +26,7 @@ from pathlib import Path
 
 from helpers.errors import OfflineError, SongrecError
 from helpers.terminal import printable
+from helpers.terminal import say as _say  # the one stderr message writer; _say keeps the diff small
 from helpers.train_flags import OLD_LOOP_NAMES, add_config_flags, config_from_args
 
 # A few songs most listeners know, used by `songrec demo` and the README.
@@ -35,10 +36,6 @@ WELL_KNOWN = [
     "Hotel California by The Eagles",
     "Single Ladies (Put A Ring On It) by Beyonce",
 ]
-
-
-def _say(msg: str) -> None:
-    print(printable(msg), file=sys.stderr, flush=True)
 
 
 # --power outside this range makes count ** power overflow or vanish for real counts.

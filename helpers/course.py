@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from helpers import published_runs
+from helpers import environment, published_runs
 from helpers.digest import sha256_bytes
 from helpers.locations import course_cache_root
 from helpers.sgns import PRESETS, SGNSConfig
@@ -83,7 +83,7 @@ PROFILES["synthetic"] = replace(PROFILES["default"], name="synthetic", synthetic
 
 def profile(name: str | None = None) -> Profile:
     """The active profile (``SONGREC_PROFILE``, default ``default``)."""
-    name = name or os.environ.get("SONGREC_PROFILE", "default")
+    name = name or os.environ.get(environment.PROFILE, "default")
     if name not in PROFILES:
         raise ValueError(f"SONGREC_PROFILE must be one of {sorted(PROFILES)}, got {name!r}")
     return PROFILES[name]
@@ -118,13 +118,13 @@ def load_dataset(data_dir: str | Path | None = None, *, allow_synthetic: bool | 
     from helpers import data
     from helpers.course_pickle import load_course_pickle
 
-    pkl = os.environ.get("SONGREC_COURSE_PICKLE")
-    key = (str(data_dir), allow_synthetic, profile().name, pkl, os.environ.get("SONGREC_TRUST_PICKLE"),
+    pkl = os.environ.get(environment.COURSE_PICKLE)
+    key = (str(data_dir), allow_synthetic, profile().name, pkl, os.environ.get(environment.TRUST_PICKLE),
            os.environ.get(data.DATA_DIR_ENV))
     if key in _DATASET_CACHE:
         return _fresh_copy(_DATASET_CACHE[key])
     if pkl:
-        trust = os.environ.get("SONGREC_TRUST_PICKLE") == "1"
+        trust = os.environ.get(environment.TRUST_PICKLE) == "1"
         ds = load_course_pickle(pkl, trust=trust)
     elif profile().synthetic:
         ds = _synthetic_stand_in("the synthetic profile (SONGREC_PROFILE=synthetic) uses")

@@ -37,11 +37,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers import environment
 from helpers.errors import DataFormatError
+from helpers.locations import default_data_dir  # defined there once; data.default_data_dir stays
 from helpers.validate import INT64_MAX, check_int
 
 DEFAULT_VARIANT = "yes_complete"
-DATA_DIR_ENV = "SONGREC_DATA_DIR"
+DATA_DIR_ENV = environment.DATA_DIR
 VARIANTS = ("yes_small", "yes_big", "yes_complete")
 
 _HOW_TO_GET = (
@@ -424,17 +426,6 @@ def load_cornell(
         f"{dropped['playlists']} with fewer than {min_length} songs dropped)"
     )
     return Dataset(playlists=kept, songs=songs, name=variant, source=source, dropped=dropped)
-
-
-def default_data_dir(repo_root: str | os.PathLike | None = None) -> Path:
-    """Where ``songrec data fetch`` puts the data by default: ``<repo_root>/data/cornell``
-    when a repository root is given, else :func:`helpers.locations.default_data_dir`
-    (``data/cornell`` in a checkout, the per-user data folder in an installed package)."""
-    if repo_root is not None:
-        return Path(repo_root) / "data" / "cornell"
-    from helpers.locations import default_data_dir as located
-
-    return located()
 
 
 def find_data_dir(cli_value: str | os.PathLike | None = None, *,

@@ -28,6 +28,27 @@ class OfflineError(SongrecError):
     """The dataset could not be downloaded (no network or server unreachable)."""
 
 
+class ResourceLimitError(SongrecError, ValueError):
+    """A setting would need more memory, bytes or time than the stated limit (exit 2;
+    helpers.limits)."""
+
+
+class UnsafeOutputError(SongrecError, ValueError):
+    """An output path songrec must not write to or replace (exit 2; helpers.outdir)."""
+
+
+class UnsafeArchiveError(ChecksumError):
+    """The archive holds a member that could write outside the target folder (helpers.fetch)."""
+
+
+class NotAnArchiveError(ChecksumError):
+    """The server sent something other than a gzip-compressed tar archive."""
+
+
+class ArchiveTooLargeError(ChecksumError):
+    """The download or its unpacked content is larger than the dataset can be."""
+
+
 class UntrustedPickleError(SongrecError):
     """Refused to unpickle a file the user has not vouched for."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import outdir, plots
+from helpers import environment, outdir, plots
 from helpers.errors import RunMismatchError
 from helpers.metrics import evaluate_methods
 from helpers.run_data import load_run_dataset, prepare
@@ -69,7 +69,7 @@ def evaluate_run(
     if data.vocab.fingerprint() != run.vocab.fingerprint():
         raise RunMismatchError(
             f"the rebuilt training vocabulary ({data.vocab.size} songs) differs from the run's "
-            f"({run.vocab.size} songs): the data under {data_dir or 'SONGREC_DATA_DIR'} is not the data it was "
+            f"({run.vocab.size} songs): the data under {data_dir or environment.DATA_DIR} is not the data it was "
             f"trained on"
         )
     queries, answers, sessions, skipped = data.heldout()

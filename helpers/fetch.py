@@ -31,11 +31,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from helpers import environment
 from helpers.digest import file_digest, sha256_file
-from helpers.errors import ChecksumError, OfflineError
+from helpers.errors import ArchiveTooLargeError, ChecksumError, NotAnArchiveError, OfflineError, UnsafeArchiveError
 
 CORNELL_URL = "https://www.cs.cornell.edu/~shuochen/lme/dataset.tar.gz"
-DATA_URL_ENV = "SONGREC_DATA_URL"
+DATA_URL_ENV = environment.DATA_URL
 
 
 def data_url() -> str:
@@ -94,9 +95,6 @@ OFFLINE_ADVICE = (
     f"To try everything without the real data, run the synthetic demo: `songrec train --synthetic`."
 )
 
-
-class UnsafeArchiveError(ChecksumError):
-    """The archive holds a member that could write outside the target folder."""
 
 
 @dataclass(frozen=True)
@@ -211,12 +209,6 @@ _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionE
 UNKNOWN_SIZE_CAP = 64 << 20
 
 
-class NotAnArchiveError(ChecksumError):
-    """The server sent something other than a gzip-compressed tar archive."""
-
-
-class ArchiveTooLargeError(ChecksumError):
-    """The download or its unpacked content is larger than the dataset can be."""
 
 
 def member_caps(known: Mapping[str, tuple[int, str]], known_blobs: Mapping[str, str]) -> dict[str, int]:
@@ -414,13 +406,6 @@ def _safe_extract(archive: Path, target: Path, caps: Mapping[str, int]) -> list[
     return skipped
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 def fetch(
     dest_dir: str | os.PathLike,
     url: str = CORNELL_URL,
@@ -449,7 +434,7 @@ def fetch(
     (corrupt archive or file; UnsafeArchiveError for dangerous members, NotAnArchiveError,
     ArchiveTooLargeError), FileExistsError.
     """
-    from helpers import limits, outdir
+    from helpers import limits, outdir, terminal
 
     known = KNOWN_FILES if known is None else dict(known)
     known_blobs = KNOWN_GIT_BLOBS if known_blobs is None else dict(known_blobs)
@@ -469,7 +454,7 @@ def fetch(
         outdir.refuse_protected(dest, "data folder")
         raise FileExistsError(f"{dest} already exists and is not empty; run `songrec data check` to verify it, "
                               f"or remove it to download again")
-    say = notice or (lambda line: print(line, file=sys.stderr, flush=True))
+    say = notice or terminal.say
     with outdir.new_folder(dest, kind="dataset", what="data folder") as staging:
         archive = staging / ".download.tar.gz"
         try:
@@ -484,7 +469,7 @@ def fetch(
             _sniff(archive, url, content_type)
             skipped = _safe_extract(archive, staging, caps)
         finally:
-            _remove(archive)
+            outdir.remove_path(archive)
         failed = [c for c in verify_dir(staging, known=known, known_blobs=known_blobs) if not c.ok]
         if failed:
             lines = "; ".join(c.describe() for c in failed)

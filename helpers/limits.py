@@ -26,20 +26,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from helpers.errors import SongrecError
+from helpers import environment
+from helpers.errors import ResourceLimitError
 from helpers.windows import positives_per_playlist
 
 GiB = 1 << 30
-MEMORY_ENV = "SONGREC_MAX_MEMORY"
+MEMORY_ENV = environment.MAX_MEMORY
 DEFAULT_MEMORY = 8 * GiB
-DATA_BYTES_ENV = "SONGREC_MAX_DATA_BYTES"
-DOWNLOAD_BYTES_ENV = "SONGREC_MAX_DOWNLOAD_BYTES"
-DEADLINE_ENV = "SONGREC_DOWNLOAD_DEADLINE"
+DATA_BYTES_ENV = environment.MAX_DATA_BYTES
+DOWNLOAD_BYTES_ENV = environment.MAX_DOWNLOAD_BYTES
+DEADLINE_ENV = environment.DOWNLOAD_DEADLINE
 DEFAULT_DEADLINE = 900.0
 
-
-class ResourceLimitError(SongrecError, ValueError):
-    """A setting would need more memory, bytes or time than the stated limit (exit 2)."""
 
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

@@ -18,8 +18,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers import environment
+
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-CACHE_DIR_ENV = "SONGREC_CACHE_DIR"
+CACHE_DIR_ENV = environment.CACHE_DIR
 
 
 def checkout_root(parent: str | os.PathLike | None = None) -> Path | None:
@@ -49,9 +51,11 @@ def user_cache_dir() -> Path:
     return _xdg("XDG_CACHE_HOME", (".cache",))
 
 
-def default_data_dir(parent: str | os.PathLike | None = None) -> Path:
-    """Where the Cornell data goes when nothing is configured (see the module docstring)."""
-    root = checkout_root(parent)
+def default_data_dir(repo_root: str | os.PathLike | None = None) -> Path:
+    """Where the Cornell data goes when nothing is configured (``songrec data fetch``'s
+    default): ``<repo_root>/data/cornell`` when a repository root is given, else
+    ``data/cornell`` in a checkout, else the per-user data folder (module docstring)."""
+    root = Path(repo_root) if repo_root is not None else checkout_root()
     return root / "data" / "cornell" if root is not None else user_data_dir() / "cornell"
 
 

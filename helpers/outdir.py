@@ -36,11 +36,11 @@ import os
 import secrets
 import shutil
 import stat
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from helpers.errors import SongrecError, naming_full_disk
+from helpers.errors import UnsafeOutputError, naming_full_disk
+from helpers.terminal import say
 
 try:
     import fcntl
@@ -63,9 +63,6 @@ OWN_FILES = {
 }
 OWN_FOLDERS = {"dataset": {"yes_small", "yes_big", "yes_complete"}}
 
-
-class UnsafeOutputError(SongrecError, ValueError):
-    """An output path songrec must not write to or replace (exit 2)."""
 
 
 # --------------------------------------------------------------------------- the rule
@@ -214,17 +211,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove ``path``: a folder with all it holds (what cannot be removed is left), a file or
+    a link (never what it points to); nothing when it is already gone."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def _say(message: str) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        print(f"songrec: {message}", file=sys.stderr, flush=True)
 
 
 def clean_leftovers(target: str | os.PathLike) -> list[str]:
@@ -257,10 +251,10 @@ def clean_leftovers(target: str | os.PathLike) -> list[str]:
                 os.replace(path, target)
                 done.append(f"restored {target} from {path.name}, left by an interrupted run")
             else:
-                _remove(path)
+                remove_path(path)
                 done.append(f"removed {path}, left by an interrupted run")
     for line in done:
-        _say(line)
+        say(f"songrec: {line}")
     return done
 
 
@@ -282,7 +276,7 @@ def _exchange(a: Path, b: Path) -> None:
 
 
 def _waiting(target: Path) -> None:  # a seam: tests learn here that a writer is blocked
-    _say(f"waiting for another songrec process writing beside {target} ...")
+    say(f"songrec: waiting for another songrec process writing beside {target} ...")
 
 
 @contextlib.contextmanager
@@ -379,7 +373,7 @@ def new_folder(target: str | os.PathLike, *, kind: str, overwrite: bool = False,
                 raise _raced(target, what) from exc
     finally:
         for path in (p for p in (tmp, old) if p is not None and p.exists()):
-            _remove(path)
+            remove_path(path)
 
 
 def write_output_files(target: str | os.PathLike, writers: dict[str, Callable[[Path], object]], *,
@@ -448,10 +442,10 @@ def write_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], o
         raise
     finally:
         for tmp in temps.values():
-            _remove(tmp)
+            remove_path(tmp)
     for _, backup in moved:
         if backup is not None:
-            _remove(backup)
+            remove_path(backup)
     return [folder / n for n in writers]
 
 

@@ -6,6 +6,10 @@ stored by nbconvert/nbgrader or a CI log keeps a few readable lines instead of t
 of ``\\r`` updates. Keras' own ``verbose=1`` bar does the latter, so training cells use
 ``verbose=0`` plus :func:`epoch_progress` (or :func:`show_progress` around a function
 that calls ``fit`` itself, like the student's ``train``).
+
+:class:`Progress` is the one exception, for a terminal command with many items (a class
+autograde's students): on a terminal its bar is redrawn in place; anywhere else it writes
+plain lines like the rest. Every duration is written by :func:`format_seconds`.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from typing import TextIO
 
 from helpers.validate import check_int
+
+BAR_WIDTH = 24
 
 
 def format_seconds(seconds: float) -> str:
@@ -122,3 +129,60 @@ def report(items, label: str, file=None, name=str):
         clock.step()
         print(f"{label} {clock.done}/{clock.total} ({name(item)}): {clock.line()}",
               file=file or sys.stdout, flush=True)
+
+
+class Progress:
+    """Progress of ``total`` items (``unit``: what they are, plural), written to ``out``:
+    a bar (done/total, elapsed, time left) and one line per finished item.
+
+    ``tty``: redraw the bar in place on the last line (default: whether ``out`` is a
+    terminal); otherwise nothing is redrawn and each finished item's line starts with the
+    progress so far, so a log reads top to bottom. ``now``: the clock (tests pass a fake one).
+    """
+
+    def __init__(self, total: int, out: TextIO | None = None, *, unit: str = "items", tty: bool | None = None,
+                 now=time.monotonic):
+        self.total, self.done, self.unit = total, 0, unit
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty() if tty is None else tty
+        self.now = now
+        self.start = now()
+        if self.tty and total:
+            self._draw()
+
+    def eta(self) -> float | None:
+        """Seconds left, from the mean time per finished item so far; None before the first."""
+        if not self.done:
+            return None
+        return (self.now() - self.start) / self.done * (self.total - self.done)
+
+    def status(self) -> str:
+        """``3/8 students, 1 min 02 s elapsed, ETA 1 min 40 s``."""
+        eta = self.eta()
+        return (f"{self.done}/{self.total} {self.unit}, {format_seconds(self.now() - self.start)} elapsed, "
+                f"ETA {'?' if eta is None else format_seconds(eta)}")
+
+    def bar(self) -> str:
+        """``[#########...............] 3/8 students, ...``."""
+        filled = BAR_WIDTH * self.done // max(self.total, 1)
+        return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.status()}"
+
+    def _draw(self) -> None:
+        self.out.write("\r\x1b[2K" + self.bar())
+        self.out.flush()
+
+    def finished(self, line: str) -> None:
+        """Count one more item and show its ``line``."""
+        self.done += 1
+        if self.tty:
+            self.out.write("\r\x1b[2K" + line + "\n")
+            self._draw()
+        else:
+            self.out.write(f"[{self.status()}] {line}\n")
+            self.out.flush()
+
+    def close(self) -> None:
+        """End the bar's line (terminal only)."""
+        if self.tty and self.total:
+            self.out.write("\n")
+            self.out.flush()

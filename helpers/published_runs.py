@@ -25,9 +25,10 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from helpers import environment
 from helpers.digest import sha256_bytes
 
-REFERENCE_RUNS_ENV = "SONGREC_REFERENCE_RUNS"
+REFERENCE_RUNS_ENV = environment.REFERENCE_RUNS
 MANIFEST = "manifest.json"
 FORMAT = 1
 _RUN_NAME_RE = re.compile(r"^reference-[a-z]+-[0-9a-f]{12}$")

@@ -8,6 +8,8 @@ shows every control character as a visible escape instead.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import unicodedata
 
 # Bidirectional overrides and isolates reorder the text around them (Trojan Source).
@@ -29,3 +31,10 @@ def printable(text: object) -> str:
         return s
     return "".join(
         _escape(ch) if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in s)
+
+
+def say(message: object) -> None:
+    """Tell the person at the terminal ``message`` on stderr (made :func:`printable`, flushed
+    at once); a closed or broken stderr loses the message rather than failing the command."""
+    with contextlib.suppress(OSError, ValueError):
+        print(printable(message), file=sys.stderr, flush=True)

@@ -398,6 +398,29 @@ def test_config_cell_timeout_override(monkeypatch, tmp_path):
         paths.load_course_config(tmp_path)
 
 
+def test_db_url_reads_the_config_once_until_it_changes(monkeypatch, tmp_path):
+    """A class autograde asks for the gradebook URL once per student: nbgrader_config.py
+    is executed once per course root and text, and an edited config is read again."""
+    toy.build_toy_course(tmp_path)
+    loads = []
+    real = paths.load_course_config
+    monkeypatch.setattr(paths, "load_course_config", lambda root: loads.append(root) or real(root))
+    first = paths.db_url(tmp_path)
+    assert first == "sqlite:///" + str(tmp_path.resolve() / "gradebook.db")
+    assert [paths.db_url(tmp_path) for _ in range(3)] == [first] * 3
+    assert len(loads) == 1
+    cfg = tmp_path / "nbgrader_config.py"
+    cfg.write_text(cfg.read_text() + '\nc.CourseDirectory.db_url = "sqlite:///other.db"\n')
+    assert paths.db_url(tmp_path) == "sqlite:///" + str(tmp_path.resolve() / "other.db")
+    assert len(loads) == 2
+    other = tmp_path / "copy"
+    toy.build_toy_course(other)
+    assert paths.db_url(other) == "sqlite:///" + str(other.resolve() / "gradebook.db")
+    cfg.unlink()
+    with pytest.raises(errors.CourseToolError, match="nbgrader_config.py"):
+        paths.db_url(tmp_path)
+
+
 # --------------------------------------------------------------------------- docs/GRADING.md
 
 

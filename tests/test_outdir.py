@@ -213,7 +213,7 @@ KILLED_AFTER_EXCHANGE = """
     from helpers import outdir
     from helpers.runs import load_run, save_run
 
-    outdir._remove = lambda path: os._exit(137)  # killed before the old run is deleted
+    outdir.remove_path = lambda path: os._exit(137)  # killed before the old run is deleted
     vocab = load_run("run").vocab
     save_run("run", vocab, np.zeros((vocab.size + 1, 2), np.float32), overwrite=True)
 """

@@ -1,11 +1,12 @@
 """Progress lines (helpers.progress): readable live and in stored notebook outputs."""
 
+import io
 import re
 
 import numpy as np
 import pytest
 
-from helpers.progress import Steps, epoch_progress, format_seconds, report, show_progress
+from helpers.progress import Progress, Steps, epoch_progress, format_seconds, report, show_progress
 
 LINE = re.compile(r"^(\S.*: )?epoch +\d+/\d+  loss \d+\.\d{4}.*\((\d.* elapsed, about .* left|.* in all)\)$")
 
@@ -156,3 +157,32 @@ def test_evaluate_methods_progress_prints_a_line_per_method_and_the_same_table(c
     assert [line.split(":")[0] for line in lines] == [f"evaluated 1/2 ({scorers[0].name})",
                                                       f"evaluated 2/2 ({scorers[1].name})"]
     assert quiet.drop(columns="seconds").equals(loud.drop(columns="seconds"))
+
+
+# A class autograde's display (tools.instructor.class_autograde): bar on a terminal, lines in a log.
+
+
+def test_progress_lines_for_a_log_carry_done_total_elapsed_and_eta():
+    out, clock = io.StringIO(), FakeClock()
+    progress = Progress(4, out, unit="students", tty=False, now=clock)
+    assert progress.eta() is None and "ETA ?" in progress.status()
+    clock.now += 30
+    progress.finished("ann: 5/5 points")
+    clock.now += 30
+    progress.finished("bob: 2/5 points")
+    lines = out.getvalue().splitlines()
+    assert lines == ["[1/4 students, 30 s elapsed, ETA 1 min 30 s] ann: 5/5 points",
+                     "[2/4 students, 1 min 00 s elapsed, ETA 1 min 00 s] bob: 2/5 points"]
+    assert "\r" not in out.getvalue()
+
+
+def test_progress_bar_on_a_terminal_is_redrawn_in_place():
+    out, clock = io.StringIO(), FakeClock()
+    progress = Progress(2, out, unit="students", tty=True, now=clock)
+    clock.now += 10
+    progress.finished("ann: 5/5 points")
+    progress.close()
+    text = out.getvalue()
+    assert text.count("\r\x1b[2K") == 3  # the empty bar, ann's line, the redrawn bar
+    assert "ann: 5/5 points\n" in text
+    assert text.rstrip("\n").endswith("[############............] 1/2 students, 10 s elapsed, ETA 10 s")

@@ -1,6 +1,6 @@
 """The kernel sandbox on its own: what a process started the way a kernel is started can
 see and do (tools/instructor/sandbox/), without nbgrader. Plus the pieces of a class
-run that need no grading: the settings, the progress display, the recorded hashes.
+run that need no grading: the settings, the recorded hashes.
 
 The probes run Python in the sandbox through the same bubblewrap command line a kernel
 gets (``policy.launch_spec``) and report what they observe as JSON.
@@ -8,7 +8,6 @@ gets (``policy.launch_spec``) and report what they observe as JSON.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import socket
@@ -20,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from tools.instructor import resume, settings
-from tools.instructor.progress import Progress, clock
 from tools.instructor.sandbox import install, policy
 
 needs_sandbox = pytest.mark.skipif(bool(policy.check_sandbox()) and os.environ.get("SONGREC_REQUIRE_SANDBOX") != "1",
@@ -210,49 +208,6 @@ def test_sandbox_limits_read_their_variables():
     with pytest.raises(ValueError, match="SONGREC_SANDBOX_PROCESSES must be a positive whole number of processes, "
                                          "got 'many'"):
         settings.sandbox_limits({"SONGREC_SANDBOX_PROCESSES": "many"})
-
-
-# --------------------------------------------------------------------------- progress
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self):
-        return self.t
-
-
-def test_progress_lines_for_a_log_carry_done_total_elapsed_and_eta():
-    out, now = io.StringIO(), FakeClock()
-    progress = Progress(4, out, tty=False, now=now)
-    assert progress.eta() is None and "ETA ?" in progress.status()
-    now.t += 30
-    progress.finished("ann: 5/5 points")
-    now.t += 30
-    progress.finished("bob: 2/5 points")
-    lines = out.getvalue().splitlines()
-    assert lines == ["[1/4 students, 0:30 elapsed, ETA 1:30] ann: 5/5 points",
-                     "[2/4 students, 1:00 elapsed, ETA 1:00] bob: 2/5 points"]
-    assert "\r" not in out.getvalue()
-
-
-def test_progress_bar_on_a_terminal_is_redrawn_in_place():
-    out, now = io.StringIO(), FakeClock()
-    progress = Progress(2, out, tty=True, now=now)
-    now.t += 10
-    progress.finished("ann: 5/5 points")
-    progress.close()
-    text = out.getvalue()
-    assert text.count("\r\x1b[2K") == 3  # the empty bar, ann's line, the redrawn bar
-    assert "ann: 5/5 points\n" in text
-    assert text.rstrip("\n").endswith("[############............] 1/2 students, 0:10 elapsed, ETA 0:10")
-
-
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0:00"), (59.6, "1:00"), (3599, "59:59"), (3600, "1:00:00"),
-                                                (-3, "0:00")])
-def test_clock(seconds, text):
-    assert clock(seconds) == text
 
 
 # --------------------------------------------------------------------------- recorded hashes

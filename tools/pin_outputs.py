@@ -20,17 +20,19 @@ MARK = "# NBVAL_CHECK_OUTPUT"
 def main(argv=None) -> int:
     """Refresh the pinned outputs of the notebooks in ``argv`` (default: all six); 2 without the data."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not os.environ.get("SONGREC_DATA_DIR"):
+    if str(ROOT) not in sys.path:  # run as a script, only tools/ is on sys.path
+        sys.path.insert(0, str(ROOT))
+    from helpers import environment
+
+    if not os.environ.get(environment.DATA_DIR):
         print("pin_outputs: error: SONGREC_DATA_DIR must name the Cornell data (pinned outputs are computed "
               "on the real data), got nothing", file=sys.stderr)
         return 2
-    os.environ["SONGREC_PROFILE"] = "ci"
+    os.environ[environment.PROFILE] = "ci"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import nbformat
     from nbclient import NotebookClient
 
-    if str(ROOT) not in sys.path:  # run as a script, only tools/ is on sys.path
-        sys.path.insert(0, str(ROOT))
     from tools.run_notebooks import source_notebooks
 
     paths = [Path(p) for p in argv] or source_notebooks()

@@ -47,9 +47,12 @@ def synthetic_note(no_data: bool) -> str:
 
 def choose_profile(environ=os.environ) -> tuple[str, str | None]:
     """(profile, reason): the chosen SONGREC_PROFILE, else default, or synthetic without data."""
-    if environ.get("SONGREC_PROFILE"):
-        return environ["SONGREC_PROFILE"], None
-    if environ.get("SONGREC_COURSE_PICKLE"):
+    _repo_importable()
+    from helpers import environment
+
+    if environ.get(environment.PROFILE):
+        return environ[environment.PROFILE], None
+    if environ.get(environment.COURSE_PICKLE):
         return "default", None
     _repo_importable()
     from helpers.data import find_data_dir
@@ -105,7 +108,9 @@ def main(argv=None) -> int:
     profile, reason = choose_profile()
     if reason:
         print(f"NOTICE: {reason}", flush=True)
-    os.environ["SONGREC_PROFILE"] = profile  # inherited by the kernels
+    from helpers import environment  # choose_profile made the repository importable
+
+    os.environ[environment.PROFILE] = profile  # inherited by the kernels
     with tempfile.TemporaryDirectory(prefix="songrec-kernels-") as socket_dir:
         return _execute_all(paths, out, profile, reason, timeout, exporter,
                             local_kernel_manager(socket_dir))

@@ -15,6 +15,12 @@ One module per concern, in the order a course goes through them:
 ``publish``        the release committed to the branch the Colab badges open
 ``scores``         gradebook scores, the score table and grades.csv
 ``grading``        autograde and feedback
+``class_autograde`` a class autograded in parallel (Dask): ``student_job`` one student's
+                   job, ``gradebook_merge`` its results merged into the gradebook,
+                   ``resume`` which students still need grading (its progress bar:
+                   ``helpers.progress``)
+``kernel_guard``   runs inside each autograded kernel: the state test cells rely on
+``sandbox``        each autograded kernel in a bubblewrap sandbox
 ``collect``        an LMS download into submitted/: ``collect_files`` (the download, names
                    checked), ``collect_names`` (each LMS's naming), ``collect_roster``
 ``export_lms``     each LMS's grade import CSV, the feedback zip; ``export_grades`` the points
@@ -26,7 +32,8 @@ One module per concern, in the order a course goes through them:
                    (``fingerprint``, ``reference_code``; ``similarity_html``: the page)
 ``docs``           the generated tables of docs/GRADING.md, rewritten in place
 ``preprocessors``  nbgrader preprocessors installed by nbgrader_config.py
-``cli``            the command line (``cli_lms``: the options of collect, export --to, report)
+``cli``            the command line (``cli_lms``: the options of collect, export --to, report;
+                   ``__main__``: ``python -m tools.instructor``)
 
 Every step is a function taking ``course_root`` (the folder holding
 ``nbgrader_config.py``), so tests can drive a throw-away course. This package imports

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from helpers import environment
+from helpers.progress import Progress
 from tools.instructor import gradebook_merge
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import course_paths, db_url
-from tools.instructor.progress import Progress
 from tools.instructor.resume import GradingState, files_digest, graded_students, grading_key, submission_files
 from tools.instructor.sandbox.policy import check_sandbox
 from tools.instructor.scores import ScoreTable, collect_scores, run_export, submitted_students
@@ -91,7 +92,7 @@ class GradingSettings:
 
     def env(self, extra: dict[str, str] | None) -> dict[str, str]:
         env = dict(extra or {})
-        env.update({"SONGREC_PROFILE": self.profile, CELL_TIMEOUT_VAR: str(self.cell_timeout),
+        env.update({environment.PROFILE: self.profile, CELL_TIMEOUT_VAR: str(self.cell_timeout),
                     SANDBOX_VAR: self.sandbox})
         return env
 
@@ -104,7 +105,7 @@ def grading_settings(env: dict[str, str] | None, *, profile: str | None, sandbox
     """The settings of a run: arguments first, then ``env``, then this process's
     environment, then the defaults of :mod:`tools.instructor.settings`."""
     merged = {**os.environ, **(env or {})}
-    profile = profile or (env or {}).get("SONGREC_PROFILE") or GRADING_PROFILE
+    profile = profile or (env or {}).get(environment.PROFILE) or GRADING_PROFILE
     if sandbox is not None:
         merged[SANDBOX_VAR] = sandbox
     mode = sandbox_mode(merged)
@@ -339,7 +340,7 @@ def run_class_autograde(course_root: Path, *, env: dict[str, str] | None = None,
     if todo:
         bundle = make_bundle(course_root)
         points = max_points(course_root)
-        progress = Progress(len(todo), out, tty=tty) if not quiet else None
+        progress = Progress(len(todo), out, unit="students", tty=tty) if not quiet else None
         if scheduler or jobs > 1:
             runner = dask_results(bundle, todo, job_env, timeout, jobs=min(jobs, len(todo)), scheduler=scheduler)
         else:

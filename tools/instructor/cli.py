@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from helpers import environment
 from helpers.course import PROFILES
 from tools.instructor.checks import run_check
 from tools.instructor.cli_lms import add_lms_options
@@ -82,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     """Run the parsed command."""
-    env = {"SONGREC_PROFILE": args.profile} if getattr(args, "profile", None) else None
+    env = {environment.PROFILE: args.profile} if getattr(args, "profile", None) else None
     if args.command == "check":
         run_check(args.root)
     elif args.command == "release":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 
+from helpers import environment
 from tools.instructor.cells import SETUP_VALUE_RE
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import REPO_ROOT
@@ -42,7 +43,7 @@ def course_repo(repo: str | None = None) -> str:
 
     Raises ValueError when it is not of the form ``owner/name``.
     """
-    value = repo if repo is not None else os.environ.get("SONGREC_COURSE_REPO", PLACEHOLDER_REPO)
+    value = repo if repo is not None else os.environ.get(environment.COURSE_REPO, PLACEHOLDER_REPO)
     if not OWNER_REPO_RE.match(value):
         raise ValueError(f"course repository must be of the form 'owner/name', got {value!r}")
     return value
@@ -54,7 +55,7 @@ def release_branch(branch: str | None = None) -> str:
 
     Raises ValueError when it is not a valid git branch name.
     """
-    value = branch or os.environ.get("SONGREC_RELEASE_BRANCH") or DEFAULT_RELEASE_BRANCH
+    value = branch or os.environ.get(environment.RELEASE_BRANCH) or DEFAULT_RELEASE_BRANCH
     if not BRANCH_RE.match(value) or ".." in value or value.endswith((".lock", "/", ".")):
         raise ValueError(f"release branch must be a valid git branch name, got {value!r}")
     return value
@@ -106,12 +107,12 @@ def colab_settings(*, repo: str | None = None, pip_spec: str | None = None, data
     Raises ValueError for a setting that cannot be written into a setup cell.
     """
     repo_value = course_repo(repo)
-    spec = _one_line(pip_spec if pip_spec is not None else os.environ.get("SONGREC_PIP_SPEC", ""), "install spec")
-    repo_given = repo is not None or os.environ.get("SONGREC_COURSE_REPO")
+    spec = _one_line(pip_spec if pip_spec is not None else os.environ.get(environment.PIP_SPEC, ""), "install spec")
+    repo_given = repo is not None or os.environ.get(environment.COURSE_REPO)
     if not spec and repo_given and repo_value != PLACEHOLDER_REPO:
-        ref = _one_line(ref or os.environ.get("SONGREC_RELEASE_REF") or f"v{project_version()}", "release ref")
+        ref = _one_line(ref or os.environ.get(environment.RELEASE_REF) or f"v{project_version()}", "release ref")
         spec = f"git+https://github.com/{repo_value}@{ref}"
-    url = _one_line(data_url if data_url is not None else os.environ.get("SONGREC_DATA_URL", ""), "data URL")
+    url = _one_line(data_url if data_url is not None else os.environ.get(environment.DATA_URL, ""), "data URL")
     if url and not url.startswith(DATA_URL_SCHEMES):
         raise ValueError(f"data URL must start with {', '.join(DATA_URL_SCHEMES)}, got {url!r}")
     return ColabSettings(spec, url, repo_value, release_branch(branch))

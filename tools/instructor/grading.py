@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -15,13 +14,6 @@ from tools.instructor.nbgrader_calls import run_nbgrader
 from tools.instructor.paths import course_paths
 from tools.instructor.scores import ScoreTable, collect_scores
 from tools.instructor.settings import ASSIGNMENT
-
-FAILED_STUDENT_RE = re.compile(r"error processing assignment '[^']*' for student '([^']+)'")
-
-
-def failed_students(log: str) -> list[str]:
-    """Students nbgrader reported an autograding error for, read from its ``log`` text."""
-    return sorted(set(FAILED_STUDENT_RE.findall(log)))
 
 
 def run_autograde(course_root: Path, *, env: dict[str, str] | None = None, echo: bool = False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from pathlib import Path
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import REPO_ROOT, require_config
 
+# What nbgrader's log says of a student whose autograding failed (student_job reads it;
+# it lives here, with nbgrader, so that student_job need not import grading).
+FAILED_STUDENT_RE = re.compile(r"error processing assignment '[^']*' for student '([^']+)'")
 LOG_TAIL_LINES = 40  # of nbgrader's output, kept in an error
 # Runs a command that the kernel kills when the process that started it (a Dask worker's
 # job thread) dies: prctl(PR_SET_PDEATHSIG, SIGKILL) survives exec. Without it a killed
@@ -44,6 +48,11 @@ def skip_slow_imports() -> None:
     """Make this process skip :data:`SKIPPED_IMPORTS` (before nbformat is first imported)."""
     for name in SKIPPED_IMPORTS:
         sys.modules.setdefault(name, None)
+
+
+def failed_students(log: str) -> list[str]:
+    """Students nbgrader reported an autograding error for, read from its ``log`` text."""
+    return sorted(set(FAILED_STUDENT_RE.findall(log)))
 
 
 def course_env(overrides: dict[str, str] | None = None) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,9 +86,23 @@ def load_course_config(course_root: Path):
 
 
 def db_url(course_root: Path) -> str:
-    """The gradebook URL nbgrader uses for this course; a sqlite path is made absolute."""
-    url = load_course_config(course_root).CourseDirectory.get("db_url", "")
+    """The gradebook URL nbgrader uses for this course; a sqlite path is made absolute.
+
+    Reading it executes nbgrader_config.py, which a class autograde would otherwise do
+    once per merged student: the answer is remembered for this course root, this
+    config text and this environment, so editing the file (or a variable it could
+    read) gives the new URL on the next call.
+    Raises CourseToolError without the config file.
+    """
     root = Path(course_root).resolve()
+    text = require_config(root).read_text(encoding="utf-8")
+    return _resolved_db_url(root, text, tuple(sorted(os.environ.items())))
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved_db_url(root: Path, config_text: str, environ: tuple[tuple[str, str], ...]) -> str:
+    # config_text and environ are only the cache's key: the config is read from root.
+    url = load_course_config(root).CourseDirectory.get("db_url", "")
     if not url:
         return SQLITE_PREFIX + str(root / GRADEBOOK_FILE)
     if url.startswith(SQLITE_PREFIX) and not os.path.isabs(url[len(SQLITE_PREFIX):]):

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from helpers import environment
 from tools.instructor.colab import ColabSettings
 from tools.instructor.settings import ASSIGNMENT
 
@@ -32,8 +33,8 @@ STUDENT_COST = {
     "05_recommend": "~30 s with the published reference run (~2.5 min if it must be trained)",
     "06_questions": "~30 s with the published reference runs (~3 min if they must be trained)",
 }
-PUBLISH_ENV = "SONGREC_PUBLISH_REFERENCE"
-URL_ENV = "SONGREC_REFERENCE_URL"
+PUBLISH_ENV = environment.PUBLISH_REFERENCE
+URL_ENV = environment.REFERENCE_URL
 FOLDER = "reference"
 
 
@@ -60,9 +61,9 @@ def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: Text
     a note) when the course data is missing."""
     from helpers import course, published_runs
 
-    saved = os.environ.get("SONGREC_PROFILE")
+    saved = os.environ.get(environment.PROFILE)
     saved_spec = os.environ.pop(published_runs.REFERENCE_RUNS_ENV, None)  # train from the data, not a download
-    os.environ["SONGREC_PROFILE"] = profile_name
+    os.environ[environment.PROFILE] = profile_name
     try:
         try:
             mapping = course.reference_mapping()
@@ -78,9 +79,9 @@ def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: Text
             dirs.append(Path(run.path))
     finally:
         if saved is None:
-            os.environ.pop("SONGREC_PROFILE", None)
+            os.environ.pop(environment.PROFILE, None)
         else:
-            os.environ["SONGREC_PROFILE"] = saved
+            os.environ[environment.PROFILE] = saved
         if saved_spec is not None:
             os.environ[published_runs.REFERENCE_RUNS_ENV] = saved_spec
     sha = published_runs.write_published(dirs, release_dir / FOLDER)

@@ -2,7 +2,7 @@
 reads from the environment.
 
 ``nbgrader_config.py`` and ``tools/run_notebooks.py`` import this module, so it uses the
-standard library only.
+standard library only (and ``helpers.environment``, the variables' names, which does too).
 
 Environment variables:
     SONGREC_CELL_TIMEOUT  seconds one notebook cell may run while autograding,
@@ -43,6 +43,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from helpers import environment
+
 COURSE_ID = "song2vec"
 ASSIGNMENT = "song2vec"  # nbgrader's assignment: the six notebooks
 # nbgrader's folders, relative to the course root; the source and release folders hold
@@ -58,7 +60,7 @@ GRADEBOOK_FILE = "gradebook.db"
 GRADES_CSV = "grades.csv"
 
 CELL_TIMEOUT_S = 1800
-CELL_TIMEOUT_VAR = "SONGREC_CELL_TIMEOUT"
+CELL_TIMEOUT_VAR = environment.CELL_TIMEOUT
 # What `autograde` gives one cell, by notebook profile, unless SONGREC_CELL_TIMEOUT is set.
 # The grading profile's slowest cell took 5 s on 2 busy cores (docs/GRADING.md, "Time
 # budget"), so 60 s stops a student's infinite loop after a minute instead of half an
@@ -68,26 +70,26 @@ GRADING_PROFILE = "grading"  # the notebook profile autograde runs unless told o
 GRADING_STATE_FILE = "autograde-state.json"  # per student: the submission hash last graded
 GRADING_LOG_DIR = "autograde-logs"  # per student: nbgrader's log of the last grading
 
-SANDBOX_VAR = "SONGREC_SANDBOX"
+SANDBOX_VAR = environment.SANDBOX
 SANDBOX_MODES = ("bwrap", "none")
 # name -> (environment variable, default, unit). Memory is address space (RLIMIT_AS): TensorFlow
 # reserves far more than it touches (a small Keras fit peaks near 2.7 GB of address space),
 # so this is not a resident-memory figure.
 SANDBOX_LIMITS = {
-    "memory_mb": ("SONGREC_SANDBOX_MEMORY_MB", 8192, "MiB"),
-    "cpu_s": ("SONGREC_SANDBOX_CPU_S", 900, "seconds"),
-    "processes": ("SONGREC_SANDBOX_PROCESSES", 256, "processes"),
-    "file_mb": ("SONGREC_SANDBOX_FILE_MB", 256, "MiB"),
-    "tmpfs_mb": ("SONGREC_SANDBOX_TMPFS_MB", 512, "MiB"),
+    "memory_mb": (environment.SANDBOX_MEMORY_MB, 8192, "MiB"),
+    "cpu_s": (environment.SANDBOX_CPU_S, 900, "seconds"),
+    "processes": (environment.SANDBOX_PROCESSES, 256, "processes"),
+    "file_mb": (environment.SANDBOX_FILE_MB, 256, "MiB"),
+    "tmpfs_mb": (environment.SANDBOX_TMPFS_MB, 512, "MiB"),
     # Resident memory of the kernel, its children and its tmpfs folders together (a cgroup
     # limit, so unlike memory_mb a real figure): room for a Keras fit and full scratch folders.
-    "total_memory_mb": ("SONGREC_SANDBOX_TOTAL_MEMORY_MB", 4096, "MiB"),
+    "total_memory_mb": (environment.SANDBOX_TOTAL_MEMORY_MB, 4096, "MiB"),
 }
-SANDBOX_CGROUP_VAR = "SONGREC_SANDBOX_CGROUP"
+SANDBOX_CGROUP_VAR = environment.SANDBOX_CGROUP
 SANDBOX_CGROUP_MODES = ("auto", "require", "off")
-SANDBOX_CGROUP_PARENT_VAR = "SONGREC_SANDBOX_CGROUP_PARENT"
+SANDBOX_CGROUP_PARENT_VAR = environment.SANDBOX_CGROUP_PARENT
 DASK_SCHEDULER_VAR = "DASK_SCHEDULER_ADDRESS"
-EXCHANGE_VAR = "SONGREC_EXCHANGE"
+EXCHANGE_VAR = environment.EXCHANGE
 EXCHANGE_DIR = "exchange"
 
 
@@ -178,7 +180,7 @@ TOOL_COMMAND = "python -m tools.instructor"
 # notebooks/, docs/GRADING.md); a reference pasted with its names changed and its layout
 # redone scores 1.
 SIMILARITY_THRESHOLD = 0.8
-SIMILARITY_VAR = "SONGREC_SIMILARITY_THRESHOLD"
+SIMILARITY_VAR = environment.SIMILARITY_THRESHOLD
 SIMILARITY_HTML = "similarity.html"  # written next to grades.csv: the flagged pairs side by side
 
 

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.instructor import gradebook_merge
-from tools.instructor.grading import failed_students
-from tools.instructor.nbgrader_calls import run_nbgrader
+from tools.instructor.nbgrader_calls import failed_students, run_nbgrader
 from tools.instructor.paths import CONFIG_FILE, course_paths, db_url, gradebook_file
 from tools.instructor.resume import files_digest, submission_files
 from tools.instructor.settings import ASSIGNMENT, FOLDERS, GRADEBOOK_FILE

@@ -48,6 +48,7 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Integer, List, Unicode
 
+from helpers import environment
 from tools.instructor import kernel_guard
 from tools.instructor.settings import GRADEBOOK_FILE
 
@@ -130,7 +131,7 @@ class GuardedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._guard_name = f"_songrec_guard_{secrets.token_hex(6)}"
         self._ready = False
-        self._record = {"profile": os.environ.get("SONGREC_PROFILE", "default"), "guard_ready": False,
+        self._record = {"profile": os.environ.get(environment.PROFILE, "default"), "guard_ready": False,
                         "events": [], "not_run": [], "killed": []}
         self._lost: set[int] = set()  # cells whose kernel was killed: not re-run
         self._gave_up = False  # no working kernel any more: the remaining cells are not run

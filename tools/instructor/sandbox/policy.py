@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from helpers import environment
 from tools.instructor import settings
 from tools.instructor.sandbox import cgroup
 
@@ -50,8 +51,8 @@ SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/li
 PASSED_VARIABLES = ("LANG", "LANGUAGE", "TZ", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND",
                     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED",
                     "NBGRADER_EXECUTION", "JPY_PARENT_PID")
-PASSED_PREFIXES = ("SONGREC_", "LC_")
-DROPPED_SONGREC = ("SONGREC_CACHE_DIR", "SONGREC_STUDENT_VENV")
+PASSED_PREFIXES = (environment.PREFIX, "LC_")
+DROPPED_SONGREC = (environment.CACHE_DIR, environment.STUDENT_VENV)
 # Sandbox user ids, one per kernel, when the grader is root: far above any real account.
 UID_BASE, UID_SPAN = 2**31, 2**30
 NOT_COPIED = ("*.ipynb", ".ipynb_checkpoints")
@@ -72,9 +73,9 @@ def _ro_paths(environ: Mapping[str, str]) -> list[str]:
     if site.ENABLE_USER_SITE:
         paths.append(site.getusersitepackages())
     paths.append(str(locations.PACKAGE_PARENT / "helpers"))
-    data = environ.get("SONGREC_DATA_DIR") or str(locations.default_data_dir())
+    data = environ.get(environment.DATA_DIR) or str(locations.default_data_dir())
     paths.append(data)
-    pickle = environ.get("SONGREC_COURSE_PICKLE")
+    pickle = environ.get(environment.COURSE_PICKLE)
     if pickle:
         paths.append(pickle)
     out = []
@@ -96,13 +97,13 @@ def kernel_environment(environ: Mapping[str, str], *, data_dir: str | None) -> d
         "HOME": SANDBOX_HOME,
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "PYTHONPATH": str(locations.PACKAGE_PARENT),
-        "SONGREC_CACHE_DIR": f"{SANDBOX_HOME}/.cache/songrec/course",
+        environment.CACHE_DIR: f"{SANDBOX_HOME}/.cache/songrec/course",
         "MPLCONFIGDIR": f"{SANDBOX_HOME}/.config/matplotlib",
         "TMPDIR": "/tmp",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     if data_dir:
-        env["SONGREC_DATA_DIR"] = data_dir
+        env[environment.DATA_DIR] = data_dir
     return env
 
 
@@ -172,7 +173,7 @@ def launch_spec(kernel_cmd: list[str], *, cwd: str, box: Path, environ: Mapping[
         limits["uid"] = uid
         limits["owned"] = [SANDBOX_HOME, SANDBOX_WORK]
     ro = _ro_paths(environ)
-    data = environ.get("SONGREC_DATA_DIR")
+    data = environ.get(environment.DATA_DIR)
     env = kernel_environment(environ, data_dir=data if data and os.path.isdir(data) else None)
     tmpfs = str(limits["tmpfs_mb"] << 20)
     argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
