@@ -23,15 +23,16 @@ import time
 from pathlib import Path
 
 from bench.common import REPO, RESULTS, say, write_csv
+from helpers import environment
 
 NOTEBOOKS = ("05_recommend.ipynb", "06_questions.ipynb")
 
 
 def _run(notebook: str, cache: Path, out: Path, profile: str, spec: str | None) -> float:
-    env = {**os.environ, "SONGREC_PROFILE": profile, "SONGREC_CACHE_DIR": str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("SONGREC_REFERENCE_RUNS", None)
+    env = {**os.environ, environment.PROFILE: profile, environment.CACHE_DIR: str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop(environment.REFERENCE_RUNS, None)
     if spec:
-        env["SONGREC_REFERENCE_RUNS"] = spec
+        env[environment.REFERENCE_RUNS] = spec
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "run_notebooks.py"), "--out", str(out),
                            str(REPO / "notebooks" / "song2vec" / notebook)],
