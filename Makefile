@@ -64,7 +64,7 @@ sandbox-deps:
 
 ## The real-browser test alone: JupyterLab (student and instructor environments) in headless Chromium.
 test-browser: browser-deps
-	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest -m browser -p no:cacheprovider tests/test_browser.py tests/test_browser_report.py
+	SONGREC_PROFILE=ci SONGREC_STUDENT_VENV="$(STUDENT_VENV)" $(BIN)/python -m pytest -m browser -p no:cacheprovider tests/instructor/test_browser.py tests/instructor/test_browser_report.py
 
 ## The main job: find (or download) the data, train the reference model, print
 ## recommendations, then execute the six notebooks into build/.

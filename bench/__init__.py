@@ -8,6 +8,9 @@ bench/RESULTS.md holds the numbers).
 ``bench_full``         target 4: the fast loop on every complete playlist
 ``bench_student``      target 5: the student path stays fast
 ``bench_autograde``    target 6: autograding a class, sequential vs ``--jobs 2``
+``bench_instructor_wait`` target 7: the instructor's wait, this checkout against main's code
+``bench_colab_wait``   issue 19: the student's wait for 05/06 in a fresh runtime, published vs retrained
+``cell_times``         per-cell times of executed notebooks
 ``bench_next_song``    issue 14: the next-song model against simple methods
 ``common``             data, splits, child-process measurements, CSV
 ``fast_rows``          the original assignment's rows, vectorised

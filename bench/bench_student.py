@@ -1,7 +1,7 @@
 """Target 5: the student path is untouched and stays fast.
 
 * reports the settings the notebooks' reference run trains with (``PRESETS["assignment"]``,
-  the original assignment's; ``tests/test_sgns.py`` checks them value by value);
+  the original assignment's; ``tests/helpers/test_sgns.py`` checks them value by value);
 * times the six notebooks under the CI profile (``SONGREC_PROFILE=ci
   tools/run_notebooks.py``, executed copies under bench/results/notebooks_ci); the budget
   is 3 minutes. ``--skip-notebooks`` leaves this out.

@@ -17,7 +17,7 @@ Cornell layout (``dataset.tar.gz`` unpacks to ``dataset/yes_small``, ``yes_big``
 ``tags.txt`` / ``tag_hash.txt``
     line ``i`` lists the tag IDs of song ``i`` (``#`` when it has none); ``id, name``.
 
-yes_complete counts, checked by ``tests/test_realdata_data.py``: 75,262 songs; 11,137
+yes_complete counts, checked by ``tests/helpers/test_realdata_data.py``: 75,262 songs; 11,137
 playlist lines, 44 of them empty; 11,088 playlists with more than one song; 1,876,845
 transitions (sum of ``len - 1``). The course's ``training_data.pkl`` is reported to hold
 10,738 playlists, which is exactly the number with more than 15 songs, so that pickle was

@@ -3,7 +3,7 @@ with its default and what it does. Standard library only (``nbgrader_config.py``
 notebook runner import it through ``tools.instructor.settings``).
 
 Modules read a variable through the constant here (``environment.PROFILE``), never by
-spelling ``"SONGREC_..."`` themselves (tests/test_environment.py checks that); the parsing
+spelling ``"SONGREC_..."`` themselves (tests/project/test_environment.py checks that); the parsing
 and checking of a value stays with the module that uses it. ``tools/`` may import this
 module; nothing in ``helpers/`` imports ``tools/``.
 """

@@ -37,6 +37,10 @@ class UnsafeOutputError(SongrecError, ValueError):
     """An output path songrec must not write to or replace (exit 2; helpers.outdir)."""
 
 
+class TamperedReferenceError(ChecksumError, RuntimeError):
+    """A published reference run (or its manifest) differs from what the release baked in."""
+
+
 class UnsafeArchiveError(ChecksumError):
     """The archive holds a member that could write outside the target folder (helpers.fetch)."""
 

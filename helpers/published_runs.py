@@ -27,6 +27,7 @@ from pathlib import Path
 
 from helpers import environment
 from helpers.digest import sha256_bytes
+from helpers.errors import TamperedReferenceError
 
 REFERENCE_RUNS_ENV = environment.REFERENCE_RUNS
 MANIFEST = "manifest.json"
@@ -35,10 +36,6 @@ _RUN_NAME_RE = re.compile(r"^reference-[a-z]+-[0-9a-f]{12}$")
 _FILE_NAME_RE = re.compile(r"^[a-z_]+\.(json|npy)$")
 _SPEC_RE = re.compile(r"^(?P<url>(https?|file)://[^#\s]+)#sha256=(?P<sha>[0-9a-f]{64})$")
 _MAX_BYTES = 200 * 2**20   # a reference run is a few MB; more is not one of ours
-
-
-class TamperedReferenceError(RuntimeError):
-    """A published reference run (or its manifest) differs from what the release baked in."""
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ log-bilinear model in the spirit of Mnih & Hinton 2007); their rows are summed i
 
 Groups of ``negative_group`` consecutive examples share their ``negatives`` noise songs,
 drawn in the graph from ``(seed, step)`` (:class:`helpers.fast_model.NoiseSampler`).
-Gradients are written out by hand (``tests/test_session_model.py`` checks them against
+Gradients are written out by hand (``tests/helpers/test_session_model.py`` checks them against
 autodiff) and applied by the fast loop's lazy Adam (:func:`helpers.fast_model.lazy_adam`)
 or plain SGD, to the touched rows only. Padding rows get no gradient and stay 0.
 """

@@ -1,9 +1,16 @@
 """Shared fixtures."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Tests live in one folder per package (helpers/, instructor/, notebooks/, project/); the
+# modules they share (nbgrader_toy, real_attacks, pairs_by_loop) stay here, importable by name.
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Hostile submissions of the real course notebooks, for tests/test_hostile_submissions.py.
+"""Hostile submissions of the real course notebooks, for tests/instructor/test_hostile_submissions.py.
 
 Every attacker hands in one notebook: the release with the instructor's solutions put
 into every solution cell, except that one function is wrong (or does nothing) and the
@@ -264,7 +264,7 @@ BUGS = (
            solutions={"02_unigram_noise": _replaced("02_unigram_noise", "dtype=np.float64", "dtype=np.float32")},
            messages={"02_unigram_noise_test": "expected dtype float64, got float32"}),
 )
-# The two bugs of train (no batch_size, no min_lr) are in tests/test_failure_messages.py's
+# The two bugs of train (no batch_size, no min_lr) are in tests/notebooks/test_failure_messages.py's
 # PLAUSIBLE_BUGS instead: a train in batches of 32 makes notebook 04's own training cell
 # 8x slower, which grading twice here would pay twice.
 

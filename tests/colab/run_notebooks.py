@@ -1,7 +1,7 @@
 """Execute notebooks as Colab would: each in a fresh runtime, alone, from an empty folder.
 
 Run with the simulated-Colab venv's Python (tools/ci_venv.py colab), by
-tests/test_colab_sim.py:
+tests/notebooks/test_colab_sim.py:
 
     python run_notebooks.py --notebooks DIR --runtimes DIR --stub DIR --out results.json
 

@@ -7,7 +7,7 @@ Design (docs/GRADING.md, "Grading a class"):
   against its own copy of the gradebook; only this process writes the course's
   gradebook, committing each student's rows as their job finishes
   (:mod:`~tools.instructor.gradebook_merge`). The grades equal those of one sequential
-  ``nbgrader autograde`` (tests/test_class_autograde.py checks this).
+  ``nbgrader autograde`` (tests/instructor/test_class_autograde.py checks this).
 * **Where jobs run.** ``--jobs 1``: here, one after another. ``--jobs N``: a Dask
   ``LocalCluster`` of N single-threaded worker processes. ``--scheduler tcp://HOST:PORT``
   (or ``DASK_SCHEDULER_ADDRESS``): an existing Dask cluster; the course's files travel

@@ -3,7 +3,7 @@ docs/COMMAND_LINE.md (the training flags), rewritten in place.
 
 Each table sits between two marker comments; everything outside them is hand-written.
 ``python -m tools.instructor docs --check`` fails when the file is out of date, and
-tests/test_notebook_metadata.py runs the same comparison.
+tests/notebooks/test_notebook_metadata.py runs the same comparison.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Same seed, same result: pairs, embeddings (on CPU), recommendations.
 
 Grades are the fourth thing that must repeat exactly; the toy course is graded twice
-in tests/test_hostile_submissions.py::test_grading_twice_gives_identical_scores.
+in tests/instructor/test_hostile_submissions.py::test_grading_twice_gives_identical_scores.
 Every check here also runs a different seed, so that a pipeline which ignored its seed
 (or always returned the same thing) would fail.
 """
@@ -21,7 +21,7 @@ import pytest
 from helpers.cli import main
 from helpers.skipgrams import skipgram_pairs
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Ten playlists over 30 songs with repeats, built by hand-written arithmetic, not by a
 # random generator, so the input itself cannot vary.

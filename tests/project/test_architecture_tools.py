@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ROOTS = ("helpers", "bench", "tools")
 MAX_LINES = 500
 SIZE_REASON = "Longer than 500 lines because"

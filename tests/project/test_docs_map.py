@@ -13,7 +13,7 @@ import pytest
 
 from helpers.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 DOCS = REPO / "docs"
 ARCHITECTURE = DOCS / "ARCHITECTURE.md"

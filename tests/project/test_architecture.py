@@ -18,7 +18,7 @@ import pytest
 
 from helpers.sgns import SGNSConfig
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HELPERS = sorted((REPO / "helpers").glob("*.py"))
 BENCH = sorted((REPO / "bench").glob("*.py"))
 MAX_LINES = 500

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import environment
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HOME = REPO / "helpers" / "environment.py"
 # Runs as ``python tools/ci_venv.py`` before any environment exists, with the standard
 # library only and without the repository on sys.path: it cannot import helpers.

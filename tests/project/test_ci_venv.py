@@ -8,7 +8,7 @@ import pytest
 
 from tools import ci_venv, colab_pins
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spec_in(tmp_path: Path, pins: str) -> ci_venv.VenvSpec:

@@ -1,6 +1,6 @@
 """What a hostile submission displays is made inert before any grading page shows it.
 
-Fast, no browser: the payloads of tests/test_browser.py's hostile submission go through
+Fast, no browser: the payloads of tests/instructor/test_browser.py's hostile submission go through
 the sanitiser (:mod:`tools.instructor.preprocessors.safe_html`), the autograding/feedback
 preprocessor (``SanitiseOutputs``) and nbconvert's HTML exporter as the course configures
 it, and the result must hold no script, event handler, ``javascript:`` URL or frame,

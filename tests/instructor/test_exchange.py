@@ -2,7 +2,7 @@
 
 Without a configured exchange, nbgrader looks for /usr/local/share/nbgrader/exchange, and
 the formgrader and the Assignment List show "The exchange directory ... does not exist".
-The browser test checks the formgrader page itself (tests/test_browser.py).
+The browser test checks the formgrader page itself (tests/instructor/test_browser.py).
 """
 
 import subprocess

@@ -3,7 +3,7 @@ leftovers of killed runs, all-or-nothing evaluation output; and the hardening th
 not an error (skipped archive members, escaped titles, a closed pipe, data check lines).
 
 The refusals themselves (``.``, ``''``, the current folder, a folder that is not a run,
-``demo`` into an existing folder, ...) are cases of tests/test_bad_input_matrix.py.
+``demo`` into an existing folder, ...) are cases of tests/helpers/test_bad_input_matrix.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from helpers.cli import main
 from helpers.errors import DiskFullError
 from helpers.runs import load_run, save_run
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--synthetic", "--epochs", "1", "--dim", "4", "--window", "2", "--batch-size", "256", "--seed", "5"]
 
 

@@ -1,5 +1,5 @@
 """The class report in a real browser: headless Chromium (Debian's, through Playwright's
-``executable_path``, the flags of tests/test_browser.py) loads the page written by
+``executable_path``, the flags of tests/instructor/test_browser.py) loads the page written by
 :mod:`tools.instructor.report` from data made here, with a hostile student name.
 
 Skips, with the reason, when Chromium or Playwright is missing (``make browser-deps``).

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import course, data, fetch, locations
 from helpers.cli import main
-from tests.test_data import SONG_HASH, TAG_HASH, TAGS, TRAIN
+from tests.helpers.test_data import SONG_HASH, TAG_HASH, TAGS, TRAIN
 
 VARIANT_FILES = {
     "train.txt": TRAIN.encode(),
@@ -37,7 +37,7 @@ def installed(tmp_path, monkeypatch):
 
 
 def test_checkout_is_recognised_by_its_pyproject(tmp_path):
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     assert locations.checkout_root(repo) == repo
     (tmp_path / "helpers").mkdir()
     assert locations.checkout_root(tmp_path) is None  # site-packages: no pyproject.toml
@@ -47,7 +47,7 @@ def test_checkout_is_recognised_by_its_pyproject(tmp_path):
 
 def test_checkout_keeps_data_and_cache_inside_it(monkeypatch):
     monkeypatch.delenv("SONGREC_CACHE_DIR", raising=False)
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     assert locations.default_data_dir() == repo / "data" / "cornell"
     assert data.default_data_dir() == repo / "data" / "cornell"
     assert locations.course_cache_root() == repo / "runs" / "course"

@@ -1,6 +1,6 @@
 """TensorFlow's start-up log lines stay out of the CLI's stderr (helpers.quiet_tensorflow).
 
-The notebooks are checked in a real browser by tests/test_browser.py (no stderr boxes).
+The notebooks are checked in a real browser by tests/instructor/test_browser.py (no stderr boxes).
 """
 
 import os

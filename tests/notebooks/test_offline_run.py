@@ -1,6 +1,6 @@
 """`make run` without data and without network: the notebooks run on synthetic data and say so.
 
-`songrec demo`'s own fallback is tested in tests/test_cli.py; this covers the notebook
+`songrec demo`'s own fallback is tested in tests/helpers/test_cli.py; this covers the notebook
 runner that `make run` calls next (tools/run_notebooks.py).
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "tools" / "run_notebooks.py"
 NOISE_MARKERS = ("absl::InitializeLog", "Could not find cuda drivers", "cuInit", "oneDNN custom operations")
 
