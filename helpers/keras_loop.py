@@ -150,7 +150,8 @@ def run(train_data, val_data, vocab_size: int, config, *, progress: bool = False
 
     model = build_sgns(vocab_size, config.dim, shared=config.shared, dense_head=config.dense_head,
                        seed=config.seed)
-    compile_sgns(model, config.learning_rate)
+    compile_sgns(model, config.learning_rate, jit_compile=config.jit_compile,
+                 steps_per_execution=config.steps_per_execution)
     if progress and not config.verbose:
         from helpers.progress import epoch_progress
 

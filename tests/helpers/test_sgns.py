@@ -75,6 +75,8 @@ ORIGINAL = dict(loop="keras", window=10, negatives=5, noise="uniform", power=0.7
                 max_pairs_per_playlist=10_000, dim=32, shared=True, dense_head=False,
                 learning_rate=1e-3, batch_size=2048, epochs=20, seed=42,
                 reduce_lr_patience=2, early_stopping_patience=None, verbose=0)
+# How fast model.fit runs, not what it computes (test_xla_and_steps_per_call_keep_the_vectors).
+EXECUTION = dict(jit_compile=True, steps_per_execution=16)
 FAST = dict(loop="fast", window=2, dynamic_window=False, negatives=5, negative_group=8, noise="unigram",
             power=0.75, subsample=0.0, dim=64, shared=False, optimizer="lazy_adam", learning_rate=0.01,
             lr_decay=True, batch_size=8192, epochs=5, steps_per_execution=32, jit_compile=False, seed=42)
@@ -83,11 +85,12 @@ FAST = dict(loop="fast", window=2, dynamic_window=False, negatives=5, negative_g
 def test_presets_hold_the_original_assignments_and_the_fast_settings():
     assignment, fast = PRESETS["assignment"].to_dict(), PRESETS["fast"].to_dict()
     assert {k: assignment[k] for k in ORIGINAL} == ORIGINAL
+    assert {k: assignment[k] for k in EXECUTION} == EXECUTION
     assert {k: fast[k] for k in FAST} == FAST
     # Every other setting is off: the defaults, which are the assignment's sizes.
     defaults = SGNSConfig().to_dict()
-    assert {k: v for k, v in assignment.items() if k not in ORIGINAL} == \
-        {k: v for k, v in defaults.items() if k not in ORIGINAL}
+    assert {k: v for k, v in assignment.items() if k not in {**ORIGINAL, **EXECUTION}} == \
+        {k: v for k, v in defaults.items() if k not in {**ORIGINAL, **EXECUTION}}
     assert {k: defaults[k] for k in ("window", "negatives", "dim", "epochs")} == {"window": 10, "negatives": 5,
                                                                                    "dim": 32, "epochs": 20}
 
@@ -108,7 +111,7 @@ def test_every_setting_is_documented_and_every_loop_registered_once():
     ("fast", "max_pairs_per_playlist", 100), ("fast", "exclude_target", True), ("fast", "dense_head", True),
     ("fast", "reduce_lr_patience", 2), ("fast", "verbose", 1), ("keras", "optimizer", "lazy_adam"),
     ("keras", "negative_group", 4), ("keras", "subsample", 1e-3), ("keras", "lr_decay", True),
-    ("keras", "dynamic_window", True), ("keras", "steps_per_execution", 8), ("keras", "jit_compile", True),
+    ("keras", "dynamic_window", True), ("keras", "auto_schedule", True), ("session", "jit_compile", True),
 ])
 def test_a_loop_refuses_settings_it_cannot_honour(loop, field, value):
     with pytest.raises(ValueError) as err:
@@ -330,3 +333,22 @@ def test_rejects_empty_corpus_and_corpus_without_pairs():
 def test_rejects_a_non_config():
     with pytest.raises(ValueError, match="config must be an SGNSConfig.*got a dict"):
         train_sgns(TRAIN, V, {"epochs": 1})
+
+
+def test_xla_and_steps_per_call_keep_the_vectors():
+    # The assignment preset runs model.fit with XLA and 16 steps per call for speed (issue 19).
+    # On CPU, steps per call must not change a single bit; XLA fuses the float32 arithmetic
+    # differently, so its vectors may differ by rounding only, and the same every run.
+    # Batches of 100 leave a partial last batch and a partial last group of steps per epoch.
+    plain = small_config(epochs=3, batch_size=100, reduce_lr_patience=1, jit_compile=False, steps_per_execution=1)
+    a = train_sgns(TRAIN, V, plain, VAL_MIXED)
+    assert a.n_pairs % 100 and (a.n_pairs // 100 + 1) % 5, "the data must leave partial batches"
+    grouped = train_sgns(TRAIN, V, dataclasses.replace(plain, steps_per_execution=5), VAL_MIXED)
+    assert np.array_equal(a.target_vectors, grouped.target_vectors) and a.history == grouped.history
+    xla = dataclasses.replace(plain, jit_compile=True, steps_per_execution=5)
+    b, again = train_sgns(TRAIN, V, xla, VAL_MIXED), train_sgns(TRAIN, V, xla, VAL_MIXED)
+    assert np.array_equal(b.target_vectors, again.target_vectors)
+    np.testing.assert_allclose(b.target_vectors, a.target_vectors, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(b.history["val_loss"], a.history["val_loss"], rtol=1e-5)
+    other = train_sgns(TRAIN, V, dataclasses.replace(xla, seed=4), VAL_MIXED)
+    assert np.abs(other.target_vectors - b.target_vectors).max() > 1e-2
