@@ -474,6 +474,10 @@ def test_feedback_names_tests_and_says_not_graded_yet(real_class):
     questions = (folder / "06_questions.html").read_text()
     assert "not graded yet" in questions and "15.0 points not graded yet" in questions
     assert "Score: 0.0 / 2.0" not in questions
+    # Part 6 has no autograded cells and the honest student added no code: not run (issue 19).
+    assert "this notebook was not run when it was graded" in questions
+    autograded = real_class["root"] / "autograded" / "honest" / toy.ASSIGNMENT / "06_questions.ipynb"
+    assert not any(c.get("outputs") for c in nbformat.read(autograded, as_version=4).cells if c.cell_type == "code")
     training = (folder / "04_training.html").read_text()
     assert "04_train_test_lr — tests train()" in training and ">Test cell<" not in training
     assert "graded in the <code>ci</code> profile" in training and "epochs 2 instead of 20" in training

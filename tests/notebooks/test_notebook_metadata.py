@@ -508,3 +508,20 @@ def test_real_notebook_metadata(name):
     _assert_locked_or_solution(nb)
     problems = _problems(nb, name)
     assert problems == [], "\n".join(map(str, problems))
+
+
+def test_source_cell_ids_mark_the_course_cells():
+    # Autograde tells a student's added code cells from the course's by id
+    # (tools/instructor/preprocessors/guarded_execute.py, added_code); a course cell with
+    # another id would make its notebook look like one with student code.
+    from tools.instructor.preprocessors.guarded_execute import COURSE_CELL_ID, added_code
+
+    for path in sorted(toy.REAL_SOURCE.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        bad = [c.id for c in nb.cells if not (m := COURSE_CELL_ID.match(c.id)) or m["part"] != path.name[:2]]
+        assert not bad, f"{path.name}: cell ids not of the form nb{path.name[:2]}-NN: {bad}"
+        assert not added_code(nb)
+        nb.cells.append(nbformat.v4.new_code_cell("print('mine')"))   # nbformat's random 8-hex-digit id
+        assert added_code(nb)
+        nb.cells[-1].id = "0123abcd-4e5f-4a6b-8c7d-9e0f1a2b3c4d"                # JupyterLab's UUID ids
+        assert added_code(nb)

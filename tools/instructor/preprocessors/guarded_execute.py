@@ -38,15 +38,17 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_markdown_cell
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Integer, List, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from helpers import environment
 from tools.instructor import kernel_guard
@@ -68,6 +70,12 @@ KILLED_MESSAGE = (
     "this cell would have defined is missing; the cells above it were run again, and the rest of "
     "the notebook was graded. Make this cell finish in time (and do not ignore Ctrl-C / SIGINT)."
 )
+UNSCORED_NOTE = (
+    "**Note from the autograder: this notebook was not run when it was graded.** It has no "
+    "automatically graded cells and no code cells of yours: its answers are graded by hand, from the "
+    "text you wrote. The course's code cells show no output here; run the notebook to see them."
+)
+UNSCORED_TAG = "songrec-unscored-note"
 GAVE_UP_MESSAGE = (
     "this cell was not run: the autograder stopped this notebook's kernel by force {count} time(s) "
     "(cells that ran past the {timeout} s limit and ignored the interrupt) and runs no more of this "
@@ -78,6 +86,19 @@ GAVE_UP_MESSAGE = (
 def is_test_cell(cell) -> bool:
     """An autograder test cell: graded, not a solution, code."""
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+# The source notebooks' cell ids: "nb06-14", "p01-02", "01-mapping-test" (tests/notebooks checks
+# them). Editors give new cells 8 hex digits or a UUID, which never start with two digits and a dash.
+COURSE_CELL_ID = re.compile(r"^(nb|p)?(?P<part>\d\d)-[A-Za-z0-9-]+$")
+
+
+def added_code(nb) -> bool:
+    """Whether ``nb`` has a non-empty code cell that is not one of the course's (a cell id the
+    source notebooks do not use: a cell the student added, or a notebook whose ids an editor
+    rewrote, which is then treated as the student's throughout)."""
+    return any(cell.cell_type == "code" and cell.source.strip() and not COURSE_CELL_ID.match(cell.get("id") or "")
+               for cell in nb.cells)
 
 
 def test_imports(nb) -> tuple[list[str], list[str]]:
@@ -128,7 +149,21 @@ class GuardedExecute(Execute):
     max_kernel_restarts = Integer(3, help="kernels killed (a cell that ignored the interrupt after the timeout) "
                                           "before the rest of a notebook is left unrun").tag(config=True)
 
+    run_unscored = Bool(False, help="also run notebooks without any autograded test cell (their answers are "
+                                    "graded by hand, so running them scores nothing and costs a kernel with "
+                                    "TensorFlow per student)").tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
+        if not self.run_unscored and not any(is_test_cell(cell) for cell in nb.cells) and not added_code(nb):
+            # Nothing to score and no code of the student's to show the grader: running the
+            # course's own cells would only repeat the same outputs for every student.
+            nb.metadata.setdefault(METADATA_KEY, {})["grading"] = {
+                "profile": os.environ.get(environment.PROFILE, "default"), "executed": False,
+                "events": [], "not_run": [], "killed": []}
+            note = new_markdown_cell(UNSCORED_NOTE)
+            note.metadata["tags"] = [UNSCORED_TAG]
+            nb.cells.insert(0, note)
+            return nb, resources
         self._guard_name = f"_songrec_guard_{secrets.token_hex(6)}"
         self._ready = False
         self._record = {"profile": os.environ.get(environment.PROFILE, "default"), "guard_ready": False,
