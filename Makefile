@@ -136,9 +136,10 @@ export: venv
 check-notebooks: venv
 	$(BIN)/python -m tools.instructor check
 
+## BENCH_ARGS=--waits: issue 19's waits only (about half an hour); --quick: a smoke run.
 bench: venv
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf build release autograded feedback exchange runs/course .pytest_cache autograde-logs autograde-state.json

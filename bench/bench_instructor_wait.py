@@ -1,5 +1,6 @@
 """The instructor's wait (issue 19): grading per submission, and a class of 30 with ``--jobs 2``,
-for this checkout and for a baseline (``main``'s HEAD by default) measured in the same run.
+for this checkout and for a baseline (``bench.common.WAIT_BASELINE``: main before issue 19)
+measured in the same run.
 
 Each side runs in its own child process, in its own tree: the baseline is ``git archive``d
 into a temporary folder, so its grading code, instructor tools, notebooks and ``helpers``
@@ -32,7 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import REPO, say, write_csv
+from bench.common import REPO, WAIT_BASELINE, say, write_csv
 
 SEQUENTIAL_TARGET_S = 15.0
 CLASS_TARGET_S = 300.0
@@ -82,7 +83,7 @@ def measure(tree: Path, class_size: int) -> dict:
     return json.loads(line.split(" ", 1)[1])
 
 
-def main(baseline: str = "main", class_size: int = CLASS_SIZE) -> dict:
+def main(baseline: str = WAIT_BASELINE, class_size: int = CLASS_SIZE) -> dict:
     say(f"== the instructor's wait: this checkout vs {baseline} (same run) ==")
     sides = {}
     with tempfile.TemporaryDirectory(prefix="songrec-wait-base-") as tmp:
@@ -115,7 +116,8 @@ def main(baseline: str = "main", class_size: int = CLASS_SIZE) -> dict:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--baseline", default="main", help="git ref to compare with (default: main)")
+    ap.add_argument("--baseline", default=WAIT_BASELINE, help=f"git ref to compare with (default: {WAIT_BASELINE}, "
+                                                              "main before issue 19)")
     ap.add_argument("--class-size", type=int, default=CLASS_SIZE, help="students in the --jobs 2 class (0: skip)")
     args = ap.parse_args()
     main(args.baseline, args.class_size)

@@ -10,7 +10,10 @@ under bench/results/.
 
 ``--quick``: training throughput over 3 epochs instead of 20, no full-data quality (next
 song: 200 playlists only, no time to quality), no notebooks, no single-student profile
-timings (a smoke run of a few minutes).
+timings (a smoke run of a few minutes). ``--waits``: only issue 19's waits (the student's:
+six notebooks in the default profile and each on a simulated Colab; the instructor's:
+per submission and a class of 30), each against ``bench.common.WAIT_BASELINE`` or the
+retraining path in the same run; their rows replace rows 7 and 19 of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -46,6 +49,46 @@ def _f(x, fmt="{:.4f}"):
         return fmt.format(x)
     except (TypeError, ValueError):
         return str(x)
+
+
+def wait_rows(res: dict) -> list[str]:
+    """Issue 19's rows: the student's wait (six notebooks; each on a simulated Colab) and the
+    instructor's (row 7), each against the current path, measured in the same run."""
+    lines = []
+    if "student_wait" in res:
+        lines.append(bench_student.render_wait_row(res["student_wait"]))
+    if "colab_wait" in res:
+        lines += bench_colab_wait.render_rows(res["colab_wait"])
+    if "instructor_wait" in res:
+        lines.append(bench_instructor_wait.render_row(res["instructor_wait"]))
+    return lines
+
+
+def waits_only() -> dict:
+    """``--waits``: issue 19's three measurements alone; their rows replace the old ones in
+    bench/RESULTS.md (rows 7 and 19), with a line saying when and under what load."""
+    start = time.perf_counter()
+    res, loads = {}, []
+    for name, run in (("student_wait", bench_student.default_wait), ("colab_wait", bench_colab_wait.main),
+                      ("instructor_wait", bench_instructor_wait.main)):
+        loads.append(os.getloadavg()[0])
+        say(f"(1-minute load average {loads[-1]:.1f})")
+        res[name] = run()
+    rows = wait_rows(res)
+    path = BENCH_DIR / "RESULTS.md"
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+             if not ln.startswith(("| 7 |", "| 19 |", WAITS_NOTE))]
+    last = max(i for i, ln in enumerate(lines) if ln.startswith("| ") and lines[i + 1:i + 2] == [""])
+    note = (f"{WAITS_NOTE} `make bench BENCH_ARGS=--waits` ({dt.date.today().isoformat()}, {os.cpu_count()} CPU "
+            f"cores, {(time.perf_counter() - start) / 60:.0f} min; 1-minute load average before each: "
+            f"{', '.join(f'{x:.1f}' for x in loads)}).")
+    lines[last + 1:last + 1] = rows + ["", note]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    say("\n".join(["", *rows, "", note]))
+    return res
+
+
+WAITS_NOTE = "Rows 7 and 19 (issue 19, the waits) are from"
 
 
 def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
@@ -121,15 +164,9 @@ def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
             f"{_f(t, '{:.0f}')} s | "
             f"{'ok' if r['notebooks_ok'] else 'not run' if ok is None else 'FAILED'}"
             f" | <= 180 s: {_mark(ok)} |")
-    for r in res.get("colab_wait", {}).get("rows", []):
-        lines.append(
-            f"| 19 | student wait, {r['notebook']} in a fresh runtime ({r['profile']} profile) | "
-            f"retrains the reference runs (main): {r['retrain_s']:.0f} s | published runs: "
-            f"{r['published_s']:.0f} s | {r['ratio']:.1f}x less waiting; <= 60 s: {_mark(r['published_s'] <= 60)} |")
+    lines += wait_rows(res)
     if "autograde" in res:
         lines.append(bench_autograde.render_row(res["autograde"]))
-    if "instructor_wait" in res:
-        lines.append(bench_instructor_wait.render_row(res["instructor_wait"]))
     for name, q in res.get("quality", {}).items():
         label = "first 200 playlists" if name == "original200" else "full yes_complete"
         lines += ["", f"HR@10 on held-out playlists, {label} ({q['summary']['cases']:,} "
@@ -180,8 +217,11 @@ def main(quick: bool = False) -> dict:
     res["next_song"] = bench_next_song.main(("original200",) if quick else ("original200", "full"), ttq=not quick)
     load()
     res["student"] = bench_student.main(notebooks=not quick)
-    load()
-    res["colab_wait"] = bench_colab_wait.main("ci" if quick else "default")
+    if not quick:
+        load()
+        res["student_wait"] = bench_student.default_wait()
+        load()
+        res["colab_wait"] = bench_colab_wait.main()
     load()
     res["autograde"] = bench_autograde.main(() if quick else ("ci", "default"))
     load()
@@ -201,4 +241,10 @@ def main(quick: bool = False) -> dict:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    main(ap.parse_args().quick)
+    ap.add_argument("--waits", action="store_true", help="only issue 19's waits (student and instructor); "
+                                                         "replaces rows 7 and 19 of bench/RESULTS.md")
+    args = ap.parse_args()
+    if args.waits:
+        waits_only()
+    else:
+        main(args.quick)

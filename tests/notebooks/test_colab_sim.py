@@ -20,99 +20,30 @@ NotImplementedError (the stubs students replace).
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import io
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
 import nbgrader_toy as toy
 import pytest
 
-from tools import ci_venv
+from tools import ci_venv, colab_sim
+from tools.colab_sim import Mirror, build_archive, build_wheel, inject_solutions
 from tools.instructor import colab
 from tools.instructor.release import run_release
 
 pytestmark = [pytest.mark.colab, pytest.mark.slow]
 
 REPO_ROOT = toy.REPO_ROOT
-COLAB_DIR = REPO_ROOT / "tests" / "colab"
 
 
 def _skip(reason: str):
     print(f"\nsimulated-Colab test SKIPPED: {reason}", file=sys.stderr)
     pytest.skip(reason)
-
-
-# --------------------------------------------------------------------------- pieces
-
-
-def build_archive(data_dir: Path, target: Path) -> Path:
-    """``dataset.tar.gz`` as Cornell publishes it (``dataset/<variant>/<file>``, plain
-    ``train.txt``) from the files in ``data_dir``; a ``.gz`` copy is stored unpacked."""
-    with tarfile.open(target, "w:gz", compresslevel=1) as tar:
-        for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
-            rel = path.relative_to(data_dir)
-            if rel.parts[0] not in ("README", "yes_small", "yes_big", "yes_complete"):
-                continue  # SOURCE.md and other notes are not part of Cornell's archive
-            if path.suffix == ".gz":
-                body = gzip.decompress(path.read_bytes())
-                rel = rel.with_suffix("")
-            else:
-                body = path.read_bytes()
-            info = tarfile.TarInfo(f"dataset/{rel.as_posix()}")
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return target
-
-
-def build_wheel(out: Path) -> Path:
-    """A wheel of this checkout, built from a copy so no build files land in the checkout."""
-    src = out / "src"
-    shutil.copytree(REPO_ROOT / "helpers", src / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO_ROOT / name, src / name)
-    # The venv's own setuptools saves a download; without one, pip fetches the build backend.
-    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
-                           "-w", str(out / "dist"), str(src)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        _skip(f"could not build a wheel of this checkout: {proc.stderr[-500:]}")
-    (wheel,) = (out / "dist").glob("songrec-*.whl")
-    return wheel
-
-
-def inject_solutions(release: Path, source: Path, out: Path) -> Path:
-    """Copies of the released notebooks whose solution cells hold the source's solutions."""
-    out.mkdir(parents=True)
-    for path in sorted(release.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        solved = {toy.grade_id(c): c.source for c in nbformat.read(source / path.name, as_version=4).cells
-                  if toy.nbg(c).get("solution") and c.cell_type == "code"}
-        for cell in nb.cells:
-            if toy.grade_id(cell) in solved:
-                cell.source = solved.pop(toy.grade_id(cell))
-        assert not solved, f"{path.name}: solution cells missing from the release: {sorted(solved)}"
-        nbformat.write(nb, out / path.name)
-    return out
-
-
-class _Counting(SimpleHTTPRequestHandler):
-    def do_GET(self):
-        self.server.paths.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +53,8 @@ def data_server(tmp_path_factory):
         _skip("SONGREC_DATA_DIR does not point at the Cornell data; the Colab notebooks need it")
     root = tmp_path_factory.mktemp("mirror")
     build_archive(Path(data), root / "dataset.tar.gz")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Counting, directory=str(root)))
-    httpd.paths = []
-    httpd.root = root
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield httpd, f"http://127.0.0.1:{httpd.server_address[1]}/dataset.tar.gz"
-    httpd.shutdown()
-    httpd.server_close()
+    with Mirror(root) as mirror:
+        yield mirror, f"{mirror.url}/dataset.tar.gz"
 
 
 @pytest.fixture(scope="module", params=["colab", "colab312"])
@@ -145,7 +70,10 @@ def colab_python(request):  # requested after the data, so a missing data folder
 def colab_release(tmp_path_factory, data_server):
     _, url = data_server
     work = tmp_path_factory.mktemp("colab_release")
-    wheel = build_wheel(work / "wheel")
+    try:
+        wheel = build_wheel(work / "wheel")
+    except ci_venv.VenvUnavailable as exc:
+        _skip(str(exc))
     root = work / "course"
     toy.copy_course_with_real_notebooks(root, toy.REAL_SOURCE)
     settings = colab.ColabSettings(str(wheel), url, "test-org/songrec", "student")
@@ -169,16 +97,11 @@ def colab_release(tmp_path_factory, data_server):
 
 
 def run_on_colab(python: Path, notebooks: Path, runtimes: Path) -> list[dict]:
-    runtimes = runtimes.with_name(f"{runtimes.name}-py{_python_tag(python)}")
-    out = runtimes / "results.json"
-    runtimes.mkdir(parents=True)
-    env = {"SONGREC_PROFILE": "ci", "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([str(python), str(COLAB_DIR / "run_notebooks.py"), "--notebooks", str(notebooks),
-                           "--runtimes", str(runtimes), "--stub", str(COLAB_DIR / "stub"), "--out", str(out)],
-                          env=env, capture_output=True, text=True, timeout=1800)
-    print(proc.stdout)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out.read_text())
+    results = colab_sim.run_on_colab(python, notebooks, runtimes.with_name(f"{runtimes.name}-py{_python_tag(python)}"))
+    for r in results:
+        print(f"{r['notebook']}: {len(r['errors'])} error(s), {r['seconds']} s "
+              f"({r['after_setup_seconds']} s after the setup cell)")
+    return results
 
 
 def _report(results: list[dict]) -> str:

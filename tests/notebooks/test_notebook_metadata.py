@@ -383,6 +383,17 @@ def test_badge_insertion_is_idempotent_and_untracked():
     assert _problems(nb, "01_toy.ipynb") == []
 
 
+
+def test_badge_says_what_the_notebook_costs_before_it_runs():
+    from tools.instructor.settings import STUDENT_COST
+
+    assert sorted(STUDENT_COST) == sorted(p.stem for p in toy.REAL_SOURCE.glob("[0-9][0-9]_*.ipynb"))
+    for name, cost in STUDENT_COST.items():
+        text = colab.badge_cell(f"{name}.ipynb", "a/b").source
+        assert f"Running this notebook takes {cost}" in text and "2 CPU cores" in text
+    assert "Running this notebook" not in colab.badge_cell("01_toy.ipynb", "a/b").source
+
+
 def test_config_cell_timeout_override(monkeypatch, tmp_path):
     toy.build_toy_course(tmp_path)
     monkeypatch.setenv("SONGREC_CELL_TIMEOUT", "42")

@@ -24,7 +24,7 @@ from helpers import environment
 from tools.instructor.cells import SETUP_VALUE_RE
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import REPO_ROOT
-from tools.instructor.settings import ASSIGNMENT
+from tools.instructor.settings import ASSIGNMENT, COST_CONTEXT, STUDENT_COST
 
 PLACEHOLDER_REPO = "YOUR-ORG/songrec"
 # The branch students open the notebooks from (see publish.publish_release); its files sit
@@ -142,13 +142,17 @@ def bake_setup_source(source: str, pip_spec: str, data_url: str) -> str:
 
 
 def badge_cell(filename: str, repo: str | None = None, branch: str | None = None):
-    """A locked markdown cell with the Open-in-Colab badge of notebook ``filename``.
+    """A locked markdown cell with the Open-in-Colab badge of notebook ``filename`` and what
+    running it costs (``settings.STUDENT_COST``), so the student knows before the first cell.
 
     It carries Jupyter's editable/deletable flags but no nbgrader metadata, so nbgrader
     neither tracks nor checksums it and autograde ignores it.
     """
-    cell = nbformat.v4.new_markdown_cell(
-        f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(filename, repo, branch)})")
+    text = f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(filename, repo, branch)})"
+    cost = STUDENT_COST.get(Path(filename).stem)
+    if cost:
+        text += f"\n\nRunning this notebook takes {cost} ({COST_CONTEXT})."
+    cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata.update({"editable": False, "deletable": False, "tags": [BADGE_TAG]})
     return cell
 

@@ -20,19 +20,11 @@ from typing import TextIO
 
 from helpers import environment
 from tools.instructor.colab import ColabSettings
-from tools.instructor.settings import ASSIGNMENT
+from tools.instructor.settings import ASSIGNMENT, COST_CONTEXT, STUDENT_COST
 
 # What each notebook costs a student in the default profile, roughly (seconds on two quiet
 # CPU cores with the data already there; issue 19's and bench/RESULTS.md's measurements).
 # The release prints them so the instructor can tell students before they start.
-STUDENT_COST = {
-    "01_mapping": "~10 s",
-    "02_skipgrams": "~15 s",
-    "03_model": "~35 s (TensorFlow starts)",
-    "04_training": "~2-3 min (the student's training, 20 epochs; progress printed per epoch)",
-    "05_recommend": "~30 s with the published reference run (~2.5 min if it must be trained)",
-    "06_questions": "~30 s with the published reference runs (~3 min if they must be trained)",
-}
 PUBLISH_ENV = environment.PUBLISH_REFERENCE
 URL_ENV = environment.REFERENCE_URL
 FOLDER = "reference"
@@ -92,8 +84,8 @@ def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: Text
 
 def print_costs(published: bool, out: TextIO) -> None:
     """The student's rough wait per notebook, for the release summary."""
-    print("what each notebook costs a student (default profile, 2 CPU cores; on Colab add ~1 min for the "
-          "install and the data download):", file=out)
+    print(f"what each notebook costs a student ({COST_CONTEXT}; each released notebook's first cell says so too):",
+          file=out)
     for name, cost in STUDENT_COST.items():
         if not published and name in ("05_recommend", "06_questions"):
             cost = cost.split("(")[-1].rstrip(")") + " (no published reference runs in this release)"
