@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import time
@@ -35,7 +36,7 @@ from bench import (
     bench_student,
     bench_training,
 )
-from bench.common import BENCH_DIR, say
+from bench.common import BENCH_DIR, RESULTS, say
 
 TARGETS = {"pairs": 300.0, "training": 10.0, "full_s": 600.0, "notebooks_s": 180.0}
 
@@ -64,21 +65,30 @@ def wait_rows(res: dict) -> list[str]:
     return lines
 
 
-def waits_only() -> dict:
+def waits_only(reuse: bool = False) -> dict:
     """``--waits``: issue 19's three measurements alone; their rows replace the old ones in
-    bench/RESULTS.md (rows 7 and 19), with a line saying when and under what load."""
+    bench/RESULTS.md (rows 7 and 19), with a line saying when and under what load. Each
+    result is also saved as bench/results/<name>.json; ``reuse`` takes a saved one instead of
+    measuring it again (each comparison is still within one measurement)."""
     start = time.perf_counter()
     res, loads = {}, []
     for name, run in (("student_wait", bench_student.default_wait), ("colab_wait", bench_colab_wait.main),
                       ("instructor_wait", bench_instructor_wait.main)):
+        saved = RESULTS / f"{name}.json"
+        if reuse and saved.exists():
+            res[name] = json.loads(saved.read_text(encoding="utf-8"))
+            say(f"{name}: reusing {saved} ({dt.datetime.fromtimestamp(saved.stat().st_mtime):%Y-%m-%d %H:%M})")
+            continue
         loads.append(os.getloadavg()[0])
         say(f"(1-minute load average {loads[-1]:.1f})")
         res[name] = run()
+        saved.write_text(json.dumps(res[name], indent=1), encoding="utf-8")
     rows = wait_rows(res)
     path = BENCH_DIR / "RESULTS.md"
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
              if not ln.startswith(("| 7 |", "| 19 |", WAITS_NOTE))]
-    last = max(i for i, ln in enumerate(lines) if ln.startswith("| ") and lines[i + 1:i + 2] == [""])
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("| # | what |"))
+    last = next(i for i, ln in enumerate(lines) if i > header and ln.startswith("| ") and lines[i + 1:i + 2] == [""])
     note = (f"{WAITS_NOTE} `make bench BENCH_ARGS=--waits` ({dt.date.today().isoformat()}, {os.cpu_count()} CPU "
             f"cores, {(time.perf_counter() - start) / 60:.0f} min; 1-minute load average before each: "
             f"{', '.join(f'{x:.1f}' for x in loads)}).")
@@ -243,8 +253,10 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--waits", action="store_true", help="only issue 19's waits (student and instructor); "
                                                          "replaces rows 7 and 19 of bench/RESULTS.md")
+    ap.add_argument("--reuse", action="store_true", help="with --waits: take the waits saved in bench/results/ "
+                                                         "instead of measuring them again")
     args = ap.parse_args()
     if args.waits:
-        waits_only()
+        waits_only(args.reuse)
     else:
         main(args.quick)

@@ -134,3 +134,15 @@ def test_benchmark_results_exist_once():
     copies = [p.relative_to(REPO).as_posix() for p in markdown_files()
               if "<!-- bench:start -->" in p.read_text(encoding="utf-8")]
     assert not copies, f"bench/RESULTS.md is the one copy of the benchmark tables; link it instead of {copies}"
+
+
+def test_readme_waits_are_the_benchmark_rows():
+    # The README quotes issue 19's student wait; bench/RESULTS.md (rows 19) is where it comes from.
+    results = (REPO / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    six = re.search(r"^\| 19 \| student wait: the six notebooks.*?\| `\w+`: (\d+) s \| (\d+) s \|", results, re.M)
+    colab = [int(s) for s in re.findall(r"^\| 19 \| simulated Colab.*?\| (\d+) s after the setup cell", results, re.M)]
+    assert six and len(colab) == 6, "bench/RESULTS.md lacks issue 19's rows: run `make bench BENCH_ARGS=--waits`"
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    quoted = (f"The six together took {six[2]} s on two quiet CPU cores in the default profile ({six[1]} s before "
+              f"issue 19); on the simulated Colab each took at most {max(colab)} s after its setup cell")
+    assert quoted in readme, f"README.md should say: {quoted}"

@@ -201,13 +201,14 @@ def similarity_threshold(environ: Mapping[str, str] = os.environ) -> float:
 
 # What running each notebook costs a student, said by its released first cell and the release
 # summary: every cell after the setup cell, default profile, on a quiet 2-core CPU, rounded up
-# from `make bench BENCH_ARGS=--waits` (bench/RESULTS.md, rows 19: the simulated Colab).
+# from `make bench BENCH_ARGS=--waits` (bench/RESULTS.md, rows 19: the simulated Colab, where they
+# took 3, 6, 10, 48, 7 and 18 s; 38 s and 90 s for parts 5 and 6 without published runs).
 COST_CONTEXT = "default profile, 2 CPU cores, after the setup cell; on Colab the setup cell adds about a minute"
 STUDENT_COST = {
-    "01_mapping": "~10 s",
-    "02_skipgrams": "~15 s",
-    "03_model": "~20 s (TensorFlow starts)",
+    "01_mapping": "~5 s",
+    "02_skipgrams": "~10 s",
+    "03_model": "~15 s (TensorFlow starts)",
     "04_training": "~1 min (your training: 20 epochs, a line per epoch)",
-    "05_recommend": "~15 s with the published reference run (~1 min if it must be trained)",
-    "06_questions": "~30 s with the published reference runs (~1.5 min if they must be trained)",
+    "05_recommend": "~10 s with the published reference run (~45 s if it must be trained)",
+    "06_questions": "~20 s with the published reference runs (~1.5 min if they must be trained)",
 }
