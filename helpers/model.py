@@ -106,6 +106,18 @@ def build_sgns(vocab_size: int, dim: int, *, shared: bool = True,
                        name=name)
 
 
+FAST_FIT_KERAS = (3, 13)   # oldest Keras verified with XLA + steps per call (Colab's 3.13.2; 3.15.1 here)
+
+
+def fast_fit_supported() -> bool:
+    """Whether this Keras runs :func:`compile_sgns`'s ``jit_compile``/``steps_per_execution``
+    correctly; on older Keras 3 (down to pyproject's 3.5) they are ignored."""
+    import keras
+
+    parts = keras.__version__.split(".")[:2]
+    return tuple(int(p) if p.isdigit() else 0 for p in parts) >= FAST_FIT_KERAS
+
+
 def compile_sgns(model, learning_rate: float, *, metrics=("accuracy",),
                  jit_compile="auto", steps_per_execution: int = 1):
     """Compile ``model`` in place with Adam and binary cross-entropy; return it.
@@ -118,9 +130,14 @@ def compile_sgns(model, learning_rate: float, *, metrics=("accuracy",),
     assignment's 20 epochs in about half the time. Steps per call change no bit of the
     result; XLA fuses the float32 arithmetic differently (vectors differ by ~1e-6, the same
     every run). ``tests/helpers/test_sgns.py::test_xla_and_steps_per_call_keep_the_vectors``.
+    Keras older than ``FAST_FIT_KERAS`` gets a plain fit instead (:func:`fast_fit_supported`).
     """
     learning_rate = check_real("learning_rate", learning_rate, 0, low_open=True)
     steps_per_execution = check_int("steps_per_execution", steps_per_execution, 1)
+    if not fast_fit_supported():
+        # Older Keras 3 loses history entries and batches with steps_per_execution > 1:
+        # fit plainly there (slower, same settings otherwise).
+        jit_compile, steps_per_execution = ("auto" if jit_compile is True else jit_compile), 1
     import keras
 
     model.compile(

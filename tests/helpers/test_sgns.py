@@ -335,6 +335,8 @@ def test_rejects_a_non_config():
         train_sgns(TRAIN, V, {"epochs": 1})
 
 
+@pytest.mark.skipif(not __import__("helpers.model").model.fast_fit_supported(),
+                    reason="Keras older than helpers.model.FAST_FIT_KERAS fits plainly (compile_sgns)")
 def test_xla_and_steps_per_call_keep_the_vectors():
     # The assignment preset runs model.fit with XLA and 16 steps per call for speed (issue 19).
     # On CPU, steps per call must not change a single bit; XLA fuses the float32 arithmetic
