@@ -37,9 +37,9 @@ HALF_SOLVED = ("01_", "02_", "03_")
 ROW_PREFIX = "| 6 | autograde"
 
 
-def build_class(root: Path, profile: str, students=SUBMISSIONS) -> None:
-    """Release a copy of the course under ``root`` and hand in ``students``."""
-    from tools.instructor.release import run_release
+def copy_course(root: Path) -> Path:
+    """A copy of this course under ``root`` (source notebooks, nbgrader_config.py, the
+    instructor tools), not yet released; returns its source-notebook folder."""
     from tools.instructor.settings import ASSIGNMENT
 
     src = root / "notebooks" / ASSIGNMENT
@@ -49,6 +49,15 @@ def build_class(root: Path, profile: str, students=SUBMISSIONS) -> None:
     shutil.copy(REPO / "tools" / "__init__.py", root / "tools" / "__init__.py")
     shutil.copytree(REPO / "tools" / "instructor", root / "tools" / "instructor",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    return src
+
+
+def build_class(root: Path, profile: str, students=SUBMISSIONS) -> None:
+    """Release a copy of the course under ``root`` and hand in ``students``."""
+    from tools.instructor.release import run_release
+    from tools.instructor.settings import ASSIGNMENT
+
+    src = copy_course(root)
     run_release(root, env={environment.PROFILE: profile}, repo="bench/songrec", out=io.StringIO())
     rel = root / "release" / ASSIGNMENT
     for student in students:

@@ -28,7 +28,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.common import REPO, say, write_csv
+from bench.common import say, write_csv
 from helpers import environment
 
 TARGET_S = 60.0
@@ -38,18 +38,13 @@ RETRAINED = ("05_recommend.ipynb", "06_questions.ipynb")
 
 def _release(work, mirror, wheel):
     """A Colab release of a copy of this course whose reference runs the mirror serves."""
+    from bench.bench_autograde import copy_course
     from tools.instructor.colab import ColabSettings
     from tools.instructor.release import run_release
     from tools.instructor.settings import ASSIGNMENT
 
     root = work / "course"
-    shutil.copytree(REPO / "notebooks" / ASSIGNMENT, root / "notebooks" / ASSIGNMENT,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    (root / "tools").mkdir()
-    shutil.copy(REPO / "tools" / "__init__.py", root / "tools" / "__init__.py")
-    shutil.copytree(REPO / "tools" / "instructor", root / "tools" / "instructor",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    source = copy_course(root)
     settings = ColabSettings(str(wheel), f"{mirror.url}/dataset.tar.gz", "bench/songrec", "student")
     saved = os.environ.get(environment.REFERENCE_URL)
     os.environ[environment.REFERENCE_URL] = f"{mirror.url}/reference"
@@ -63,7 +58,7 @@ def _release(work, mirror, wheel):
             os.environ[environment.REFERENCE_URL] = saved
     release = root / "release" / ASSIGNMENT
     shutil.copytree(release / "reference", mirror.root / "reference")
-    return root / "notebooks" / ASSIGNMENT, release
+    return source, release
 
 
 def _without_published_runs(solved, out):

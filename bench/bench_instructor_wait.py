@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import REPO, WAIT_BASELINE, say, write_csv
+from bench.common import REPO, WAIT_BASELINE, say, tree_env, write_csv
 
 SEQUENTIAL_TARGET_S = 15.0
 CLASS_TARGET_S = 300.0
@@ -74,8 +73,7 @@ def baseline_tree(ref: str, dest: Path) -> Path:
 
 def measure(tree: Path, class_size: int) -> dict:
     """Run :data:`CHILD` in ``tree`` and return what it reported."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = tree_env(tree)
     proc = subprocess.run([sys.executable, "-c", CHILD, str(class_size)], cwd=str(tree), env=env,
                           capture_output=True, text=True)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WAIT-RESULT ")), None)

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, RESULTS, WAIT_BASELINE, say, write_csv
+from bench.common import REPO, RESULTS, WAIT_BASELINE, say, tree_env, write_csv
 from helpers import environment
 
 BUDGET_S = 180.0
@@ -60,9 +60,9 @@ def main(notebooks: bool = True) -> dict:
 def six_notebooks(tree: Path, out: Path, cache: Path) -> float:
     """Seconds for ``tree``'s tools/run_notebooks.py to execute its six notebooks in the default
     profile, with its own helpers first on the import path and an empty reference-run cache."""
-    env = {**os.environ, environment.PROFILE: "default", environment.CACHE_DIR: str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = tree_env(tree, **{environment.PROFILE: "default", environment.CACHE_DIR: str(cache),
+                            "TF_CPP_MIN_LOG_LEVEL": "2"})
     env.pop(environment.REFERENCE_RUNS, None)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, str(tree / "tools" / "run_notebooks.py"), "--out", str(out)],
                           cwd=tree, env=env, capture_output=True, text=True)

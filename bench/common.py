@@ -38,6 +38,14 @@ FULL_EVAL_CASES = 5000        # held-out next-song cases scored on the full data
 WAIT_BASELINE = "319925c"
 
 
+def tree_env(tree: Path, **extra: str) -> dict[str, str]:
+    """This process's environment with ``extra`` and checkout ``tree`` first on PYTHONPATH, so a
+    child runs that tree's ``helpers``, ``tools`` and ``bench`` (a baseline exported with git)."""
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join([str(tree)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
 def data_dir() -> Path:
     """The Cornell data: ``SONGREC_DATA_DIR``, else the checkout's ``data/cornell``
     (:func:`helpers.data.find_data_dir`); raises FileNotFoundError when neither exists."""

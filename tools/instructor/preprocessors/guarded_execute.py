@@ -101,6 +101,12 @@ def added_code(nb) -> bool:
                for cell in nb.cells)
 
 
+def grading_record(**state) -> dict:
+    """The empty record of one notebook's grading (``tools.instructor.tamper`` reads it), with ``state``."""
+    return {"profile": os.environ.get(environment.PROFILE, "default"), **state, "events": [], "not_run": [],
+            "killed": []}
+
+
 def test_imports(nb) -> tuple[list[str], list[str]]:
     """The modules the test cells of ``nb`` import, and the dotted names they reach
     through them (``import numpy as _np`` + ``_np.testing.assert_allclose`` gives the
@@ -157,17 +163,14 @@ class GuardedExecute(Execute):
         if not self.run_unscored and not any(is_test_cell(cell) for cell in nb.cells) and not added_code(nb):
             # Nothing to score and no code of the student's to show the grader: running the
             # course's own cells would only repeat the same outputs for every student.
-            nb.metadata.setdefault(METADATA_KEY, {})["grading"] = {
-                "profile": os.environ.get(environment.PROFILE, "default"), "executed": False,
-                "events": [], "not_run": [], "killed": []}
+            nb.metadata.setdefault(METADATA_KEY, {})["grading"] = grading_record(executed=False)
             note = new_markdown_cell(UNSCORED_NOTE)
             note.metadata["tags"] = [UNSCORED_TAG]
             nb.cells.insert(0, note)
             return nb, resources
         self._guard_name = f"_songrec_guard_{secrets.token_hex(6)}"
         self._ready = False
-        self._record = {"profile": os.environ.get(environment.PROFILE, "default"), "guard_ready": False,
-                        "events": [], "not_run": [], "killed": []}
+        self._record = grading_record(guard_ready=False)
         self._lost: set[int] = set()  # cells whose kernel was killed: not re-run
         self._gave_up = False  # no working kernel any more: the remaining cells are not run
         self._last = len(nb.cells) - 1
