@@ -482,3 +482,14 @@ def test_feedback_names_tests_and_says_not_graded_yet(real_class):
     assert "04_train_test_lr — tests train()" in training and ">Test cell<" not in training
     assert "graded in the <code>ci</code> profile" in training and "epochs 2 instead of 20" in training
     assert "still need manual grading" in real_class["feedback_log"] and "honest" in real_class["feedback_log"]
+
+
+@pytest.mark.slow
+def test_part_5_reads_the_graders_reference_run_instead_of_training_it(real_class):
+    # tools.instructor.grading_runs: trained once per grading process, verified by sha256 in
+    # the kernel, never retrained there (issue 19).
+    autograded = real_class["root"] / "autograded" / "honest" / toy.ASSIGNMENT / "05_recommend.ipynb"
+    setup = next(c for c in nbformat.read(autograded, as_version=4).cells if c.get("id") == "nb05-03")
+    printed = "".join(o.get("text", "") for o in setup.outputs if o.get("output_type") == "stream")
+    assert "Using the course's published reference run" in printed and "sha256 verified" in printed
+    assert "Training the reference model" not in printed

@@ -18,7 +18,8 @@ One module per concern, in the order a course goes through them:
 ``class_autograde`` a class autograded in parallel (Dask): ``student_job`` one student's
                    job, ``gradebook_merge`` its results merged into the gradebook,
                    ``resume`` which students still need grading (its progress bar:
-                   ``helpers.progress``)
+                   ``helpers.progress``), ``grading_runs`` the reference runs each
+                   worker trains once for its kernels
 ``kernel_guard``   runs inside each autograded kernel: the state test cells rely on
 ``sandbox``        each autograded kernel in a bubblewrap sandbox
 ``collect``        an LMS download into submitted/: ``collect_files`` (the download, names

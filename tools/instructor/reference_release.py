@@ -45,12 +45,10 @@ def reference_url(settings: ColabSettings, environ=os.environ) -> str:
     return f"https://raw.githubusercontent.com/{settings.repo}/{settings.branch}/{ASSIGNMENT}/{FOLDER}"
 
 
-def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: TextIO,
-                           profile_name: str = "default") -> str:
+def write_reference_runs(dest: Path, profile_name: str, out: TextIO) -> str:
     """Train (or reuse the local cache of) the reference runs of profile ``profile_name``
-    (the one students run: ``default``; the simulated-Colab test publishes ``ci``'s), copy them
-    to ``release_dir/reference`` and return the spec to bake (``URL#sha256=HEX``); "" (with
-    a note) when the course data is missing."""
+    (``course.PUBLISHED_REFERENCE_OVERRIDES``), copy them with a manifest into ``dest`` and
+    return the manifest's sha256; "" (with a note) when the profile's data is missing."""
     from helpers import course, published_runs
 
     saved = os.environ.get(environment.PROFILE)
@@ -76,7 +74,19 @@ def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: Text
             os.environ[environment.PROFILE] = saved
         if saved_spec is not None:
             os.environ[published_runs.REFERENCE_RUNS_ENV] = saved_spec
-    sha = published_runs.write_published(dirs, release_dir / FOLDER)
+    return published_runs.write_published(dirs, dest)
+
+
+def publish_reference_runs(release_dir: Path, settings: ColabSettings, out: TextIO,
+                           profile_name: str = "default") -> str:
+    """:func:`write_reference_runs` of profile ``profile_name`` (the one students run:
+    ``default``; the simulated-Colab test publishes ``ci``'s) into ``release_dir/reference``;
+    returns the spec to bake (``URL#sha256=HEX``), "" when the course data is missing."""
+    from helpers import published_runs
+
+    sha = write_reference_runs(release_dir / FOLDER, profile_name, out)
+    if not sha:
+        return ""
     spec = f"{reference_url(settings)}/{published_runs.MANIFEST}#sha256={sha}"
     print(f"reference runs published in {release_dir / FOLDER}; notebooks verify {spec}", file=out)
     return spec

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.instructor import gradebook_merge
+from tools.instructor.grading_runs import reference_runs_env
 from tools.instructor.nbgrader_calls import failed_students, run_nbgrader
 from tools.instructor.paths import CONFIG_FILE, course_paths, db_url, gradebook_file
 from tools.instructor.resume import files_digest, submission_files
@@ -32,15 +33,19 @@ from tools.instructor.settings import ASSIGNMENT, FOLDERS, GRADEBOOK_FILE
 
 TOOLS_FOLDER = "tools"
 BUNDLE_SNAPSHOT = "gradebook-snapshot.db"
+REFERENCE_RUN_CALL = b"reference_run("  # in a source notebook: helpers.course.reference_run is used
 
 
 @dataclass(frozen=True)
 class CourseBundle:
     """What every job of one run shares. ``files``: relative path -> bytes of the course
     configuration and tools, the source folder's non-notebook files and the gradebook
-    (at ``GRADEBOOK_FILE``)."""
+    (at ``GRADEBOOK_FILE``). ``reference_runs``: whether a source notebook asks for the
+    course's reference run (then each worker trains it once for the kernels:
+    :mod:`tools.instructor.grading_runs`)."""
 
     files: dict[str, bytes]
+    reference_runs: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,13 @@ def make_bundle(course_root: Path) -> CourseBundle:
     for sub in (TOOLS_FOLDER,):
         for rel, data in submission_files(root / sub).items():
             files[f"{sub}/{rel}"] = data
+    reference_runs = False
     if paths.source.is_dir():
         for rel, data in submission_files(paths.source).items():
             if not rel.endswith(".ipynb"):
                 files[f"{FOLDERS['source']}/{ASSIGNMENT}/{rel}"] = data
+            elif REFERENCE_RUN_CALL in data:
+                reference_runs = True
     db = gradebook_file(db_url(course_root))
     if db is None:
         raise ValueError(f"the gradebook must be a SQLite file to grade in parallel, got {db_url(course_root)!r}")
@@ -95,7 +103,7 @@ def make_bundle(course_root: Path) -> CourseBundle:
         with sqlite3.connect(db) as src, sqlite3.connect(snapshot) as dst:
             src.backup(dst)
         files[GRADEBOOK_FILE] = snapshot.read_bytes()
-    return CourseBundle(files)
+    return CourseBundle(files, reference_runs)
 
 
 def read_submission(course_root: Path, student: str) -> Submission:
@@ -133,13 +141,13 @@ def grade_student(bundle: CourseBundle, submission: Submission, env: dict[str, s
         course = Path(tmp) / "course"
         _write_tree(course, bundle.files)
         _write_tree(course_paths(course).submitted / student / ASSIGNMENT, submission.files)
-        job_env = dict(env)
+        job_env, note = reference_runs_env(env) if bundle.reference_runs else (dict(env), "")
         job_env["TMPDIR"] = tmp  # the sandboxed kernels' folders go here, and are removed with it
         error, log = None, ""
         try:
             proc = run_nbgrader(course, ["autograde", ASSIGNMENT, "--student", student, "--force"], env=job_env,
                                 check=False, timeout=timeout, die_with_parent=True)
-            log = proc.stdout
+            log = (f"NOTE: {note}\n" if note else "") + proc.stdout
             if proc.returncode != 0 or failed_students(log):
                 error = f"nbgrader autograde exited with {proc.returncode} and reported an error"
                 cause = last_exception(log)

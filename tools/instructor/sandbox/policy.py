@@ -29,6 +29,8 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -78,12 +80,30 @@ def _ro_paths(environ: Mapping[str, str]) -> list[str]:
     pickle = environ.get(environment.COURSE_PICKLE)
     if pickle:
         paths.append(pickle)
+    runs = _published_runs_folder(environ)
+    if runs:
+        paths.append(runs)
     out = []
     for p in paths:
         for q in (os.path.abspath(p), os.path.realpath(p)):
             if os.path.exists(q) and q not in out:
                 out.append(q)
     return out
+
+
+def _published_runs_folder(environ: Mapping[str, str]) -> str | None:
+    """The local folder of ``SONGREC_REFERENCE_RUNS`` when it is a ``file://`` manifest (the
+    grader's copy of the reference runs, tools.instructor.grading_runs), else None."""
+    from helpers.published_runs import parse_spec
+
+    try:
+        url, _ = parse_spec(environ.get(environment.REFERENCE_RUNS, ""))
+    except ValueError:  # unset or malformed: nothing to bind (the kernel reports a bad value itself)
+        return None
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "file":
+        return None
+    return os.path.dirname(urllib.request.url2pathname(parsed.path))
 
 
 def kernel_environment(environ: Mapping[str, str], *, data_dir: str | None) -> dict[str, str]:
