@@ -19,8 +19,22 @@ from test_sandbox import needs_sandbox, run_in_sandbox
 
 
 @pytest.fixture(scope="module")
-def prepared():
+def cache(tmp_path_factory):
+    """The grader's cache in a folder of its own (XDG_CACHE_HOME) for this module's tests."""
+    folder = tmp_path_factory.mktemp("grader_cache")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
     grading_runs._prepared.clear()
+    yield folder
+    grading_runs._prepared.clear()
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME")
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
+@pytest.fixture(scope="module")
+def prepared(cache):
     env, note = grading_runs.reference_runs_env({environment.PROFILE: "grading"})
     return env, note
 
@@ -46,13 +60,21 @@ def test_the_runs_are_those_a_kernel_would_train(prepared, tmp_path, monkeypatch
     assert len(names) == len(course.PUBLISHED_REFERENCE_OVERRIDES)
 
 
-def test_the_same_variables_reuse_the_trained_copy(prepared):
+def test_a_later_grading_process_reuses_the_cached_copy_and_other_variables_do_not(prepared, cache, monkeypatch):
     env, _ = prepared
+    folder = Path(published_runs.parse_spec(env[environment.REFERENCE_RUNS])[0][len("file://"):]).parent
+    assert folder.parent == cache / "songrec" / "grading-runs"
+    stamp = (folder / "manifest.json").stat().st_mtime_ns
+    grading_runs._prepared.clear()                      # as in a new grading process
     again, note = grading_runs.reference_runs_env({environment.PROFILE: "grading"})
     assert note == "" and again[environment.REFERENCE_RUNS] == env[environment.REFERENCE_RUNS]
+    assert (folder / "manifest.json").stat().st_mtime_ns == stamp
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]   # no temporary folder left behind
+    other = grading_runs._store(grading_runs._job_key({environment.PROFILE: "ci"}))
+    assert other != folder
 
 
-def test_a_failure_leaves_the_kernels_training_and_says_why():
+def test_a_failure_leaves_the_kernels_training_and_says_why(cache):
     env, note = grading_runs.reference_runs_env({environment.PROFILE: "no-such-profile"})
     assert environment.REFERENCE_RUNS not in env
     assert "not prepared" in note and "no-such-profile" in note
