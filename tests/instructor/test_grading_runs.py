@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_sandbox import needs_sandbox, run_in_sandbox
 
 from helpers import course, environment, published_runs
 from helpers.runs import load_run
 from tools.instructor import grading_runs
 from tools.instructor.sandbox import policy
-
-from test_sandbox import needs_sandbox, run_in_sandbox
 
 
 @pytest.fixture(scope="module")
