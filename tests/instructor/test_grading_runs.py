@@ -32,6 +32,11 @@ def cache(tmp_path_factory):
         os.environ["XDG_CACHE_HOME"] = saved
 
 
+def _runs_folder(env) -> Path:
+    """The folder a kernel would get bound for ``env``'s SONGREC_REFERENCE_RUNS (the sandbox's own reading)."""
+    return Path(policy._published_runs_folder(env))
+
+
 @pytest.fixture(scope="module")
 def prepared(cache):
     env, note = grading_runs.reference_runs_env({environment.PROFILE: "grading"})
@@ -55,13 +60,13 @@ def test_the_runs_are_those_a_kernel_would_train(prepared, tmp_path, monkeypatch
     assert published_runs.install(trained_here.path.name, installed, spec)
     from_grader = load_run(installed)
     np.testing.assert_array_equal(from_grader.target_vectors, trained_here.target_vectors)
-    names = set(json.loads(Path(published_runs.parse_spec(spec)[0][len("file://"):]).read_text())["runs"])
+    names = set(json.loads((_runs_folder(env) / "manifest.json").read_text())["runs"])
     assert len(names) == len(course.PUBLISHED_REFERENCE_OVERRIDES)
 
 
 def test_a_later_grading_process_reuses_the_cached_copy_and_other_variables_do_not(prepared, cache, monkeypatch):
     env, _ = prepared
-    folder = Path(published_runs.parse_spec(env[environment.REFERENCE_RUNS])[0][len("file://"):]).parent
+    folder = _runs_folder(env)
     assert folder.parent == cache / "songrec" / "grading-runs"
     stamp = (folder / "manifest.json").stat().st_mtime_ns
     grading_runs._prepared.clear()                      # as in a new grading process
@@ -94,8 +99,7 @@ def test_the_sandbox_binds_a_file_spec_folder_read_only_and_nothing_else(tmp_pat
 @needs_sandbox
 def test_a_kernel_reads_the_graders_runs_but_cannot_change_them(prepared, tmp_path):
     env, _ = prepared
-    spec = env[environment.REFERENCE_RUNS]
-    manifest = Path(published_runs.parse_spec(spec)[0][len("file://"):])
+    manifest = _runs_folder(env) / "manifest.json"
     before = manifest.read_bytes()
     rc, out, err, _ = run_in_sandbox(tmp_path, f"""
         import json
