@@ -9,10 +9,15 @@ training side, held-out cases with the songs before them, :func:`helpers.splits.
   against the best anchor are reported with their own standard error).
 
 Methods: the reference skip-gram (``PRESETS["fast"]``, ranked by target·context + noise),
-the next-song model (``PRESETS["next_song"]``; on 200 playlists with :data:`SMALL_RECIPE`)
-alone and with its count prior, gensim skip-gram at its best settings (:data:`GENSIM_BEST`)
-and every registered baseline with the session anchors (counts, sequential rules, SKNN,
-V-SKNN, SEQ-KNN). Trainings run in child processes; tables come back through a .npz.
+the next-song model trained on every training playlist (``PRESETS["next_song"]`` without its
+blend: the session loop of issue 14; on 200 playlists with :data:`SMALL_RECIPE`) alone and
+with its count prior, the preset itself (issue 23: trained on 90% of the training playlists,
+its blend's weights fitted on the other 10%, :mod:`helpers.blend`), gensim skip-gram at its
+best settings (:data:`GENSIM_BEST`) and every registered baseline with the session anchors
+(counts, sequential rules, SKNN, V-SKNN, SEQ-KNN). Trainings run in child processes; tables
+come back through a .npz. The blend (what ``songrec evaluate`` ranks first) is compared with
+every anchor, paired, on HR@10 and MRR@10, with standard errors; its training time (model +
+fitting the weights) with the session loop's.
 
 Time to quality (``full``, split seed 0, :data:`TTQ_CASES` cases): the next-song model's
 HR@10 after every epoch against its cumulative training time, vs gensim's best run.
@@ -48,10 +53,13 @@ SMALL_RECIPE = {"batch_size": 1024, "epochs": 10, "slot_dropout": 0.3, "auto_sch
 
 
 def _config(name: str, preset: str):
+    """``preset`` is a key of ``PRESETS``, or ``"session_loop"``: ``next_song`` without its blend."""
     from helpers.sgns import PRESETS
 
-    config = PRESETS[preset]
-    if preset == "next_song" and name == "original200":
+    config = PRESETS["next_song" if preset == "session_loop" else preset]
+    if preset == "session_loop":
+        config = replace(config, blend_holdout=0.0)
+    if config.loop == "session" and name == "original200":
         config = replace(config, **SMALL_RECIPE)
     return config
 
@@ -83,21 +91,27 @@ def train_model(limit, seed, preset, name, out_path, ttq=None) -> dict:
     if res.session is not None:
         tables["inputs"] = res.session.inputs
         tables["bias"] = res.session.bias
+    if res.blend is not None:
+        from helpers.blend import PARTS
+
+        tables["blend"] = np.array([res.blend.weights[k] for k in PARTS])
     np.savez(out_path, **tables)
     return {"train_seconds": wall, "epochs": epochs, "schedule": res.schedule}
 
 
 def _scorers(sp, settings, path, label, session=False):
+    from helpers.blend import PARTS
     from helpers.evaluate import noise_power
     from helpers.scorers import ScoringInputs, build_keyed
     from helpers.sessions import SessionTables
 
     z = np.load(path)
     tables = SessionTables(z["inputs"], z["context"], z["bias"]) if session else None
+    blend = dict(zip(PARTS, map(float, z["blend"]))) if "blend" in z else None
     inputs = ScoringInputs(sp.train_encoded, sp.vocab.size, np.asarray(sp.vocab.counts), settings["window"],
                            z["target"], z["context"], power=noise_power(settings), label=label,
-                           session=tables, loss=settings["loss"])
-    keys = ("session", "session+prior") if session else ("next-song",)
+                           session=tables, loss=settings["loss"], blend=blend)
+    keys = ("blend",) if blend else ("session", "session+prior") if session else ("next-song",)
     return [s for _, s in build_keyed(inputs, keys=keys)]
 
 
@@ -113,12 +127,13 @@ def run_setting(name: str, seed: int) -> dict:
     times = {}
     scorers = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, preset in (("reference SGNS", "fast"), ("next-song model", "next_song")):
+        for label, preset in (("reference SGNS", "fast"), ("next-song model", "session_loop"),
+                              ("next-song model", "next_song")):
             path = str(Path(tmp) / f"{preset}.npz")
             out = in_child(train_model, limit, seed, preset, name, path)
-            times[label] = out["train_seconds"]
-            say(f"{label}: {out['train_seconds']:.1f} s training ({out['schedule']})")
-            scorers += _scorers(sp, _config(name, preset).to_dict(), path, label, session=preset == "next_song")
+            times["blend" if preset == "next_song" else label] = out["train_seconds"]
+            say(f"{label} ({preset}): {out['train_seconds']:.1f} s training ({out['schedule']})")
+            scorers += _scorers(sp, _config(name, preset).to_dict(), path, label, session=preset != "fast")
         gensim_settings = {**PRESETS["fast"].to_dict(), **GENSIM_BEST}
         path = str(Path(tmp) / "gensim.npz")
         gen = in_child(train_gensim, limit, gensim_settings, path, seed)
@@ -129,17 +144,33 @@ def run_setting(name: str, seed: int) -> dict:
     scorers += build_scorers(inputs, kind="baseline", options={"cooc-window": {"windows": (1, 2)}})
     ranks: dict = {}
     table = evaluate_methods([s for s in scorers if s.name != "random"], q, a, sessions=sessions, ranks=ranks)
-    hybrid = next(m for m in table["method"] if "SR w" in m)
-    anchors = table[~table["method"].str.startswith(("reference", "next-song", "gensim"))]
-    best = anchors.loc[anchors["HR@10"].idxmax(), "method"]
-    diff = (ranks[hybrid] > 0).astype(float) - (ranks[best] > 0)
+    first = next(m for m in table["method"] if " blend (" in m)
+    anchors = table[~table["method"].str.startswith(("reference", "next-song", "gensim"))]["method"]
+    paired = [{"anchor": m, **paired_difference(ranks[first], ranks[m])} for m in anchors]
+    worst = min(min(p["hr_z"], p["mrr_z"]) for p in paired)
     summary = {"setting": name, "split_seed": seed, "cases": int(q.size), "vocab": sp.vocab.size,
-               "best_anchor": best, "hybrid": hybrid, "diff": float(diff.mean()),
-               "diff_se": float(diff.std(ddof=1) / np.sqrt(diff.size)), "train_seconds": times}
+               "first": first, "paired": paired, "worst_z": worst, "train_seconds": times,
+               "train_ratio": times["blend"] / times["next-song model"]}
     say(table.drop(columns=["seconds"]).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    say(f"hybrid - best anchor ({best}): {summary['diff']:+.4f} (s.e. {summary['diff_se']:.4f})")
+    for p in paired:
+        say(f"{first} - {p['anchor']}: HR@10 {p['hr']:+.4f} (s.e. {p['hr_se']:.4f}), "
+            f"MRR@10 {p['mrr']:+.4f} (s.e. {p['mrr_se']:.4f})")
+    say(f"smallest margin: {worst:.1f} standard errors; training {summary['train_ratio']:.2f}x the session loop")
     write_csv(f"next_song_{name}_s{seed}", table.to_dict("records"))
+    write_csv(f"next_song_{name}_s{seed}_paired", paired)
     return {"table": table, "summary": summary}
+
+
+def paired_difference(first: np.ndarray, other: np.ndarray) -> dict:
+    """Mean paired differences of HR@10 and MRR@10 between two methods' per-case ranks
+    (int (M,), 0 beyond 10), their standard errors and their ratio (``*_z``)."""
+    out = {}
+    for key, value in (("hr", lambda r: (r > 0).astype(float)),
+                       ("mrr", lambda r: np.where(r > 0, 1.0 / np.maximum(r, 1), 0.0))):
+        d = value(first) - value(other)
+        se = float(d.std(ddof=1) / np.sqrt(d.size))
+        out.update({key: float(d.mean()), f"{key}_se": se, f"{key}_z": float(d.mean() / se) if se else float("inf")})
+    return out
 
 
 def _sessions(sp, q, max_cases, seed):
@@ -167,7 +198,7 @@ def time_to_quality() -> dict:
         inputs = ScoringInputs(sp.train_encoded, sp.vocab.size, np.asarray(sp.vocab.counts), settings["window"],
                                z["target"], z["context"], power=settings["power"], label="gensim")
         g_hr = hit_rate_mrr(dict(build_keyed(inputs, keys=("next-song",)))["next-song"], q, a)["hr"]
-        model = in_child(train_model, None, 0, "next_song", "full", str(Path(tmp) / "m.npz"), (q, a, sessions))
+        model = in_child(train_model, None, 0, "session_loop", "full", str(Path(tmp) / "m.npz"), (q, a, sessions))
     first = next((e["seconds"] for e in model["epochs"] if e["hr10"] >= g_hr), float("nan"))
     row = {"gensim_hr10": g_hr, "gensim_seconds": gen["train_seconds"], "model_hr10": model["epochs"][-1]["hr10"],
            "model_seconds": model["train_seconds"], "seconds_to_gensim_best": first,
@@ -197,8 +228,12 @@ def render(res: dict) -> list[str]:
                       f"training s: " + ", ".join(f"{k} {v:.0f}" for k, v in s["train_seconds"].items()) + "):", "",
                   "| method | HR@10 | MRR@10 |", "|---|---|---|"]
         lines += [f"| {m} | {h:.4f} | {r_:.4f} |" for m, h, r_ in r["table"][["method", "HR@10", "MRR@10"]].values]
-        lines += ["", f"{s['hybrid']} minus the best anchor ({s['best_anchor']}), paired: {s['diff']:+.4f} "
-                      f"(standard error {s['diff_se']:.4f})."]
+        lines += ["", f"{s['first']} (what `songrec evaluate` ranks first) minus each anchor, paired (standard "
+                      f"error):", "", "| anchor | HR@10 | MRR@10 |", "|---|---|---|"]
+        lines += [f"| {p['anchor']} | {p['hr']:+.4f} ({p['hr_se']:.4f}) | {p['mrr']:+.4f} ({p['mrr_se']:.4f}) |"
+                  for p in s["paired"]]
+        lines += ["", f"Smallest margin {s['worst_z']:.1f} standard errors; training (model on 90% + fitting the "
+                      f"weights) {s['train_ratio']:.2f}x the session loop on every training playlist."]
     if "ttq" in res:
         t = res["ttq"]["row"]
         lines += ["", f"Time to quality (full, split seed 0, {TTQ_CASES:,} cases): gensim at its best "

@@ -14,6 +14,8 @@ timings (a smoke run of a few minutes). ``--waits``: only issue 19's waits (the 
 six notebooks in the default profile and each on a simulated Colab; the instructor's:
 per submission and a class of 30), each against ``bench.common.WAIT_BASELINE`` or the
 retraining path in the same run; their rows replace rows 7 and 19 of bench/RESULTS.md.
+``--next-song``: only the next-song study (issues 14 and 23: both settings, both split seeds,
+the blend against every anchor, paired; the time to quality); its tables replace the old ones.
 """
 
 from __future__ import annotations
@@ -99,6 +101,27 @@ def waits_only(reuse: bool = False) -> dict:
 
 
 WAITS_NOTE = "Rows 7 and 19 (issue 19, the waits) are from"
+NEXT_NOTE = "The next-song tables below (issues 14 and 23) are from"
+
+
+def next_song_only() -> dict:
+    """``--next-song``: the next-song study alone (both settings, both split seeds, the time
+    to quality); its tables replace the old ones in bench/RESULTS.md, after a line saying
+    when and under what load."""
+    start = time.perf_counter()
+    load = os.getloadavg()[0]
+    res = bench_next_song.main(("original200", "full"), ttq=True)
+    path = BENCH_DIR / "RESULTS.md"
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith(NEXT_NOTE)]
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("Next song, "))
+    last = next(i for i, ln in enumerate(lines) if ln.startswith("Time to quality (full"))
+    note = (f"{NEXT_NOTE} `make bench BENCH_ARGS=--next-song` ({dt.date.today().isoformat()}, {os.cpu_count()} CPU "
+            f"cores, {(time.perf_counter() - start) / 60:.0f} min; 1-minute load average before it: {load:.1f}).")
+    new = [note, *bench_next_song.render(res)[1:]]
+    lines[first:last + 1] = new
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    say("\n".join(new))
+    return res
 
 
 def render(res: dict, seconds: float, quick: bool, loads=()) -> str:
@@ -253,10 +276,14 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--waits", action="store_true", help="only issue 19's waits (student and instructor); "
                                                          "replaces rows 7 and 19 of bench/RESULTS.md")
+    ap.add_argument("--next-song", action="store_true", help="only the next-song study (issues 14 and 23); "
+                                                             "replaces its tables in bench/RESULTS.md")
     ap.add_argument("--reuse", action="store_true", help="with --waits: take the waits saved in bench/results/ "
                                                          "instead of measuring them again")
     args = ap.parse_args()
     if args.waits:
         waits_only(args.reuse)
+    elif args.next_song:
+        next_song_only()
     else:
         main(args.quick)

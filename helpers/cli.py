@@ -272,7 +272,7 @@ def train_run(args, dataset, note: str) -> Path:
             _say(line)
     out = save_run(args.out, vocab, result.target_vectors, result.context_vectors,
                    settings=settings, metrics=metrics, history=result.history, overwrite=args.overwrite,
-                   session=result.session)
+                   session=result.session, blend=result.blend.to_json() if result.blend is not None else None)
     _say(f"saved run to {out} ({metrics['pairs']:,} pairs, {seconds:.1f} s)")
     return out
 

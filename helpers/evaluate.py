@@ -5,9 +5,9 @@ The orchestration only: load the run (:mod:`helpers.runs`), rebuild its split
 anchors of session-based recommendation included), score them with each case's session
 (:mod:`helpers.metrics`) and write the table and its chart (:mod:`helpers.outdir`,
 :mod:`helpers.plots`). The first row is the best score the run supports
-(:data:`helpers.scorers.BEST_FIRST`: the session model with its count prior for a session
-run, target·context plus the noise term for a skip-gram run); the run's cosine and plain
-dot product follow for teaching.
+(:data:`helpers.scorers.BEST_FIRST`: the session model's learned blend for a session run,
+its count prior alone for one saved without a blend, target·context plus the noise term
+for a skip-gram run); the run's cosine and plain dot product follow for teaching.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def evaluate_run(
     inputs = ScoringInputs(data.train_encoded, run.vocab.size, run.vocab.counts, settings.config.window,
                            run.target_vectors, run.context_vectors, power=noise_power(st), seed=seed,
                            label=LOOPS[settings.config.loop].label,
-                           session=run.session, loss=settings.config.loss, anchors=True)
+                           session=run.session, loss=settings.config.loss, anchors=True, blend=run.blend)
     keyed = best_first(build_keyed(inputs))
     table = evaluate_methods([scorer for _, scorer in keyed], queries, answers, k=k, progress=progress,
                              sessions=sessions)

@@ -141,11 +141,14 @@ def fast_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_
 
 def session_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], vocab_size: int, *, window: int,
                    negatives: int, dim: int, batch_size: int, negative_group: int = 1,
-                   **_ignored) -> dict[str, int]:
+                   blend_holdout: float = 0.0, **_ignored) -> dict[str, int]:
     """The session loop: ``window`` input tables, the output table and the bias, with Adam's
     moments; int32 (N, window + 1) examples per epoch (current, next, and the pieces of the
     next); per step the gathered rows (window + 1 per example, ``negatives`` per group of
-    ``negative_group`` examples) and the (batch, negatives) logits, their softmax and gradient."""
+    ``negative_group`` examples) and the (batch, negatives) logits, their softmax and gradient.
+    With ``blend_holdout > 0`` also ``"blend"``: fitting the blend after training
+    (:mod:`helpers.blend`): the kNN indexes (about 136 bytes per training song), a block of
+    256 cases' scores (32 bytes per song of the vocabulary each) and the fit's candidates."""
     train_len, val = _sizes(train_lengths, val_lengths)
     examples = int(np.maximum(train_len - 1, 0).sum())
     tables = 3 * ((window + 1) * (vocab_size + 1) * dim + (vocab_size + 1)) * 4
@@ -153,7 +156,13 @@ def session_memory(train_lengths: Sequence[int], val_lengths: Sequence[int], voc
     batch = min(batch_size, max(examples, 1))
     groups = -(-batch // max(1, min(negative_group, batch)))
     step = 4 * (batch * (window + 1) + groups * negatives) * dim * 4 + 4 * batch * negatives * 4
-    return _total(tables, 4 * examples * (window + 1) * 4, validation, step)
+    parts = _total(tables, 4 * examples * (window + 1) * 4, validation, step)
+    if blend_holdout > 0:
+        from helpers.blend import FIT_CASES
+
+        parts["blend"] = 136 * int(train_len.sum()) + 256 * 32 * (vocab_size + 1) + FIT_CASES * 3000 * 24
+        parts["total"] += parts["blend"]
+    return parts
 
 
 def check_training_memory(parts: dict[str, int], limit: int, *, flags: str) -> None:

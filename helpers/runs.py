@@ -9,6 +9,9 @@ Layout of a run folder::
     slot_vectors.npy      float32 ((K-1) * (V+1), dim), a session run's input tables of slots 1..K-1
     bias.npy              float32 (V+1, 1), a session run's learned bias
 
+A session run trained with ``blend_holdout`` also records its blend (:mod:`helpers.blend`)
+in ``run.json``: ``blend.weights`` (part -> weight >= 0) and how they were fitted.
+
 The folder is written to a temporary sibling and swapped into place (see
 :mod:`helpers.outdir`), so a crash never leaves a half-written run that looks complete,
 and ``--overwrite`` replaces only a folder that is recognisably a songrec run.
@@ -35,7 +38,8 @@ from helpers.vocab import MAX_NAME_CHARS, Vocab, vocab_schema
 @dataclass
 class Run:
     """A loaded run. Vectors are float32 (V+1, dim); context_vectors may be None;
-    ``session``: a session run's :class:`helpers.sessions.SessionTables`, else None."""
+    ``session``: a session run's :class:`helpers.sessions.SessionTables`, else None;
+    ``blend``: its blend's weights (part -> weight, :mod:`helpers.blend`), else None."""
 
     path: Path
     vocab: Vocab
@@ -45,6 +49,7 @@ class Run:
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     session: SessionTables | None = None
+    blend: dict | None = None
 
 
 # What runs saved before the loop setting called it (``settings.method``).
@@ -135,12 +140,14 @@ def save_run(
     history: dict | None = None,
     overwrite: bool = False,
     session: SessionTables | None = None,
+    blend: dict | None = None,
 ) -> Path:
     """Write a run folder (all or nothing, see :mod:`helpers.outdir`) and return its path.
 
     ``settings``: a :class:`RunSettings` (what ``songrec train`` writes) or a plain dict.
     ``session``: a session run's tables; its query-slot input table must be
-    ``target_vectors`` and its output table ``context_vectors``.
+    ``target_vectors`` and its output table ``context_vectors``. ``blend``: a session run's
+    fitted blend (:meth:`helpers.blend.BlendFit.to_json`), saved under ``run.json``'s ``blend``.
     """
     out = Path(out_dir)
     if session is not None and not (context_vectors is not None
@@ -164,6 +171,10 @@ def save_run(
         "metrics": metrics or {},
         "history": history or {},
     }
+    if blend is not None:
+        if session is None:
+            raise RunMismatchError("a blend belongs to a session run: pass its session tables too")
+        meta["blend"] = blend
     arrays = {"target_vectors.npy": target_vectors, "context_vectors.npy": context_vectors}
     if session is not None and session.depth > 1:
         slots = np.asarray(session.inputs[1:], dtype=np.float32)
@@ -192,6 +203,7 @@ _VOCAB_BYTES_PER_SONG = 64 + 6 * MAX_NAME_CHARS
 
 
 def _run_schema():
+    from helpers.blend import PARTS
     from helpers.data import VARIANTS
     from helpers.sgns import LOOPS, SEED_MAX
     from helpers.validate import INT64_MAX, Bool, Int, List, Num, Obj, Plain, Str
@@ -215,7 +227,9 @@ def _run_schema():
         required={"vocab_size": Int(1, MAX_VOCAB), "vocab_fingerprint": Str(hex_len=64)},
         optional={"created": Str(100), "songrec_version": Str(100), "settings": settings,
                   "metrics": Obj(extra=Plain()),
-                  "history": Obj(extra=List(Num(allow_nan=True), max_len=1_000_000))},
+                  "history": Obj(extra=List(Num(allow_nan=True), max_len=1_000_000)),
+                  "blend": Obj(required={"weights": Obj(optional={k: Num(0, 1e6) for k in PARTS})},
+                               extra=Plain())},
     )
 
 
@@ -295,8 +309,21 @@ def load_run(run_dir: str | Path) -> Run:
         settings=settings,
         metrics=meta.get("metrics", {}),
         history=meta.get("history", {}),
-        session=_load_session(run_dir, settings, vocab.size, target, context),
+        session=(session := _load_session(run_dir, settings, vocab.size, target, context)),
+        blend=_load_blend(run_dir, meta, session),
     )
+
+
+def _load_blend(run_dir: Path, meta: dict, session: SessionTables | None) -> dict | None:
+    """The blend's weights of a session run (every part, 0 when absent), else None."""
+    if "blend" not in meta:
+        return None
+    if session is None:
+        raise DataFormatError(f"{run_dir}/run.json: a blend belongs to a session run, and this run has no session "
+                              f"tables (settings.loop {meta.get('settings', {}).get('loop')!r})")
+    from helpers.blend import check_weights
+
+    return check_weights(meta["blend"]["weights"])
 
 
 def _load_session(run_dir: Path, settings: dict, vocab_size: int, target: np.ndarray,

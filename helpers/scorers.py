@@ -22,14 +22,21 @@ from typing import Any
 import numpy as np
 
 from helpers.baselines import CooccurrenceScorer, EmbeddingScorer, PopularityScorer, RandomScorer, cooccurrence_matrix
+from helpers.blend import BlendScorer, check_weights, describe_weights
 from helpers.noise import next_song_tables
-from helpers.session_scorers import SR_WINDOW, SequenceKNNScorer, SessionKNNScorer, SessionScorer
+from helpers.session_scorers import (
+    SR_WINDOW,
+    SequenceKNNScorer,
+    SequenceMatchScorer,
+    SessionKNNScorer,
+    SessionScorer,
+)
 from helpers.validate import Described, bad_argument, check_choice
 
 KINDS = ("embedding", "baseline")
 #: The scores of a trained run, best first (bench/README.md): the one `songrec evaluate`
 #: ranks the run by is the first its inputs support.
-BEST_FIRST = ("session+prior", "session", "next-song", "dot", "cosine")
+BEST_FIRST = ("blend", "session+prior", "session", "next-song", "dot", "cosine")
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,8 @@ class ScoringInputs:
     (:class:`helpers.sessions.SessionTables`) or None; ``loss``: the loss it was trained with
     (``"sgns"``: its scores add the noise term back; ``"softmax"``: they do not);
     ``anchors``: also build the anchors of session-based recommendation (sequential rules,
-    SKNN, V-SKNN, SEQ-KNN; evaluate them with the cases' sessions).
+    SKNN, V-SKNN, SEQ-KNN; evaluate them with the cases' sessions); ``blend``: a session
+    run's blend weights (part -> weight, :mod:`helpers.blend`) or None.
     """
 
     train_encoded: Sequence[np.ndarray]
@@ -60,6 +68,7 @@ class ScoringInputs:
     session: Any = None
     loss: str = "sgns"
     anchors: bool = False
+    blend: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,9 +110,19 @@ def _session_model(inputs: ScoringInputs, prior=None, name=""):
                          name=f"{inputs.label} (session){name}")
 
 
+@register("blend", "embedding", "the session model's logit plus log(1 + votes) of SEQ-KNN, SEQ-MATCH and SKNN, "
+                              "with the weights the run fitted on playlists it did not train on (helpers.blend): "
+                              "the best next-song score songrec has (bench/README.md)")
+def _blend(inputs: ScoringInputs):
+    if inputs.session is None or inputs.blend is None:
+        return None
+    power = inputs.power if inputs.loss == "sgns" else 0.0
+    return BlendScorer(inputs.session, inputs.train_encoded, inputs.blend, counts=inputs.counts, power=power,
+                       name=f"{inputs.label} blend ({describe_weights(check_weights(inputs.blend))})")
+
+
 @register("session+prior", "embedding", f"the session model's logit plus log(1 + sequential rules within "
-                                        f"{SR_WINDOW} songs): its P(next | last songs) times a count prior, the "
-                                        f"best next-song score songrec has (bench/README.md)")
+                                        f"{SR_WINDOW} songs): its P(next | last songs) times a count prior")
 def _session_prior(inputs: ScoringInputs):
     if inputs.session is None:
         return None
@@ -146,6 +165,13 @@ def _next_song(inputs: ScoringInputs):
                                   "how much of the session preceded it too (helpers.session_scorers)")
 def _seq_knn(inputs: ScoringInputs):
     return SequenceKNNScorer(inputs.train_encoded, inputs.vocab_size) if inputs.anchors else None
+
+
+@register("seq-match", "baseline", "SEQ-MATCH: the songs after earlier plays of the query, each play weighted by "
+                                   "how long a run of the session's songs, in order, preceded it "
+                                   "(helpers.session_scorers)")
+def _seq_match(inputs: ScoringInputs):
+    return SequenceMatchScorer(inputs.train_encoded, inputs.vocab_size) if inputs.anchors else None
 
 
 @register("session-knn", "baseline", "SKNN and V-SKNN (Ludewig & Jannach 2018): songs of the past sessions most "

@@ -31,11 +31,21 @@ def run(train_data, val_data, vocab_size: int, config, *, progress: bool = False
     playlists (``val_data`` may be None); ``callbacks``: ``f(epoch, model)`` after each
     epoch. Returns the fields of :class:`helpers.sgns.TrainResult` but ``config``
     (``n_pairs``: examples times ``negatives + 1`` per epoch; ``val_loss``: mean loss per
-    validation example, each group of ``negative_group`` examples against fixed noise songs).
+    validation example, each group of ``negative_group`` examples against fixed noise songs;
+    ``blend``: with ``config.blend_holdout > 0`` the model trains on all but that share of the
+    playlists and :func:`helpers.blend.fit_weights` fits the blend on them, else None).
     """
     from helpers.session_model import SessionModel
 
     seed = config.seed
+    kept = held = None
+    if config.blend_holdout > 0:
+        from helpers.blend import split_for_blend
+
+        # The blend's weights must be fitted on playlists the model never saw: train on the rest.
+        playlists = np.split(train_data[0], np.cumsum(train_data[1])[:-1])
+        kept, held = split_for_blend(playlists, config.blend_holdout, seed)
+        train_data = (np.concatenate(kept), np.array([p.size for p in kept], dtype=np.int64))
     flat, lengths = train_data
     counts = np.bincount(flat, minlength=vocab_size + 1).astype(np.int64)
     noise = None if config.noise == "uniform" or config.power == 0 else noise_distribution(counts, config.power)
@@ -67,5 +77,11 @@ def run(train_data, val_data, vocab_size: int, config, *, progress: bool = False
                        updates_per_row=config.negatives + 1)
     out["pairs_seconds"] += seconds
     tables = model.tables()
+    blend = None
+    if held is not None:
+        from helpers.blend import fit_weights
+
+        power = config.power if config.loss == "sgns" and noise is not None else 0.0
+        blend = fit_weights(tables, kept, held, vocab_size, power=power, seed=seed, progress=progress)
     return {**out, "target_vectors": tables.inputs[0].copy(), "context_vectors": tables.output, "model": model,
-            "session": tables}
+            "session": tables, "blend": blend}

@@ -23,6 +23,9 @@ session when the scorer has ``session_scores``.
   ``k - 1`` songs before that occurrence); each votes for the ``window`` songs after it,
   weight 1/gap. With ``beta = 0`` it is the sequential rules of
   :func:`helpers.baselines.cooccurrence_matrix` (``directed``, ``inverse_gap``).
+* :class:`SequenceMatchScorer` – SEQ-MATCH, ours too: SEQ-KNN's neighbours, each weighted
+  ``base ** m`` where ``m`` is how many songs right before that occurrence repeat the
+  session's songs in the same order (the run of a running order a station plays again).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ KNN_NEIGHBOURS = 100     # past sessions that vote (SKNN / V-SKNN)
 KNN_SEGMENT = 20         # songs per past session: training playlists cut into pieces
 SEQ_BETA = 2.0           # SEQ-KNN: weight of each earlier song shared with an occurrence
 SEQ_WINDOW = 3           # SEQ-KNN: songs after an occurrence that get a vote
+MATCH_BASE = 4.0         # SEQ-MATCH: each song of the session matched in order multiplies a vote
 
 
 def check_sessions(sessions, vocab_size: int) -> np.ndarray:
@@ -248,3 +252,36 @@ class SequenceKNNScorer:
     def scores(self, queries) -> np.ndarray:
         """float32 (B, V+1): the query alone as the session (sequential rules over ``window``)."""
         return self.session_scores(check_queries(queries, self.vocab_size)[:, None])
+
+
+class SequenceMatchScorer(SequenceKNNScorer):
+    """SEQ-MATCH; see the module docstring. The arguments of :class:`SequenceKNNScorer`,
+    with ``base`` (> 1) in place of ``beta``: an occurrence whose ``m`` songs before it equal
+    the session's ``m`` earlier songs, in order and without a gap, votes ``base ** m`` (an
+    unknown song, 0, matches nothing)."""
+
+    def __init__(self, train_encoded: Sequence[np.ndarray], vocab_size: int, k: int = KNN_DEPTH,
+                 base: float = MATCH_BASE, window: int = SEQ_WINDOW, name: str | None = None):
+        self.base = check_real("base", base, 1, low_open=True)
+        super().__init__(train_encoded, vocab_size, k=k, beta=0.0, window=window,
+                         name=name or f"SEQ-MATCH (last {k} songs in order, base {base:g}, {window} songs after)")
+
+    def session_scores(self, sessions) -> np.ndarray:
+        """float32 (B, V+1) for int (B, H) sessions (column 0 = the query)."""
+        s = check_sessions(sessions, self.vocab_size)
+        out = np.zeros((s.shape[0], self.vocab_size + 1), dtype=np.float32)
+        for r in range(s.shape[0]):
+            q = s[r, 0]
+            occ = self.order[self.starts[q]:self.starts[q + 1]]
+            if occ.size == 0:
+                continue
+            earlier = s[r, 1: self.k]
+            matched = np.zeros(occ.size)
+            if earlier.size:
+                same = (self.before[occ, : earlier.size] == earlier[None, :]) & (earlier[None, :] > 0)
+                matched = np.cumprod(same, axis=1).sum(axis=1)
+            votes = ((self.base ** matched)[:, None] * self.gap_weight[None, :]).ravel()
+            songs = self.after[occ].ravel()
+            keep = songs > 0
+            out[r] = np.bincount(songs[keep], votes[keep], minlength=self.vocab_size + 1)
+        return out

@@ -120,7 +120,7 @@ LOOPS: dict[str, Loop] = {
                     "the next-song model: the last `window` songs (one input table per slot) -> the next "
                     "song, sampled softmax or SGNS loss, optional learned bias; the fast loop's machinery",
                     frozenset({"negative_group", "optimizer", "lr_decay", "steps_per_execution", "auto_schedule",
-                               "loss", "bias", "slot_dropout"}),
+                               "loss", "bias", "slot_dropout", "blend_holdout"}),
                     preset="next_song", memory=limits.session_memory, check=_check_session,
                     label="next-song model", session_tables=True),
 }
@@ -223,6 +223,10 @@ class SGNSConfig:
     slot_dropout: float = _setting(0.0, lambda n, v: check_real(n, v, 0, 1, high_open=True),
                                    "probability of dropping each song before the query from an example, "
                                    "drawn afresh every epoch")
+    blend_holdout: float = _setting(0.0, lambda n, v: check_real(n, v, 0, 1, high_open=True),
+                                    "share of the training playlists held out to fit the weights of the learned "
+                                    "blend with SEQ-KNN, SEQ-MATCH and SKNN (helpers.blend): the model trains on "
+                                    "the rest; 0: no blend")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -306,10 +310,12 @@ PRESETS: dict[str, SGNSConfig] = {
     # 5 epochs of batches of 8,192. More epochs, dimensions or songs overfit on the full data.
     # On a small corpus auto_schedule shrinks the batch (about 100 steps per epoch) and keeps
     # the 5 epochs.
+    # A tenth of the training playlists is held out to fit the blend's weights (issue 23,
+    # helpers.blend): the blend beats every anchor on both settings, the model alone does not.
     "next_song": SGNSConfig(loop="session", window=5, negatives=1024, noise="unigram", dim=64, shared=False,
                             learning_rate=0.01, batch_size=8192, epochs=5, negative_group=1024,
                             optimizer="lazy_adam", lr_decay=True, steps_per_execution=8, loss="softmax",
-                            bias=True, auto_schedule=True),
+                            bias=True, auto_schedule=True, blend_holdout=0.1),
 }
 
 
@@ -330,7 +336,8 @@ class TrainResult:
     epochs the fast and session loops trained with (``auto_schedule`` may change them;
     empty for the keras loop). ``session``: the session loop's tables
     (:class:`helpers.sessions.SessionTables`), else None; then ``target_vectors`` is its
-    query-slot input table and ``context_vectors`` its output table.
+    query-slot input table and ``context_vectors`` its output table. ``blend``: with
+    ``config.blend_holdout > 0``, the fitted blend (:class:`helpers.blend.BlendFit`), else None.
     """
 
     history: dict[str, list[float]]
@@ -345,6 +352,7 @@ class TrainResult:
     config: SGNSConfig
     schedule: dict[str, int] = field(default_factory=dict)
     session: Any = field(default=None, repr=False)
+    blend: Any = None
 
 
 def _playlists(name: str, encoded, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -167,7 +167,8 @@ def test_session_loop_trains_saves_and_evaluates_a_session_run(tmp_path, capsys)
     capsys.readouterr()
     assert main(["evaluate", "--run", str(out), "--out", str(tmp_path / "eval")]) == 0
     text = capsys.readouterr().out
-    assert "ranked by its best score: next-song model (session) + log(1 + SR w5)" in text
+    assert "ranked by its best score: next-song model blend (" in text
+    assert run.blend is not None and set(run.blend) == {"seq-knn", "seq-match", "sknn"}
     for method in ("next-song model cosine", "next-song model target·context", "sequential rules (window 5)",
                    "SKNN", "V-SKNN", "SEQ-KNN"):
         assert method in text

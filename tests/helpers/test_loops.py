@@ -178,7 +178,7 @@ TODAYS_SETTINGS = {
     "dense_head": False, "reduce_lr_patience": None, "early_stopping_patience": None, "verbose": 0,
     "dynamic_window": False, "subsample": 0.0, "negative_group": 8, "optimizer": "lazy_adam", "lr_decay": True,
     "steps_per_execution": 32, "jit_compile": False, "auto_schedule": True, "loss": "sgns", "bias": False,
-    "slot_dropout": 0.0,
+    "slot_dropout": 0.0, "blend_holdout": 0.0,
 }
 
 

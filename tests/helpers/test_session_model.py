@@ -15,7 +15,7 @@ from helpers.baselines import CooccurrenceScorer, EmbeddingScorer
 from helpers.fast_loop import MIN_BATCH, SMALL_CORPUS_EPOCHS, STEPS_PER_EPOCH, fitted
 from helpers.noise import next_song_tables, noise_distribution
 from helpers.scorers import BEST_FIRST, ScoringInputs, best_first, build_keyed
-from helpers.session_scorers import SequenceKNNScorer, SessionKNNScorer, SessionScorer
+from helpers.session_scorers import SequenceKNNScorer, SequenceMatchScorer, SessionKNNScorer, SessionScorer
 from helpers.sessions import SessionTables
 from helpers.sgns import PRESETS, SGNSConfig, train
 
@@ -203,7 +203,9 @@ def test_softmax_session_runs_add_no_noise_term_and_rank_best_first():
     keyed = build_keyed(inputs, kind="embedding")
     keys = [k for k, _ in keyed]
     assert "next-song" not in keys and {"session", "session+prior", "cosine", "dot"} <= set(keys)
-    assert best_first(keyed)[0][0] == "session+prior" == BEST_FIRST[0]
+    # Without a fitted blend (BEST_FIRST[0]) the count prior leads.
+    assert "blend" not in keys and BEST_FIRST[0] == "blend"
+    assert best_first(keyed)[0][0] == "session+prior" == BEST_FIRST[1]
     plain = dict(keyed)["session"].session_scores(np.array([[3, 2]]))
     h = tables.inputs[0, 3] + tables.inputs[1, 2]
     np.testing.assert_allclose(plain[0], tables.output @ h + tables.bias, rtol=1e-5, atol=1e-5)
@@ -265,6 +267,30 @@ def test_sequence_knn_without_overlap_weight_is_the_sequential_rules(seed):
     np.testing.assert_allclose(seq.session_scores(sessions), sr.scores(sessions[:, 0]), rtol=1e-5, atol=1e-6)
 
 
+def test_sequence_match_hand_example():
+    train_pl = [np.array([7, 1, 2, 3]), np.array([1, 7, 2, 4]), np.array([6, 7, 1, 2, 5])]
+    s = SequenceMatchScorer(train_pl, 7, k=3, base=4.0, window=1)
+    # Session: ... 7, 1, then the query 2 (column 1 = 1, column 2 = 7). Play 1 of 2 follows
+    # 7, 1 in order (m = 2, vote 16 for 3); play 2 follows 7 only (1 does not match: m = 0,
+    # vote 1 for 4); play 3 follows 7, 1 (m = 2, vote 16 for 5).
+    np.testing.assert_allclose(s.session_scores(np.array([[2, 1, 7]]))[0], [0, 0, 0, 16, 1, 16, 0, 0])
+    # A gap (an unknown song, 0) ends the run: 7 further back no longer counts.
+    np.testing.assert_allclose(s.session_scores(np.array([[2, 0, 7]]))[0], [0, 0, 0, 1, 1, 1, 0, 0])
+    with pytest.raises(ValueError, match="base"):
+        SequenceMatchScorer(train_pl, 7, base=1.0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10**6))
+def test_sequence_match_of_the_query_alone_is_the_sequential_rules(seed):
+    playlists = random_playlists(np.random.default_rng(seed), 6, vocab=8)
+    playlists = [p for p in playlists if len(p)] or [np.array([1, 2])]
+    match = SequenceMatchScorer(playlists, 8, k=3, window=3)
+    sr = CooccurrenceScorer(playlists, 8, window=3, directed=True, inverse_gap=True)
+    queries = np.random.default_rng(seed).integers(1, 9, size=5)
+    np.testing.assert_allclose(match.scores(queries), sr.scores(queries), rtol=1e-5, atol=1e-6)
+
+
 def test_the_next_song_preset_fits_the_default_memory_limit_on_full_data_sizes():
     # songrec train --loop session checks this before training: about 11,000 playlists of
     # 190 songs and 75,000 songs (the full yes_complete) must fit the default limit.
@@ -273,8 +299,14 @@ def test_the_next_song_preset_fits_the_default_memory_limit_on_full_data_sizes()
     ns = PRESETS["next_song"]
     parts = limits.session_memory([190] * 11_000, [190] * 1_100, 75_000, window=ns.window,
                                    negatives=ns.negatives, dim=ns.dim, batch_size=ns.batch_size, shared=False,
-                                   negative_group=ns.negative_group)
+                                   negative_group=ns.negative_group, blend_holdout=ns.blend_holdout)
     assert parts["total"] < limits.DEFAULT_MEMORY
+    # Fitting the preset's blend is counted on top of training.
+    plain = limits.session_memory([190] * 11_000, [190] * 1_100, 75_000, window=ns.window,
+                                  negatives=ns.negatives, dim=ns.dim, batch_size=ns.batch_size, shared=False,
+                                  negative_group=ns.negative_group)
+    assert "blend" not in plain and parts["blend"] > 0
+    assert parts["total"] == plain["total"] + parts["blend"]
     # The noise rows are shared per group: independent noise would need far more.
     alone = limits.session_memory([190] * 11_000, [190] * 1_100, 75_000, window=ns.window,
                                    negatives=ns.negatives, dim=ns.dim, batch_size=ns.batch_size, shared=False)
