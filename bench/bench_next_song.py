@@ -169,7 +169,10 @@ def paired_difference(first: np.ndarray, other: np.ndarray) -> dict:
                        ("mrr", lambda r: np.where(r > 0, 1.0 / np.maximum(r, 1), 0.0))):
         d = value(first) - value(other)
         se = float(d.std(ddof=1) / np.sqrt(d.size))
-        out.update({key: float(d.mean()), f"{key}_se": se, f"{key}_z": float(d.mean() / se) if se else float("inf")})
+        mean = float(d.mean())
+        # With no spread, a difference is certain (infinite z) and no difference is no evidence (0).
+        z = mean / se if se else (float(np.sign(mean) * np.inf) if mean else 0.0)
+        out.update({key: mean, f"{key}_se": se, f"{key}_z": z})
     return out
 
 

@@ -18,7 +18,8 @@ Modules, one per stage (docs/ARCHITECTURE.md draws how they fit together):
 * using and judging the vectors: ``ranking`` (the rules every ranking follows),
   ``recommend`` (cosine top-N), ``splits`` (playlist splits, next-song cases),
   ``baselines`` (scorers to compare with), ``session_scorers`` (the session model's scores
-  and the session kNNs), ``scorers`` (their registry), ``metrics``
+  and the session kNNs), ``blend`` (the learned blend of the session model with the
+  sequence and session kNNs), ``scorers`` (their registry), ``metrics``
   (HR@K, MRR@K, coverage, label agreement), ``evaluate`` (``songrec evaluate``), ``plots``,
   ``projector`` (TensorBoard Projector files);
 * around them: ``runs`` (saved runs, ``RunSettings``), ``run_data`` (a run's split and

@@ -11,6 +11,11 @@ so that every single-song tool keeps working, the query slot's input table as
 ``target_vectors`` and the output table as ``context_vectors``: their dot product is the
 model asked with one song. For "songs like X" (cosine), the skip-gram tables of the fast
 loop remain the better choice (bench/experiments/RESULTS.md).
+
+With ``config.blend_holdout > 0`` (``PRESETS["next_song"]``: 0.1) that share of the
+training playlists is held out (:func:`helpers.blend.split_for_blend`, seeded by
+``config.seed``): the model trains on the rest, then :func:`helpers.blend.fit_weights`
+fits the blend's weights on the held-out playlists (``blend`` in the result).
 """
 
 from __future__ import annotations

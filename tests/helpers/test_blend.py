@@ -151,3 +151,36 @@ def test_the_same_seed_gives_the_same_weights(synthetic_split, trained):
     sp = synthetic_split
     again = train(sp.train_encoded, sp.vocab.size, SMALL)
     assert again.blend == replace(trained.blend, seconds=again.blend.seconds)
+
+
+def test_a_run_keeps_its_blend_and_refuses_a_tampered_one(tmp_path):
+    import json
+
+    from helpers.errors import DataFormatError, RunMismatchError
+    from helpers.runs import load_run, save_run
+    from helpers.validate import SchemaError
+    from helpers.vocab import build_vocab
+
+    vocab = build_vocab([[1, 2, 3]], None)
+    tables = random_tables(0, vocab.size)
+    fit = blend.BlendFit({"seq-knn": 2.0, "seq-match": 0.0, "sknn": 0.5}, 10, 0.5, 0.2, 0.4, 0.1, 1.0)
+    settings = {"loop": "session", "window": 3, "dim": 4}
+    out = save_run(tmp_path / "run", vocab, tables.inputs[0], tables.output, session=tables, blend=fit.to_json(),
+                   settings=settings)
+    assert load_run(out).blend == fit.weights
+    assert load_run(out).session.depth == 3
+    meta = json.loads((out / "run.json").read_text())
+    for weights in ({"seq-knn": -1.0}, {"sr": 1.0}, {"sknn": "4"}):
+        meta["blend"]["weights"] = weights
+        (out / "run.json").write_text(json.dumps(meta))
+        with pytest.raises((DataFormatError, SchemaError, ValueError), match="blend"):
+            load_run(out)
+    with pytest.raises(RunMismatchError, match="session run"):
+        save_run(tmp_path / "skipgram", vocab, tables.inputs[0], tables.output, blend=fit.to_json())
+    # A blend written into a skip-gram run's run.json is refused too.
+    plain = save_run(tmp_path / "plain", vocab, tables.inputs[0], tables.output, settings={"loop": "fast"})
+    meta = json.loads((plain / "run.json").read_text())
+    meta["blend"] = fit.to_json()
+    (plain / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(DataFormatError, match="blend belongs to a session run"):
+        load_run(plain)
