@@ -240,14 +240,21 @@ class SequenceKNNScorer:
             occ = self.order[self.starts[q]:self.starts[q + 1]]
             if occ.size == 0:
                 continue
-            earlier = s[r, 1: self.k]
-            earlier = earlier[earlier > 0]
-            overlap = np.isin(self.before[occ], earlier).sum(axis=1) if earlier.size else np.zeros(occ.size)
-            votes = ((1.0 + self.beta * overlap)[:, None] * self.gap_weight[None, :]).ravel()
+            weights = self._occurrence_weights(occ, s[r, 1: self.k])
+            votes = (weights[:, None] * self.gap_weight[None, :]).ravel()
             songs = self.after[occ].ravel()
             keep = songs > 0
             out[r] = np.bincount(songs[keep], votes[keep], minlength=self.vocab_size + 1)
         return out
+
+    def _occurrence_weights(self, occ: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+        """float (len(occ),) for the occurrences ``occ`` of the query: 1 + beta x how many
+        of the session's ``earlier`` songs (int (k-1,), 0 = unknown) are among the k - 1
+        songs before each."""
+        earlier = earlier[earlier > 0]
+        if not earlier.size:
+            return np.ones(occ.size)
+        return 1.0 + self.beta * np.isin(self.before[occ], earlier).sum(axis=1)
 
     def scores(self, queries) -> np.ndarray:
         """float32 (B, V+1): the query alone as the session (sequential rules over ``window``)."""
@@ -266,22 +273,10 @@ class SequenceMatchScorer(SequenceKNNScorer):
         super().__init__(train_encoded, vocab_size, k=k, beta=0.0, window=window,
                          name=name or f"SEQ-MATCH (last {k} songs in order, base {base:g}, {window} songs after)")
 
-    def session_scores(self, sessions) -> np.ndarray:
-        """float32 (B, V+1) for int (B, H) sessions (column 0 = the query)."""
-        s = check_sessions(sessions, self.vocab_size)
-        out = np.zeros((s.shape[0], self.vocab_size + 1), dtype=np.float32)
-        for r in range(s.shape[0]):
-            q = s[r, 0]
-            occ = self.order[self.starts[q]:self.starts[q + 1]]
-            if occ.size == 0:
-                continue
-            earlier = s[r, 1: self.k]
-            matched = np.zeros(occ.size)
-            if earlier.size:
-                same = (self.before[occ, : earlier.size] == earlier[None, :]) & (earlier[None, :] > 0)
-                matched = np.cumprod(same, axis=1).sum(axis=1)
-            votes = ((self.base ** matched)[:, None] * self.gap_weight[None, :]).ravel()
-            songs = self.after[occ].ravel()
-            keep = songs > 0
-            out[r] = np.bincount(songs[keep], votes[keep], minlength=self.vocab_size + 1)
-        return out
+    def _occurrence_weights(self, occ: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+        """float (len(occ),): ``base ** m``, ``m`` the length of the unbroken run of the
+        session's ``earlier`` songs matched, in order, by the songs before each occurrence."""
+        if not earlier.size:
+            return np.ones(occ.size)
+        same = (self.before[occ, : earlier.size] == earlier[None, :]) & (earlier[None, :] > 0)
+        return self.base ** np.cumprod(same, axis=1).sum(axis=1)
