@@ -44,13 +44,20 @@ def build(root: Path) -> dict[str, str]:
     return env
 
 
+def _hear_ctrl_c() -> None:
+    # A shell starts background jobs (`.ci/run ... &`, nohup) with SIGINT ignored, and Python
+    # keeps an inherited SIG_IGN: the command would never see the test's Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(root: Path, env: dict[str, str], *args: str, stop_after: int | None = None, sig=signal.SIGINT):
     """Run the autograde command; with ``stop_after``, send ``sig`` to its process group
     once that many students have finished. Returns (exit status, output lines)."""
     proc = subprocess.Popen([sys.executable, "-m", "tools.instructor", "autograde", "--root", str(root),
                              "--jobs", "1", "--profile", "ci", *args],
                             cwd=toy.REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=_hear_ctrl_c)
     lines, finished = [], 0
     for line in proc.stdout:
         lines.append(line.rstrip("\n"))
