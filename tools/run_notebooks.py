@@ -3,6 +3,11 @@
 Used by `make run` (default profile: the real assignment) and usable with
 SONGREC_PROFILE=ci for a quick pass. Stops at the first notebook that fails and names it.
 
+Parts 5 and 6 start from the course's reference runs. Where `make release` has published
+them (release/song2vec/reference/, issue 19) and no SONGREC_REFERENCE_RUNS is set, the
+notebooks take them from there, every file checked against the manifest's sha256, instead
+of retraining them (minutes); ``--reference-runs retrain`` trains them here instead.
+
 With no Cornell data (none found, and `songrec demo` could not download it) and no
 SONGREC_PROFILE chosen, the notebooks run in the `synthetic` profile instead of failing,
 and each executed copy opens with a note saying so.
@@ -63,6 +68,34 @@ def choose_profile(environ=os.environ) -> tuple[str, str | None]:
     return "default", None
 
 
+def reference_runs_spec(choice: str, environ=os.environ, release: Path | None = None) -> tuple[str | None, str]:
+    """(SONGREC_REFERENCE_RUNS value or None to leave it unset, the line that says where the
+    reference runs come from) for ``--reference-runs`` ``choice``: ``auto``, ``retrain``
+    or a spec ``URL#sha256=HEX``. ``auto`` keeps a spec the environment already sets, else
+    takes the manifest in ``release`` (default: the course's release folder; hashed now: a
+    check that each run file is the one the release wrote, not that the release was honest),
+    else retrains. Raises ValueError naming a ``choice`` that is none of these."""
+    _repo_importable()
+    from helpers import environment, published_runs
+    from helpers.digest import sha256_bytes
+    from tools.instructor.paths import course_paths
+    from tools.instructor.reference_release import FOLDER
+
+    if choice == "retrain":
+        return None, "reference runs: trained here where parts 5 and 6 need them (--reference-runs retrain)"
+    if choice != "auto":
+        published_runs.parse_spec(choice)  # ValueError naming the value
+        return choice, f"reference runs: {choice.split('#')[0]} (--reference-runs)"
+    if environ.get(environment.REFERENCE_RUNS, "").strip():
+        return environ[environment.REFERENCE_RUNS], f"reference runs: {environment.REFERENCE_RUNS} from the environment"
+    manifest = (release or course_paths(ROOT).release) / FOLDER / published_runs.MANIFEST
+    if manifest.is_file():
+        spec = f"{manifest.resolve().as_uri()}#sha256={sha256_bytes(manifest.read_bytes())}"
+        return spec, (f"reference runs: the ones `make release` published in {manifest.parent} "
+                      "where their settings match (--reference-runs retrain to train them here)")
+    return None, "reference runs: trained here where parts 5 and 6 need them (no release/song2vec/reference yet)"
+
+
 def local_kernel_manager(socket_dir: str):
     """A kernel manager class whose kernels talk over Unix sockets in ``socket_dir``.
 
@@ -88,6 +121,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="build", help="output folder (default: build)")
     parser.add_argument("--timeout", type=int,
                         help="seconds per cell (default: SONGREC_CELL_TIMEOUT, see tools/instructor/settings.py)")
+    parser.add_argument("--reference-runs", default="auto", metavar="auto|retrain|URL#sha256=HEX",
+                        help="where parts 5 and 6 get the course's reference runs (default: auto, see above)")
     parser.add_argument("notebooks", nargs="*", help="notebook files (default: all of the course's source notebooks)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -111,6 +146,16 @@ def main(argv=None) -> int:
     from helpers import environment  # choose_profile made the repository importable
 
     os.environ[environment.PROFILE] = profile  # inherited by the kernels
+    try:
+        spec, where = reference_runs_spec(args.reference_runs)
+    except ValueError as exc:
+        print(f"run_notebooks: error: --reference-runs: {exc}", file=sys.stderr)
+        return 2
+    if spec is None:
+        os.environ.pop(environment.REFERENCE_RUNS, None)
+    else:
+        os.environ[environment.REFERENCE_RUNS] = spec
+    print(where, flush=True)
     with tempfile.TemporaryDirectory(prefix="songrec-kernels-") as socket_dir:
         return _execute_all(paths, out, profile, reason, timeout, exporter,
                             local_kernel_manager(socket_dir))

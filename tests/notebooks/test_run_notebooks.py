@@ -30,3 +30,68 @@ def test_kernels_run_without_the_tcp_warning(tmp_path):
     executed = json.loads((out / notebook.name).read_text())
     assert "".join(executed["cells"][0]["outputs"][0]["text"]) == "42\n"
     assert (out / "01_tiny.html").is_file()
+
+
+# -- where parts 5 and 6 get the reference runs (issue 19) ------------------------------
+
+SPEC = "file:///published/manifest.json#sha256=" + "ab" * 32
+
+
+def _runner_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_notebooks_under_test", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_auto_takes_the_release_manifest_with_its_sha256(tmp_path):
+    import hashlib
+
+    manifest = tmp_path / "reference" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_bytes(b'{"format": 1, "runs": {}}')
+    spec, where = _runner_module().reference_runs_spec("auto", environ={}, release=tmp_path)
+    assert spec == f"{manifest.as_uri()}#sha256={hashlib.sha256(manifest.read_bytes()).hexdigest()}"
+    assert "make release" in where
+
+
+def test_auto_keeps_the_environment_and_retrains_without_a_release(tmp_path):
+    runner = _runner_module()
+    assert runner.reference_runs_spec("auto", environ={"SONGREC_REFERENCE_RUNS": SPEC}, release=tmp_path)[0] == SPEC
+    spec, where = runner.reference_runs_spec("auto", environ={}, release=tmp_path)
+    assert spec is None and "trained here" in where
+    assert runner.reference_runs_spec("retrain", environ={"SONGREC_REFERENCE_RUNS": SPEC}, release=tmp_path)[0] is None
+
+
+def _environment_seen_by_the_kernel(tmp_path, *flags, env_spec=None):
+    notebook = tmp_path / "01_env.ipynb"
+    code = "import os; print(repr(os.environ.get('SONGREC_REFERENCE_RUNS')))"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), notebook)
+    env = {**os.environ, "SONGREC_PROFILE": "ci"}
+    env.pop("SONGREC_REFERENCE_RUNS", None)
+    if env_spec:
+        env["SONGREC_REFERENCE_RUNS"] = env_spec
+    proc = subprocess.run([sys.executable, str(RUNNER), "--out", str(tmp_path / "build"), *flags, str(notebook)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    return proc
+
+
+def test_the_kernels_get_the_spec_given_and_none_with_retrain(tmp_path):
+    proc = _environment_seen_by_the_kernel(tmp_path, "--reference-runs", SPEC)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads((tmp_path / "build" / "01_env.ipynb").read_text())["cells"][0]["outputs"][0]["text"]
+    assert "".join(out).strip() == repr(SPEC)
+    proc = _environment_seen_by_the_kernel(tmp_path, "--reference-runs", "retrain", env_spec=SPEC)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads((tmp_path / "build" / "01_env.ipynb").read_text())["cells"][0]["outputs"][0]["text"]
+    assert "".join(out).strip() == "None"
+    assert "--reference-runs retrain" in proc.stdout
+
+
+def test_a_bad_spec_is_refused_naming_it(tmp_path):
+    proc = _environment_seen_by_the_kernel(tmp_path, "--reference-runs", "published-runs.json")
+    assert proc.returncode == 2
+    assert "--reference-runs" in proc.stderr and "'published-runs.json'" in proc.stderr
+    assert not (tmp_path / "build" / "01_env.ipynb").exists()
