@@ -102,8 +102,10 @@ lint: venv
 data: venv
 	$(BIN)/songrec data fetch
 
+## The six notebooks into build/. Parts 5 and 6 use the reference runs of your last `make release`
+## where their settings match, else train them (REFERENCE_RUNS=retrain always trains them).
 notebooks: venv
-	$(BIN)/python tools/run_notebooks.py --out build
+	$(BIN)/python tools/run_notebooks.py --out build --reference-runs $(or $(REFERENCE_RUNS),auto)
 
 ## Student notebooks in release/song2vec/ (+ zip). For Colab set SONGREC_COURSE_REPO (and
 ## SONGREC_RELEASE_REF) or SONGREC_PIP_SPEC, and SONGREC_DATA_URL for a data mirror.
