@@ -95,3 +95,15 @@ def test_a_bad_spec_is_refused_naming_it(tmp_path):
     assert proc.returncode == 2
     assert "--reference-runs" in proc.stderr and "'published-runs.json'" in proc.stderr
     assert not (tmp_path / "build" / "01_env.ipynb").exists()
+
+
+def test_a_failing_cell_is_named_in_plain_text(tmp_path):
+    notebook = tmp_path / "01_fails.ipynb"
+    cells = [nbformat.v4.new_code_cell("raise ValueError('expected 3 playlists, got 2')")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
+    proc = subprocess.run([sys.executable, str(RUNNER), "--out", str(tmp_path / "build"), str(notebook)],
+                          capture_output=True, text=True, env={**os.environ, "SONGREC_PROFILE": "ci"}, timeout=300)
+    assert proc.returncode == 1
+    assert "FAILED: 01_fails.ipynb: ValueError: expected 3 playlists, got 2" in proc.stderr, proc.stderr
+    assert "\x1b" not in proc.stderr
+    assert (tmp_path / "build" / "01_fails.ipynb").is_file()
