@@ -83,22 +83,18 @@ def six_notebooks(tree: Path, out: Path, cache: Path, reference_runs: str | None
     return seconds
 
 
-def publish(dest: Path, cache: Path) -> tuple[str, float]:
-    """The release's step that trains the default profile's reference runs once and writes them
-    with their manifest into ``dest`` (tools/instructor/reference_release.py), in a child with
-    an empty cache ``cache``: (spec ``file://.../manifest.json#sha256=HEX``, seconds)."""
-    code = ("import sys; from pathlib import Path; "
-            "from tools.instructor.reference_release import write_reference_runs; "
-            "print(write_reference_runs(Path(sys.argv[1]), 'default', sys.stderr))")
-    env = tree_env(REPO, **{environment.CACHE_DIR: str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"})
-    env.pop(environment.REFERENCE_RUNS, None)
+def publish(dest: Path) -> tuple[str, float]:
+    """The default profile's reference runs trained once, in a child with an empty cache, and
+    published into ``dest`` with their manifest, by the grader's step that does the same for
+    the grading profile (``tools.instructor.grading_runs.train_published``, which runs the
+    release's ``write_reference_runs``): (spec ``file://.../manifest.json#sha256=HEX``, seconds)."""
+    from tools.instructor.grading_runs import train_published
+
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, str(dest)], cwd=REPO, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    sha = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    if proc.returncode or len(sha) != 64:
-        raise RuntimeError(f"publishing the reference runs failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return f"{(dest / 'manifest.json').resolve().as_uri()}#sha256={sha}", seconds
+    spec, why = train_published(tree_env(REPO, TF_CPP_MIN_LOG_LEVEL="2"), "default", dest)
+    if not spec:
+        raise RuntimeError(f"publishing the reference runs failed: {why}")
+    return spec, time.perf_counter() - start
 
 
 def default_wait(baseline: str = WAIT_BASELINE) -> dict:
@@ -116,7 +112,7 @@ def default_wait(baseline: str = WAIT_BASELINE) -> dict:
     with tempfile.TemporaryDirectory(prefix="songrec-student-wait-") as tmp:
         tmp = Path(tmp)
         load = os.getloadavg()[0]
-        spec, publish_s = publish(tmp / "reference", tmp / "cache-release")
+        spec, publish_s = publish(tmp / "reference")
         say(f"release (load {load:.1f}): the reference runs trained and published once in {publish_s:.0f} s")
         sides = (("baseline", baseline_tree(baseline, tmp / "tree"), None), ("this", REPO, spec),
                  ("this_retrain", REPO, None))

@@ -47,6 +47,13 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return match["url"], match["sha"]
 
 
+def local_spec(folder: Path) -> str:
+    """The spec (``file://.../manifest.json#sha256=HEX``) of the published runs in ``folder``,
+    hashed now: it proves each run file is the one the manifest names, not who wrote it."""
+    manifest = (Path(folder) / MANIFEST).resolve()
+    return f"{manifest.as_uri()}#sha256={sha256_bytes(manifest.read_bytes())}"
+
+
 def write_published(run_dirs: list[Path], dest: Path) -> str:
     """Copy the run folders ``run_dirs`` into ``dest`` with a manifest; returns the manifest's sha256."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -123,4 +130,4 @@ def _parent(dest: Path) -> Path:
     return dest.parent
 
 
-__all__ = ["REFERENCE_RUNS_ENV", "TamperedReferenceError", "parse_spec", "write_published", "install"]
+__all__ = ["REFERENCE_RUNS_ENV", "TamperedReferenceError", "parse_spec", "local_spec", "write_published", "install"]

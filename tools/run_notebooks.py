@@ -79,7 +79,6 @@ def reference_runs_spec(choice: str, environ=os.environ, release: Path | None = 
     else retrains. Raises ValueError naming a ``choice`` that is none of these."""
     _repo_importable()
     from helpers import environment, published_runs
-    from helpers.digest import sha256_bytes
     from tools.instructor.paths import course_paths
     from tools.instructor.reference_release import FOLDER
 
@@ -90,11 +89,11 @@ def reference_runs_spec(choice: str, environ=os.environ, release: Path | None = 
         return choice, f"reference runs: {choice.split('#')[0]} (--reference-runs)"
     if environ.get(environment.REFERENCE_RUNS, "").strip():
         return environ[environment.REFERENCE_RUNS], f"reference runs: {environment.REFERENCE_RUNS} from the environment"
-    manifest = (release or course_paths(ROOT).release) / FOLDER / published_runs.MANIFEST
-    if manifest.is_file():
-        spec = f"{manifest.resolve().as_uri()}#sha256={sha256_bytes(manifest.read_bytes())}"
-        return spec, (f"reference runs: the ones `make release` published in {manifest.parent} "
-                      "where their settings match (--reference-runs retrain to train them here)")
+    folder = (release or course_paths(ROOT).release) / FOLDER
+    if (folder / published_runs.MANIFEST).is_file():
+        return published_runs.local_spec(folder), (f"reference runs: the ones `make release` published in {folder} "
+                                                   "where their settings match (--reference-runs retrain to train "
+                                                   "them here)")
     return None, "reference runs: trained here where parts 5 and 6 need them (no release/song2vec/reference yet)"
 
 

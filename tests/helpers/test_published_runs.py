@@ -99,3 +99,12 @@ def test_reference_run_reuses_the_published_run_without_training(tmp_path, monke
     reused = course.reference_run(mapping)
     np.testing.assert_array_equal(reused.target_vectors, vectors)
     assert str(tmp_path / "student") in str(reused.path)
+
+
+def test_local_spec_names_the_manifest_and_the_hash_write_published_returned(tmp_path):
+    run = _fake_run(tmp_path / "cache" / "reference-default-0123456789ab")
+    pub = tmp_path / "pub"
+    sha = published_runs.write_published([run], pub)
+    spec = published_runs.local_spec(pub)
+    assert published_runs.parse_spec(spec) == ((pub / "manifest.json").resolve().as_uri(), sha)
+    assert published_runs.install(run.name, tmp_path / "fresh" / run.name, spec) is True

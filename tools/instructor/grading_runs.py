@@ -33,7 +33,7 @@ from pathlib import Path
 
 from helpers import environment
 from helpers.digest import sha256_bytes
-from helpers.published_runs import MANIFEST
+from helpers.published_runs import MANIFEST, local_spec
 from tools.instructor.nbgrader_calls import course_env
 from tools.instructor.paths import REPO_ROOT
 from tools.instructor.settings import GRADING_PROFILE
@@ -77,17 +77,12 @@ def _store(key: tuple) -> Path:
     return locations.user_cache_dir() / "grading-runs" / sha256_bytes("\n".join(parts).encode())[:16]
 
 
-def _spec(folder: Path) -> str:
-    manifest = (folder / MANIFEST).resolve()
-    return f"{manifest.as_uri()}#sha256={sha256_bytes(manifest.read_bytes())}"
-
-
-def _train(env: dict[str, str], profile: str, store: Path) -> tuple[str, str]:
+def train_published(env: dict[str, str], profile: str, store: Path) -> tuple[str, str]:
     """The spec of the runs in ``store``, trained there first if missing: (spec, "") or
     ("", why not). Trained into a temporary sibling and renamed, so a worker never sees a
     half-written folder, and two workers racing both end with the same complete one."""
     if (store / MANIFEST).is_file():
-        return _spec(store), ""
+        return local_spec(store), ""
     store.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".training-", dir=store.parent))
     try:
@@ -110,7 +105,7 @@ def _train(env: dict[str, str], profile: str, store: Path) -> tuple[str, str]:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return _spec(store), ""
+    return local_spec(store), ""
 
 
 def reference_runs_env(env: dict[str, str]) -> tuple[dict[str, str], str]:
@@ -126,7 +121,7 @@ def reference_runs_env(env: dict[str, str]) -> tuple[dict[str, str], str]:
     with _lock:
         if key not in _prepared:
             profile = full.get(environment.PROFILE) or GRADING_PROFILE
-            _prepared[key] = _train(full, profile, _store(key))
+            _prepared[key] = train_published(full, profile, _store(key))
         spec, why = _prepared[key]
     if not spec:
         return dict(env), (f"the course's reference runs were not prepared for the kernels ({why}); "
