@@ -76,7 +76,9 @@ def _without_published_runs(solved, out):
     return out
 
 
-def main() -> dict:
+def main(keep: Path | None = None) -> dict:
+    """Measure; ``keep``: a folder to copy the executed notebooks of the published run into
+    (for ``python -m bench.cell_times``)."""
     from tools import ci_venv
 
     say("== student wait on a simulated Colab, default profile, one fresh runtime per notebook (issue 19) ==")
@@ -87,12 +89,12 @@ def main() -> dict:
     work = Path(tempfile.mkdtemp(prefix="songrec-colab-wait-"))
     (work / "mirror").mkdir(parents=True)
     try:
-        return _measure(python, work)
+        return _measure(python, work, keep)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _measure(python, work) -> dict:
+def _measure(python, work, keep=None) -> dict:
     from bench.common import data_dir
     from tools import colab_sim
 
@@ -104,6 +106,11 @@ def _measure(python, work) -> dict:
         published = colab_sim.run_on_colab(python, solved, work / "run-published", profile="default")
         retrain = colab_sim.run_on_colab(python, _without_published_runs(solved, work / "unpublished"),
                                          work / "run-retrain", profile="default")
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for path in (work / "run-published").rglob("*.ipynb"):
+            if ".ipynb_checkpoints" not in path.parts:
+                shutil.copy2(path, keep / path.name)
     errors = [(r["notebook"], e["ename"]) for r in published + retrain for e in r["errors"]]
     if errors:
         raise RuntimeError(f"notebooks failed on the simulated Colab: {errors}")
@@ -138,5 +145,6 @@ def render_rows(res: dict) -> list[str]:
 
 
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--keep", type=Path, help="copy the executed notebooks (published run) into this folder")
+    main(ap.parse_args().keep)
