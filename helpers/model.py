@@ -21,6 +21,8 @@ cheap and data-only code never pays for TensorFlow start-up.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from helpers.validate import check_int, check_real, check_vocab_size
@@ -106,7 +108,27 @@ def build_sgns(vocab_size: int, dim: int, *, shared: bool = True,
                        name=name)
 
 
+# XLA:CPU's newer "thunk" runtime ran this model's small training steps about 1.7x slower
+# than its older runtime under TensorFlow 2.20, Colab's version (6-epoch fits of part 4,
+# alternating; bench/RESULTS.md, issue 19); under 2.21 the two ran alike. XLA reads the
+# flag once per process, at its first compile. Only the series where it was measured get
+# it: an XLA that does not know a flag in XLA_FLAGS stops the whole process.
+LEGACY_XLA_CPU_FLAG = "--xla_cpu_use_thunk_runtime=false"
+LEGACY_XLA_CPU_TF = ((2, 20),)
+
 FAST_FIT_KERAS = (3, 13)   # oldest Keras verified with XLA + steps per call (Colab's 3.13.2; 3.15.1 here)
+
+
+def xla_flags_for_speed(tf_version: str, xla_flags: str) -> str:
+    """The ``XLA_FLAGS`` value to train with: ``xla_flags`` plus :data:`LEGACY_XLA_CPU_FLAG`
+    when TensorFlow ``tf_version`` (e.g. ``"2.20.0"``) is of a series in
+    :data:`LEGACY_XLA_CPU_TF` and ``xla_flags`` does not choose the CPU runtime itself;
+    otherwise ``xla_flags`` unchanged."""
+    parts = tf_version.split(".")[:2]
+    series = tuple(int(p) if p.isdigit() else -1 for p in parts)
+    if series not in LEGACY_XLA_CPU_TF or "xla_cpu_use_thunk_runtime" in xla_flags:
+        return xla_flags
+    return f"{xla_flags} {LEGACY_XLA_CPU_FLAG}".strip()
 
 
 def fast_fit_supported() -> bool:
@@ -131,6 +153,8 @@ def compile_sgns(model, learning_rate: float, *, metrics=("accuracy",),
     result; XLA fuses the float32 arithmetic differently (vectors differ by ~1e-6, the same
     every run). ``tests/helpers/test_sgns.py::test_xla_and_steps_per_call_keep_the_vectors``.
     Keras older than ``FAST_FIT_KERAS`` gets a plain fit instead (:func:`fast_fit_supported`).
+    With ``jit_compile=True`` under TensorFlow 2.20 it also sets ``XLA_FLAGS`` to XLA's older
+    CPU runtime before the first compile (:func:`xla_flags_for_speed`).
     """
     learning_rate = check_real("learning_rate", learning_rate, 0, low_open=True)
     steps_per_execution = check_int("steps_per_execution", steps_per_execution, 1)
@@ -140,6 +164,12 @@ def compile_sgns(model, learning_rate: float, *, metrics=("accuracy",),
         jit_compile, steps_per_execution = ("auto" if jit_compile is True else jit_compile), 1
     import keras
 
+    if jit_compile is True and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        flags = xla_flags_for_speed(tf.__version__, os.environ.get("XLA_FLAGS", ""))
+        if flags:
+            os.environ["XLA_FLAGS"] = flags
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=float(learning_rate)),
         loss=keras.losses.BinaryCrossentropy(),

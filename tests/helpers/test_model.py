@@ -1,5 +1,6 @@
 """Tests for helpers.model: the Keras SGNS network and its NumPy loss reference."""
 
+import os
 import re
 
 import numpy as np
@@ -8,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.model import (
+    LEGACY_XLA_CPU_FLAG,
     build_sgns,
     compile_sgns,
     embeddings_of,
     sgns_loss_numpy,
+    xla_flags_for_speed,
 )
 
 keras = pytest.importorskip("keras")
@@ -294,3 +297,26 @@ def test_numpy_loss_equals_keras_evaluate(shared, dense_head):
                                 return_dict=True)["loss"]
     ours = sgns_loss_numpy(T[t], C[c], y, scale=a, bias=b)
     assert keras_loss == pytest.approx(ours, rel=1e-5)
+
+
+@pytest.mark.parametrize("version, given, expected", [
+    ("2.20.0", "", LEGACY_XLA_CPU_FLAG),                                   # Colab's TensorFlow
+    ("2.20.1rc0", "--xla_dump_to=/tmp/x", f"--xla_dump_to=/tmp/x {LEGACY_XLA_CPU_FLAG}"),
+    ("2.20.0", "--xla_cpu_use_thunk_runtime=true", "--xla_cpu_use_thunk_runtime=true"),  # the user's choice stays
+    ("2.21.0", "", ""),                                                    # measured: no gain there
+    ("2.16.1", "", ""),                                                    # older XLA may not know the flag
+    ("2.2.0", "", ""),                                                     # not read as 2.20
+    ("3.0.0", "--xla_dump_to=/tmp/x", "--xla_dump_to=/tmp/x"),
+])
+def test_legacy_xla_cpu_runtime_only_for_the_measured_tensorflow(version, given, expected):
+    assert xla_flags_for_speed(version, given) == expected
+
+
+def test_compile_sgns_sets_the_xla_flag_only_with_xla(monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    compile_sgns(build_sgns(5, 2, seed=0), 1e-3, jit_compile=False)
+    assert "XLA_FLAGS" not in os.environ
+    compile_sgns(build_sgns(5, 2, seed=0), 1e-3, jit_compile=True)
+    assert os.environ.get("XLA_FLAGS", "") == xla_flags_for_speed(tf.__version__, "")

@@ -21,6 +21,7 @@ NotImplementedError (the stubs students replace).
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -185,3 +186,46 @@ def test_tampered_reference_run_is_refused_on_colab(data_server, colab_release, 
     assert "changed after the release" in first["evalue"]
     home = Path(result["home"])
     assert not list((home / ".cache" / "songrec" / "course").glob("reference-*/target_vectors.npy"))
+
+
+XLA_RUNTIME_CHILD = r"""
+import json, os
+os.environ.pop("XLA_FLAGS", None)
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import numpy as np
+import tensorflow as tf
+from helpers.model import build_sgns, compile_sgns, embeddings_of
+from helpers.testkit import tiny_data
+import keras
+
+vocab, _, (t, c, y), _ = tiny_data()
+
+def vectors(jit):
+    keras.utils.set_random_seed(3)
+    model = compile_sgns(build_sgns(vocab.size, 8, seed=3), 0.02, jit_compile=jit, steps_per_execution=4)
+    model.fit({"target": t, "context": c}, y, batch_size=100, epochs=3, shuffle=True, verbose=0)
+    return embeddings_of(model)
+
+a, b, plain = vectors(True), vectors(True), vectors(False)
+print("XLA-RUNTIME " + json.dumps({"tf": tf.__version__, "flags": os.environ.get("XLA_FLAGS", ""),
+                                    "same": bool(np.array_equal(a, b)),
+                                    "gap": float(np.abs(a - plain).max())}))
+"""
+
+
+def test_xla_runs_with_the_legacy_cpu_runtime_on_colab_tensorflow(colab_python):
+    # compile_sgns adds --xla_cpu_use_thunk_runtime=false under Colab's TensorFlow 2.20 (part 4
+    # trains about 1.7x faster there). An XLA that did not know the flag would stop the process;
+    # this runs Colab's own TensorFlow with it: XLA fits, deterministic, rounding-close to a plain fit.
+    from helpers.model import LEGACY_XLA_CPU_FLAG, xla_flags_for_speed
+
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(REPO_ROOT), "HOME": str(REPO_ROOT)}
+    proc = subprocess.run([str(colab_python), "-c", XLA_RUNTIME_CHILD], env=env, capture_output=True, text=True,
+                          timeout=600)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("XLA-RUNTIME ")), None)
+    assert proc.returncode == 0 and line, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    got = json.loads(line.split(" ", 1)[1])
+    assert got["flags"] == xla_flags_for_speed(got["tf"], "")
+    assert got["tf"].startswith("2.20.") and LEGACY_XLA_CPU_FLAG in got["flags"], got
+    assert got["same"], "two XLA fits with one seed gave different vectors"
+    assert got["gap"] < 1e-4, f"XLA's vectors differ from a plain fit's by {got['gap']}"
