@@ -10,6 +10,7 @@ bench/RESULTS.md holds the numbers).
 ``bench_autograde``    target 6: autograding a class, sequential vs ``--jobs 2``
 ``bench_instructor_wait`` target 7: the instructor's wait, this checkout against main's code
 ``bench_colab_wait``   issue 19: the student's wait for 05/06 in a fresh runtime, published vs retrained
+``bench_xla_runtime``  issue 19: part 4's fit, XLA's older CPU runtime vs the thunk runtime, here and on Colab's pins
 ``cell_times``         per-cell times of executed notebooks
 ``bench_next_song``    issue 14: the next-song model against simple methods
 ``common``             data, splits, child-process measurements, CSV

@@ -208,7 +208,7 @@ STUDENT_COST = {
     "01_mapping": "~5 s",
     "02_skipgrams": "~10 s",
     "03_model": "~15 s (TensorFlow starts)",
-    "04_training": "~1-1.5 min (your training: 20 epochs, a line per epoch)",
+    "04_training": "~1 min (your training: 20 epochs, a line per epoch)",
     "05_recommend": "~10 s with the published reference run (~45 s if it must be trained)",
     "06_questions": "~20 s with the published reference runs (~1.5 min if they must be trained)",
 }
