@@ -109,8 +109,8 @@ def build_sgns(vocab_size: int, dim: int, *, shared: bool = True,
 
 
 # XLA:CPU's newer "thunk" runtime ran this model's small training steps about 1.7x slower
-# than its older runtime under TensorFlow 2.20, Colab's version (6-epoch fits of part 4,
-# alternating; bench/RESULTS.md, issue 19); under 2.21 the two ran alike. XLA reads the
+# than its older runtime under TensorFlow 2.20, Colab's version (part 4's fit, alternating:
+# bench/bench_xla_runtime.py); under 2.21 the gap was within the noise. XLA reads the
 # flag once per process, at its first compile. Only the series where it was measured get
 # it: an XLA that does not know a flag in XLA_FLAGS stops the whole process.
 LEGACY_XLA_CPU_FLAG = "--xla_cpu_use_thunk_runtime=false"
