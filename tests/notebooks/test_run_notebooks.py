@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "tools" / "run_notebooks.py"
@@ -30,6 +31,25 @@ def test_kernels_run_without_the_tcp_warning(tmp_path):
     executed = json.loads((out / notebook.name).read_text())
     assert "".join(executed["cells"][0]["outputs"][0]["text"]) == "42\n"
     assert (out / "01_tiny.html").is_file()
+
+
+@pytest.mark.slow
+def test_every_cell_of_the_course_runs_in_the_grading_profile(tmp_path):
+    # Autograding executes every cell of each student's notebooks in the grading profile (one
+    # epoch, synthetic data). A cell written with only the default or ci profile in mind can
+    # fail there for every student, and the scores alone do not show it.
+    out = tmp_path / "build"
+    env = {**os.environ, "SONGREC_PROFILE": "grading"}
+    proc = subprocess.run([sys.executable, str(RUNNER), "--out", str(out), "--reference-runs", "retrain"],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    executed = sorted(out.glob("*.ipynb"))
+    assert [p.name for p in executed] == sorted(p.name for p in (ROOT / "notebooks" / "song2vec").glob("*.ipynb"))
+    for path in executed:
+        nb = nbformat.read(path, as_version=4)
+        errors = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                  for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, f"{path.name}: cells {errors} raised in the grading profile"
 
 
 # -- where parts 5 and 6 get the reference runs (issue 19) ------------------------------
