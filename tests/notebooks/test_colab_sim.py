@@ -213,15 +213,15 @@ print("XLA-RUNTIME " + json.dumps({"tf": tf.__version__, "flags": os.environ.get
 """
 
 
-def test_xla_runs_with_the_legacy_cpu_runtime_on_colab_tensorflow(colab_python):
+def test_xla_runs_with_the_legacy_cpu_runtime_on_colab_tensorflow(colab_python, tmp_path):
     # compile_sgns adds --xla_cpu_use_thunk_runtime=false under Colab's TensorFlow 2.20 (part 4
     # trains about 1.7x faster there). An XLA that did not know the flag would stop the process;
     # this runs Colab's own TensorFlow with it: XLA fits, deterministic, rounding-close to a plain fit.
     from helpers.model import LEGACY_XLA_CPU_FLAG, xla_flags_for_speed
 
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(REPO_ROOT), "HOME": str(REPO_ROOT)}
-    proc = subprocess.run([str(colab_python), "-c", XLA_RUNTIME_CHILD], env=env, capture_output=True, text=True,
-                          timeout=600)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(REPO_ROOT), "HOME": str(tmp_path)}
+    proc = subprocess.run([str(colab_python), "-c", XLA_RUNTIME_CHILD], env=env, cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=600)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("XLA-RUNTIME ")), None)
     assert proc.returncode == 0 and line, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     got = json.loads(line.split(" ", 1)[1])
