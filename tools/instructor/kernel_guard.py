@@ -21,6 +21,11 @@ of a student's function) puts every recorded value back and returns what it had 
 one sentence each, for the tamper report. It only changes what differs from the record,
 so an honest notebook reports nothing.
 
+:func:`next_notebook` (between two notebooks of one student graded in the same kernel)
+restores, then empties the namespace and puts back the working folder and environment
+variables of the snapshot, so the next notebook starts as in a new kernel that has
+already imported its modules.
+
 What it cannot do: code in the same process can always reach the guard itself (and does
 not need to: it can be read in this file). A submission written to defeat the guard by
 name is not stopped here; the tamper report's scan of the submitted cells (names of
@@ -215,6 +220,8 @@ def snapshot(modules, chains, blocked_files, nonce: str) -> str:
                getattr(threading, "_profile_hook", None)),
         finders=(list(sys.meta_path), list(sys.path_hooks)),
         numpy_err=_numpy_err(),
+        cwd=os.getcwd(),
+        environ=dict(os.environ),
         log=[],
     )
     _install_audit_hook(tuple(str(s).lower() for s in blocked_files), _state["log"])
@@ -384,6 +391,37 @@ def restore(nonce: str) -> str:
     else:
         log = ["the guard has no snapshot (it was not taken before the first cell)"]
     return json.dumps({"nonce": nonce, "undone": undone, "log": log})
+
+
+def next_notebook(nonce: str) -> str:
+    """Between two notebooks graded in one kernel (``GuardedExecute.share_kernel``): put
+    the recorded state back as :func:`restore` does, then give the next notebook what a
+    new kernel would give it: an empty namespace (IPython's ``reset``, which keeps imported
+    modules), execution count 1, the working folder and environment variables of the
+    snapshot, and no open matplotlib figures.
+
+    Returns JSON like :func:`restore`'s. The namespace, folder and environment are reset
+    without a word: an honest notebook may define names, change folder or set a variable.
+    """
+    shell = _shell()
+    if shell is not None:
+        shell.reset(new_session=False)
+        shell.execution_count = 1
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        try:
+            pyplot.close("all")
+        except Exception:  # a broken pyplot is the next notebook's problem, as in a new kernel
+            pass
+    if _state:
+        try:
+            os.chdir(_state["cwd"])
+        except OSError:
+            pass
+        if dict(os.environ) != _state["environ"]:
+            os.environ.clear()
+            os.environ.update(_state["environ"])
+    return restore(nonce)
 
 
 # --------------------------------------------------------------------------- around a graded call

@@ -36,6 +36,7 @@ the remaining code cells are not run (each gets the same kind of error output).
 from __future__ import annotations
 
 import ast
+import atexit
 import json
 import os
 import re
@@ -115,12 +116,15 @@ def test_imports(nb) -> tuple[list[str], list[str]]:
     Returns ``(modules, chains)``, sorted, ``helpers`` first among the modules so that its
     TensorFlow hook is installed before anything imports TensorFlow.
     """
+    return imports_of_sources(cell.source for cell in nb.cells if is_test_cell(cell))
+
+
+def imports_of_sources(sources) -> tuple[list[str], list[str]]:
+    """:func:`test_imports` of the test cells' texts ``sources`` (an iterable of str)."""
     modules, chains = {"helpers"}, set()
-    for cell in nb.cells:
-        if not is_test_cell(cell):
-            continue
+    for source in sources:
         try:
-            tree = ast.parse(cell.source)
+            tree = ast.parse(source)
         except SyntaxError:
             continue
         aliases = {}
@@ -147,6 +151,51 @@ def test_imports(nb) -> tuple[list[str], list[str]]:
     return ["helpers"] + sorted(modules - {"helpers"}), sorted(chains)
 
 
+def assignment_test_imports(db_url: str, assignment: str) -> tuple[list[str], list[str]]:
+    """:func:`test_imports` of every notebook of ``assignment``, from the test cells' texts
+    (hidden tests included) that nbgrader keeps in the gradebook at ``db_url``.
+    Raises whatever nbgrader raises for a missing gradebook or assignment."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        sources = []
+        for notebook in gb.find_assignment(assignment).notebooks:
+            solutions = {cell.name for cell in notebook.solution_cells}
+            tests = {cell.name for cell in notebook.grade_cells if cell.cell_type == "code"} - solutions
+            sources += [cell.source for cell in notebook.source_cells if cell.name in tests]
+    return imports_of_sources(sources)
+
+
+# The kernel kept for the next notebook of the same student (GuardedExecute.share_kernel):
+# its manager, the folder it runs in, and the guard plan its snapshot recorded.
+_shared: dict = {}
+
+
+def _plan_covers(outer: tuple[list[str], list[str]], inner: tuple[list[str], list[str]]) -> bool:
+    return set(inner[0]) <= set(outer[0]) and set(inner[1]) <= set(outer[1])
+
+
+def release_shared_kernel() -> None:
+    """Shut down the kernel kept for a next notebook, if any (at exit, or before a kernel
+    for another student's folder starts)."""
+    km = _shared.pop("km", None)
+    _shared.clear()
+    if km is None:
+        return
+    try:
+        if run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # already gone: only its resources are left to clean up
+        pass
+    try:
+        run_sync(km.cleanup_resources)()
+    except Exception:
+        pass
+
+
+atexit.register(release_shared_kernel)
+
+
 class GuardedExecute(Execute):
     """``Execute`` that restores a recorded kernel state before each test cell."""
 
@@ -158,6 +207,13 @@ class GuardedExecute(Execute):
     run_unscored = Bool(False, help="also run notebooks without any autograded test cell (their answers are "
                                     "graded by hand, so running them scores nothing and costs a kernel with "
                                     "TensorFlow per student)").tag(config=True)
+
+    share_kernel = Bool(True, help="grade a student's notebooks one after another in one kernel: the guard's "
+                                   "first snapshot records what the test cells of every notebook of the "
+                                   "assignment import (from the gradebook), and between notebooks the kernel "
+                                   "is put back and its namespace, working folder and environment reset, which "
+                                   "saves a kernel start and TensorFlow's import per notebook. A kernel that "
+                                   "died, was killed or whose guard failed is never passed on").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         if not self.run_unscored and not any(is_test_cell(cell) for cell in nb.cells) and not added_code(nb):
@@ -175,13 +231,77 @@ class GuardedExecute(Execute):
         self._gave_up = False  # no working kernel any more: the remaining cells are not run
         self._last = len(nb.cells) - 1
         self._plan = test_imports(nb)
-        nb, resources = super().preprocess(nb, resources, km)
+        self._keep = False  # whether this notebook's kernel may be passed on to the next one
+        self._continuing = False  # whether this notebook runs in the kernel of the one before
+        if km is None and self.share_kernel:
+            km = self._shared_kernel(nb, resources or {})
+        borrowed = km is not None and km is _shared.get("km")
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        except BaseException:
+            if borrowed:
+                release_shared_kernel()
+            raise
+        if borrowed:  # nbclient leaves a kernel it did not start alone: pass it on or stop it
+            self._cleanup_kernel()
         nb.metadata.setdefault(METADATA_KEY, {})["grading"] = self._record
         return nb, resources
 
+    def _shared_kernel(self, nb, resources: dict):
+        """The kernel the previous notebook left for this one, or None (then a new kernel
+        starts, whose guard records the whole assignment's test imports when they can be
+        read from the gradebook, so that it can be passed on)."""
+        path = resources.get("metadata", {}).get("path")
+        km = _shared.get("km")
+        if km is not None:
+            alive = False
+            try:
+                alive = run_sync(km.is_alive)()
+            except Exception:
+                pass
+            if alive and _shared.get("path") == path and _plan_covers(_shared["plan"], self._plan):
+                self._continuing, self._keep, self._plan = True, True, _shared["plan"]
+                return km
+            release_shared_kernel()
+        info = resources.get("nbgrader", {})
+        try:
+            whole = assignment_test_imports(info["db_url"], info["assignment"])
+        except Exception as exc:  # no gradebook to read: this notebook gets a kernel of its own
+            self.log.info("not sharing a kernel between notebooks (%s: %s)", type(exc).__name__, exc)
+            return None
+        self._plan = (sorted(set(whole[0]) | set(self._plan[0]), key=lambda m: (m != "helpers", m)),
+                      sorted(set(whole[1]) | set(self._plan[1])))
+        self._keep = True
+        _shared.update(path=path, plan=self._plan)
+        return None
+
+    async def _async_cleanup_kernel(self) -> None:
+        keep = (self._keep and self.km is not None and self._ready and not self._gave_up
+                and not self._record["killed"])
+        if keep:
+            try:
+                keep = await self.km.is_alive()
+            except Exception:
+                keep = False
+        if not keep:
+            if self.km is not None and self.km is _shared.get("km"):
+                _shared.clear()
+            await super()._async_cleanup_kernel()
+            return
+        _shared["km"] = self.km
+        if self.kc is not None:
+            self.kc.stop_channels()
+        self.kc = None
+        self.km = None
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
+
     def preprocess_cell(self, cell, resources, index):
         if index == 0:
-            self._start_guard()
+            if self._continuing:
+                self._next_notebook()
+            else:
+                self._start_guard()
         if cell.cell_type == "code" and self._gave_up:
             message = GAVE_UP_MESSAGE.format(count=len(self._record["killed"]), timeout=self.timeout)
             cell.outputs = [_error(KILLED_ENAME, message)]
@@ -296,6 +416,31 @@ class GuardedExecute(Execute):
             self._record["events"].append(f"the guard did not start ({problem}); tests ran unguarded")
         else:
             self._record["events"].extend(f"test import failed: {m}" for m in answer.get("failed", []))
+
+    def _next_notebook(self) -> None:
+        """In the kernel the previous notebook left: reset it for this notebook
+        (``kernel_guard.next_notebook``) and bind this notebook's name for the guard. When
+        that fails, the kernel is replaced by a new one with a new guard."""
+        nonce = secrets.token_hex(16)
+        code = (f"{REPLY} = __import__('sys').modules[{kernel_guard.MODULE_NAME!r}].next_notebook({nonce!r})\n"
+                f"{self._guard_name} = __import__('sys').modules[{kernel_guard.MODULE_NAME!r}]\n")
+        answer, problem = self._ask(code, nonce)
+        if answer is None:
+            self._record["events"].append(f"the kernel of the previous notebook could not be reset ({problem}); "
+                                          "a new kernel was started")
+            try:
+                self.kc.stop_channels()
+            except Exception:
+                pass
+            run_sync(self.km.restart_kernel)(now=True)
+            self.start_new_kernel_client()
+            self._start_guard()
+            return
+        self._ready = True
+        self._record["guard_ready"] = True
+        self._record["shared_kernel"] = True
+        self._record["events"].extend(f"before the first cell: {what}" for what in answer.get("undone", []))
+        self._record["events"].extend(answer.get("log", []))
 
     def _restore(self, when: str) -> str:
         """Ask the guard to restore; '' when it did, else why not."""
