@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import hashlib
 import json
 import os
 import re
@@ -49,11 +50,11 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_markdown_cell
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Dict, Integer, List, Unicode
 
 from helpers import environment
 from tools.instructor import kernel_guard
-from tools.instructor.settings import GRADEBOOK_FILE
+from tools.instructor.settings import GRADEBOOK_FILE, GRADING_SKIPPED_CELLS
 
 GUARD_SOURCE = Path(kernel_guard.__file__).read_text(encoding="utf-8")
 REPLY = "_songrec_guard_reply"
@@ -71,6 +72,8 @@ KILLED_MESSAGE = (
     "this cell would have defined is missing; the cells above it were run again, and the rest of "
     "the notebook was graded. Make this cell finish in time (and do not ignore Ctrl-C / SIGINT)."
 )
+SKIPPED_NOTE = ("[not run when grading: a demonstration with the course's own code, the same for every "
+                "student; run the notebook to see it]\n")
 UNSCORED_NOTE = (
     "**Note from the autograder: this notebook was not run when it was graded.** It has no "
     "automatically graded cells and no code cells of yours: its answers are graded by hand, from the "
@@ -215,6 +218,11 @@ class GuardedExecute(Execute):
                                    "saves a kernel start and TensorFlow's import per notebook. A kernel that "
                                    "died, was killed or whose guard failed is never passed on").tag(config=True)
 
+    skip_cells = Dict(Unicode(), Unicode(), default_value=GRADING_SKIPPED_CELLS,
+                      help="course cells not run when grading: cell id -> sha256 of the cell's text (UTF-8). "
+                           "Only a code cell that is neither a test nor an answer and whose text is exactly "
+                           "that is skipped; it gets an output saying so").tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         if not self.run_unscored and not any(is_test_cell(cell) for cell in nb.cells) and not added_code(nb):
             # Nothing to score and no code of the student's to show the grader: running the
@@ -308,7 +316,11 @@ class GuardedExecute(Execute):
             cell.execution_count = None
             self._lost.add(index)
             return cell, self.resources
-        if is_test_cell(cell) and self._ready:
+        if self._skipped(cell):
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=SKIPPED_NOTE)]
+            cell.execution_count = None
+            self._record.setdefault("skipped", []).append(cell.get("id"))
+        elif is_test_cell(cell) and self._ready:
             grade_id = cell.metadata.nbgrader.get("grade_id", f"cell {index}")
             why = self._restore(f"before {grade_id}")
             self._check_assign_resources(resources)
@@ -323,6 +335,13 @@ class GuardedExecute(Execute):
         if index == self._last and self._ready and index not in self._lost:
             self._restore("after the last cell")
         return cell, self.resources
+
+    def _skipped(self, cell) -> bool:
+        """Whether ``cell`` is one of :attr:`skip_cells`, word for word, and no test or answer."""
+        want = self.skip_cells.get(cell.get("id") or "")
+        if not want or cell.cell_type != "code" or is_grade(cell) or is_solution(cell):
+            return False
+        return hashlib.sha256(cell.source.encode("utf-8")).hexdigest() == want
 
     # ------------------------------------------------------------------ a kernel that will not stop
 
@@ -363,7 +382,8 @@ class GuardedExecute(Execute):
         self._start_guard()
         rerun = 0
         for index, earlier in enumerate(self.nb.cells[:upto]):
-            skip = earlier.cell_type != "code" or is_test_cell(earlier) or index in self._lost
+            skip = (earlier.cell_type != "code" or is_test_cell(earlier) or index in self._lost
+                    or self._skipped(earlier))
             if skip or not earlier.source.strip():
                 continue
             msg_id = self.kc.execute(earlier.source, silent=True, store_history=False, allow_stdin=False,

@@ -1,4 +1,4 @@
-"""Autograding with each notebook's kernel in a bubblewrap sandbox (``SONGREC_SANDBOX``).
+"""Autograding with each student's kernel in a bubblewrap sandbox (``SONGREC_SANDBOX``).
 
 ``policy``  what the kernel sees and may do, as a bubblewrap command line; ``check_sandbox``
 ``launch``  the kernel's launcher script (standard library only): limits, user, exec
