@@ -45,6 +45,8 @@ MESS = (
     "import os, math, fractions\n"
     "os.environ['SONGREC_LEFTOVER'] = '1'\n"
     "os.chdir('/')\n"
+    "import sys\n"
+    "sys.path.insert(0, '/tmp/from_01_a')\n"
     "math.sqrt = lambda x: -1.0\n"
     "fractions.Fraction.limit_denominator = lambda self, m=0: 'patched'\n"
 )
@@ -56,6 +58,7 @@ B_TEST = (
     "assert 'leftover' not in globals(), 'a name of 01_a reached 02_b'\n"
     "assert 'SONGREC_LEFTOVER' not in _os.environ, 'an environment variable of 01_a reached 02_b'\n"
     "assert _os.getcwd() != '/', 'the working folder of 01_a reached 02_b'\n"
+    "assert '/tmp/from_01_a' not in __import__('sys').path, 'a sys.path entry of 01_a reached 02_b'\n"
     "assert double(4) == 8\n"
     "### BEGIN HIDDEN TESTS\n"
     "assert _math.sqrt(4) == 2\n"
@@ -187,3 +190,24 @@ def test_share_kernel_false_gives_every_notebook_its_own_kernel(tmp_path_factory
     scores = toy.gradebook_scores(root, "honest")
     assert scores["01_a"][0] == A_POINTS and scores["02_b"][0] == B_POINTS
     assert _probe(root, "honest", "01_a")[0] != _probe(root, "honest", "02_b")[0]
+
+
+@pytest.mark.slow
+def test_no_kernel_outlives_the_last_notebook_when_nbgrader_runs_in_process(shared, monkeypatch):
+    """The formgrader autogrades in the Jupyter server's own process (``NbGraderAPI``): the
+    kernel is not kept after the assignment's last notebook, so nothing is left running."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from tools.instructor.paths import load_course_config
+    from tools.instructor.preprocessors import guarded_execute
+
+    monkeypatch.chdir(shared)
+    for key, value in toy.course_env_for_tests(60).items():
+        monkeypatch.setenv(key, value)
+    config = load_course_config(shared)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    result = api.autograde(toy.ASSIGNMENT, "honest", force=True)
+    assert result["success"], result.get("log", "")[-3000:]
+    assert guarded_execute._shared.get("km") is None, "a kernel was kept after the last notebook"
+    assert toy.gradebook_scores(shared, "honest")["02_b"][0] == B_POINTS

@@ -22,9 +22,9 @@ one sentence each, for the tamper report. It only changes what differs from the 
 so an honest notebook reports nothing.
 
 :func:`next_notebook` (between two notebooks of one student graded in the same kernel)
-restores, then empties the namespace and puts back the working folder and environment
-variables of the snapshot, so the next notebook starts as in a new kernel that has
-already imported its modules.
+restores, then empties the namespace and puts back the working folder, environment
+variables and ``sys.path`` of the snapshot, so the next notebook starts as in a new
+kernel that has already imported its modules.
 
 What it cannot do: code in the same process can always reach the guard itself (and does
 not need to: it can be read in this file). A submission written to defeat the guard by
@@ -223,6 +223,7 @@ def snapshot(modules, chains, blocked_files, nonce: str) -> str:
         numpy_err=_numpy_err(),
         cwd=os.getcwd(),
         environ=dict(os.environ),
+        sys_path=list(sys.path),
         log=[],
     )
     _install_audit_hook(tuple(str(s).lower() for s in blocked_files), _state["log"])
@@ -402,8 +403,8 @@ def next_notebook(nonce: str) -> str:
     """Between two notebooks graded in one kernel (``GuardedExecute.share_kernel``): put
     the recorded state back as :func:`restore` does, then give the next notebook what a
     new kernel would give it: an empty namespace (IPython's ``reset``, which keeps imported
-    modules), execution count 1, the working folder and environment variables of the
-    snapshot, and no open matplotlib figures.
+    modules), execution count 1, the working folder, environment variables and
+    ``sys.path`` of the snapshot, and no open matplotlib figures.
 
     Returns JSON like :func:`restore`'s. The namespace, folder and environment are reset
     without a word: an honest notebook may define names, change folder or set a variable.
@@ -426,6 +427,7 @@ def next_notebook(nonce: str) -> str:
         if dict(os.environ) != _state["environ"]:
             os.environ.clear()
             os.environ.update(_state["environ"])
+        sys.path[:] = _state["sys_path"]
     return restore(nonce)
 
 

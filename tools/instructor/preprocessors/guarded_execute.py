@@ -154,19 +154,21 @@ def imports_of_sources(sources) -> tuple[list[str], list[str]]:
     return ["helpers"] + sorted(modules - {"helpers"}), sorted(chains)
 
 
-def assignment_test_imports(db_url: str, assignment: str) -> tuple[list[str], list[str]]:
+def assignment_test_imports(db_url: str, assignment: str) -> tuple[tuple[list[str], list[str]], str]:
     """:func:`test_imports` of every notebook of ``assignment``, from the test cells' texts
-    (hidden tests included) that nbgrader keeps in the gradebook at ``db_url``.
+    (hidden tests included) that nbgrader keeps in the gradebook at ``db_url``, and the
+    name of the assignment's last notebook (nbgrader grades them in sorted order).
     Raises whatever nbgrader raises for a missing gradebook or assignment."""
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url) as gb:
-        sources = []
+        sources, names = [], []
         for notebook in gb.find_assignment(assignment).notebooks:
+            names.append(notebook.name)
             solutions = {cell.name for cell in notebook.solution_cells}
             tests = {cell.name for cell in notebook.grade_cells if cell.cell_type == "code"} - solutions
             sources += [cell.source for cell in notebook.source_cells if cell.name in tests]
-    return imports_of_sources(sources)
+    return imports_of_sources(sources), max(names, default="")
 
 
 # The kernel kept for the next notebook of the same student (GuardedExecute.share_kernel):
@@ -231,6 +233,8 @@ class GuardedExecute(Execute):
             note = new_markdown_cell(UNSCORED_NOTE)
             note.metadata["tags"] = [UNSCORED_TAG]
             nb.cells.insert(0, note)
+            if self._is_last_notebook(resources or {}):
+                release_shared_kernel()
             return nb, resources
         self._guard_name = f"_songrec_guard_{secrets.token_hex(6)}"
         self._ready = False
@@ -268,20 +272,34 @@ class GuardedExecute(Execute):
             except Exception:
                 pass
             if alive and _shared.get("path") == path and _plan_covers(_shared["plan"], self._plan):
-                self._continuing, self._keep, self._plan = True, True, _shared["plan"]
+                self._continuing, self._plan = True, _shared["plan"]
+                self._keep = resources.get("nbgrader", {}).get("notebook") != _shared.get("last")
                 return km
             release_shared_kernel()
         info = resources.get("nbgrader", {})
         try:
-            whole = assignment_test_imports(info["db_url"], info["assignment"])
+            whole, last = assignment_test_imports(info["db_url"], info["assignment"])
         except Exception as exc:  # no gradebook to read: this notebook gets a kernel of its own
             self.log.info("not sharing a kernel between notebooks (%s: %s)", type(exc).__name__, exc)
             return None
         self._plan = (sorted(set(whole[0]) | set(self._plan[0]), key=lambda m: (m != "helpers", m)),
                       sorted(set(whole[1]) | set(self._plan[1])))
-        self._keep = True
-        _shared.update(path=path, plan=self._plan)
+        self._keep = info.get("notebook") != last
+        _shared.update(path=path, plan=self._plan, last=last)
         return None
+
+    def _is_last_notebook(self, resources: dict) -> bool:
+        """Whether this is the assignment's last notebook: then no kernel is kept after it
+        (nbgrader started from the formgrader runs in the server's process, which would
+        otherwise hold the kernel until its next autograde)."""
+        info = resources.get("nbgrader", {})
+        last = _shared.get("last")
+        if last is None:
+            try:
+                last = assignment_test_imports(info["db_url"], info["assignment"])[1]
+            except Exception:
+                return False
+        return info.get("notebook") == last
 
     async def _async_cleanup_kernel(self) -> None:
         keep = (self._keep and self.km is not None and self._ready and not self._gave_up
