@@ -43,7 +43,7 @@ A_POINTS, B_POINTS = 1.0, 2.0
 MESS = (
     "leftover = 41\n"
     "import os, math, fractions\n"
-    "os.environ['SONGREC_LEFTOVER'] = '1'\n"
+    "os.environ['LEFTOVER_OF_01_A'] = '1'\n"
     "os.chdir('/')\n"
     "import sys\n"
     "sys.path.insert(0, '/tmp/from_01_a')\n"
@@ -56,7 +56,7 @@ B_TEST = (
     "import os as _os\n"
     "from fractions import Fraction as _Fraction\n"
     "assert 'leftover' not in globals(), 'a name of 01_a reached 02_b'\n"
-    "assert 'SONGREC_LEFTOVER' not in _os.environ, 'an environment variable of 01_a reached 02_b'\n"
+    "assert 'LEFTOVER_OF_01_A' not in _os.environ, 'an environment variable of 01_a reached 02_b'\n"
     "assert _os.getcwd() != '/', 'the working folder of 01_a reached 02_b'\n"
     "assert '/tmp/from_01_a' not in __import__('sys').path, 'a sys.path entry of 01_a reached 02_b'\n"
     "assert double(4) == 8\n"
@@ -200,7 +200,7 @@ def test_no_kernel_outlives_the_last_notebook_when_nbgrader_runs_in_process(shar
     from nbgrader.coursedir import CourseDirectory
 
     from tools.instructor.paths import load_course_config
-    from tools.instructor.preprocessors import guarded_execute
+    from tools.instructor.preprocessors import kernel_sharing
 
     monkeypatch.chdir(shared)
     for key, value in toy.course_env_for_tests(60).items():
@@ -209,5 +209,5 @@ def test_no_kernel_outlives_the_last_notebook_when_nbgrader_runs_in_process(shar
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = api.autograde(toy.ASSIGNMENT, "honest", force=True)
     assert result["success"], result.get("log", "")[-3000:]
-    assert guarded_execute._shared.get("km") is None, "a kernel was kept after the last notebook"
+    assert kernel_sharing.shared.get("km") is None, "a kernel was kept after the last notebook"
     assert toy.gradebook_scores(shared, "honest")["02_b"][0] == B_POINTS

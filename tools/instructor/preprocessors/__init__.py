@@ -18,6 +18,10 @@ pipelines, so only these steps change. ``nbgrader_config.py`` calls it::
 :class:`~.guarded_execute.GuardedExecute`
     replaces ``Execute`` in ``Autograde.autograde_preprocessors``: every test cell runs
     from a recorded kernel state, and what had to be undone is written to the notebook.
+:mod:`~.guard_plan`, :mod:`~.kernel_sharing`
+    ``GuardedExecute``'s helpers: which modules and names the kernel guard records (one
+    notebook's test imports, or the whole assignment's from the gradebook), and the kernel
+    kept between a student's notebooks (``GuardedExecute.share_kernel``).
 :class:`~.limit_output_size.LimitOutputSize`
     runs after ``LimitOutput`` there: one huge print is shortened, never removed.
 :class:`~.sanitise_outputs.SanitiseOutputs`

@@ -36,7 +36,6 @@ the remaining code cells are not run (each gets the same kind of error output).
 from __future__ import annotations
 
 import ast
-import atexit
 import hashlib
 import json
 import os
@@ -54,6 +53,12 @@ from traitlets import Bool, Dict, Integer, List, Unicode
 
 from helpers import environment
 from tools.instructor import kernel_guard
+from tools.instructor.preprocessors.guard_plan import assignment_test_imports, imports_of_sources
+from tools.instructor.preprocessors.kernel_sharing import (
+    plan_covers,
+    release_shared_kernel,
+    shared,
+)
 from tools.instructor.settings import GRADEBOOK_FILE, GRADING_SKIPPED_CELLS
 
 GUARD_SOURCE = Path(kernel_guard.__file__).read_text(encoding="utf-8")
@@ -112,93 +117,9 @@ def grading_record(**state) -> dict:
 
 
 def test_imports(nb) -> tuple[list[str], list[str]]:
-    """The modules the test cells of ``nb`` import, and the dotted names they reach
-    through them (``import numpy as _np`` + ``_np.testing.assert_allclose`` gives the
-    module ``numpy`` and the chain ``numpy.testing.assert_allclose``).
-
-    Returns ``(modules, chains)``, sorted, ``helpers`` first among the modules so that its
-    TensorFlow hook is installed before anything imports TensorFlow.
-    """
+    """``(modules, chains)`` the test cells of ``nb`` import and reach
+    (:func:`~tools.instructor.preprocessors.guard_plan.imports_of_sources`)."""
     return imports_of_sources(cell.source for cell in nb.cells if is_test_cell(cell))
-
-
-def imports_of_sources(sources) -> tuple[list[str], list[str]]:
-    """:func:`test_imports` of the test cells' texts ``sources`` (an iterable of str)."""
-    modules, chains = {"helpers"}, set()
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        aliases = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    modules.add(alias.name)
-                    # `import a.b as x` binds x to a.b; `import a.b` binds a.
-                    bound = alias.name if alias.asname else alias.name.split(".")[0]
-                    aliases[alias.asname or bound] = bound
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                modules.add(node.module)
-                for alias in node.names:
-                    chains.add(f"{node.module}.{alias.name}")
-                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute):
-                parts, inner = [node.attr], node.value
-                while isinstance(inner, ast.Attribute):
-                    parts.append(inner.attr)
-                    inner = inner.value
-                if isinstance(inner, ast.Name) and inner.id in aliases:
-                    chains.add(".".join([aliases[inner.id], *reversed(parts)]))
-    return ["helpers"] + sorted(modules - {"helpers"}), sorted(chains)
-
-
-def assignment_test_imports(db_url: str, assignment: str) -> tuple[tuple[list[str], list[str]], str]:
-    """:func:`test_imports` of every notebook of ``assignment``, from the test cells' texts
-    (hidden tests included) that nbgrader keeps in the gradebook at ``db_url``, and the
-    name of the assignment's last notebook (nbgrader grades them in sorted order).
-    Raises whatever nbgrader raises for a missing gradebook or assignment."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url) as gb:
-        sources, names = [], []
-        for notebook in gb.find_assignment(assignment).notebooks:
-            names.append(notebook.name)
-            solutions = {cell.name for cell in notebook.solution_cells}
-            tests = {cell.name for cell in notebook.grade_cells if cell.cell_type == "code"} - solutions
-            sources += [cell.source for cell in notebook.source_cells if cell.name in tests]
-    return imports_of_sources(sources), max(names, default="")
-
-
-# The kernel kept for the next notebook of the same student (GuardedExecute.share_kernel):
-# its manager, the folder it runs in, and the guard plan its snapshot recorded.
-_shared: dict = {}
-
-
-def _plan_covers(outer: tuple[list[str], list[str]], inner: tuple[list[str], list[str]]) -> bool:
-    return set(inner[0]) <= set(outer[0]) and set(inner[1]) <= set(outer[1])
-
-
-def release_shared_kernel() -> None:
-    """Shut down the kernel kept for a next notebook, if any (at exit, or before a kernel
-    for another student's folder starts)."""
-    km = _shared.pop("km", None)
-    _shared.clear()
-    if km is None:
-        return
-    try:
-        if run_sync(km.is_alive)():
-            run_sync(km.shutdown_kernel)(now=True)
-    except Exception:  # already gone: only its resources are left to clean up
-        pass
-    try:
-        run_sync(km.cleanup_resources)()
-    except Exception:
-        pass
-
-
-atexit.register(release_shared_kernel)
 
 
 class GuardedExecute(Execute):
@@ -252,8 +173,8 @@ class GuardedExecute(Execute):
         self._keep = False  # whether this notebook's kernel may be passed on to the next one
         self._continuing = False  # whether this notebook runs in the kernel of the one before
         if km is None and self.share_kernel:
-            km = self._shared_kernel(nb, resources or {})
-        borrowed = km is not None and km is _shared.get("km")
+            km = self._kernel_to_share(nb, resources or {})
+        borrowed = km is not None and km is shared.get("km")
         try:
             nb, resources = super().preprocess(nb, resources, km)
         except BaseException:
@@ -265,21 +186,21 @@ class GuardedExecute(Execute):
         nb.metadata.setdefault(METADATA_KEY, {})["grading"] = self._record
         return nb, resources
 
-    def _shared_kernel(self, nb, resources: dict):
+    def _kernel_to_share(self, nb, resources: dict):
         """The kernel the previous notebook left for this one, or None (then a new kernel
         starts, whose guard records the whole assignment's test imports when they can be
         read from the gradebook, so that it can be passed on)."""
         path = resources.get("metadata", {}).get("path")
-        km = _shared.get("km")
+        km = shared.get("km")
         if km is not None:
             alive = False
             try:
                 alive = run_sync(km.is_alive)()
             except Exception:
                 pass
-            if alive and _shared.get("path") == path and _plan_covers(_shared["plan"], self._plan):
-                self._continuing, self._plan = True, _shared["plan"]
-                self._keep = resources.get("nbgrader", {}).get("notebook") != _shared.get("last")
+            if alive and shared.get("path") == path and plan_covers(shared["plan"], self._plan):
+                self._continuing, self._plan = True, shared["plan"]
+                self._keep = resources.get("nbgrader", {}).get("notebook") != shared.get("last")
                 return km
             release_shared_kernel()
         info = resources.get("nbgrader", {})
@@ -291,7 +212,7 @@ class GuardedExecute(Execute):
         self._plan = (sorted(set(whole[0]) | set(self._plan[0]), key=lambda m: (m != "helpers", m)),
                       sorted(set(whole[1]) | set(self._plan[1])))
         self._keep = info.get("notebook") != last
-        _shared.update(path=path, plan=self._plan, last=last)
+        shared.update(path=path, plan=self._plan, last=last)
         return None
 
     def _is_last_notebook(self, resources: dict) -> bool:
@@ -299,7 +220,7 @@ class GuardedExecute(Execute):
         (nbgrader started from the formgrader runs in the server's process, which would
         otherwise hold the kernel until its next autograde)."""
         info = resources.get("nbgrader", {})
-        last = _shared.get("last")
+        last = shared.get("last")
         if last is None:
             try:
                 last = assignment_test_imports(info["db_url"], info["assignment"])[1]
@@ -316,11 +237,11 @@ class GuardedExecute(Execute):
             except Exception:
                 keep = False
         if not keep:
-            if self.km is not None and self.km is _shared.get("km"):
-                _shared.clear()
+            if self.km is not None and self.km is shared.get("km"):
+                shared.clear()
             await super()._async_cleanup_kernel()
             return
-        _shared["km"] = self.km
+        shared["km"] = self.km
         if self.kc is not None:
             self.kc.stop_channels()
         self.kc = None
