@@ -318,13 +318,7 @@ class GuardedExecute(Execute):
     def _replace_kernel(self, upto: int) -> None:
         """Kill the kernel (SIGKILL to its process group), start a new one, set the guard up
         again and re-run cells ``0..upto-1`` that are not tests, without keeping their output."""
-        try:
-            self.kc.stop_channels()
-        except Exception:  # already closed: the new client replaces it anyway
-            pass
-        run_sync(self.km.restart_kernel)(now=True)
-        self.start_new_kernel_client()
-        self._start_guard()
+        self._new_kernel()
         rerun = 0
         for index, earlier in enumerate(self.nb.cells[:upto]):
             skip = (earlier.cell_type != "code" or is_test_cell(earlier) or index in self._lost
@@ -340,6 +334,17 @@ class GuardedExecute(Execute):
                 break
             rerun += 1
         self._record["events"].append(f"kernel killed and restarted at cell {upto}; {rerun} earlier cell(s) re-run")
+
+    def _new_kernel(self) -> None:
+        """Kill the kernel (SIGKILL to its process group), start a new one with a new client
+        and set the guard up in it."""
+        try:
+            self.kc.stop_channels()
+        except Exception:  # already closed: the new client replaces it anyway
+            pass
+        run_sync(self.km.restart_kernel)(now=True)
+        self.start_new_kernel_client()
+        self._start_guard()
 
     # ------------------------------------------------------------------ talking to the guard
 
@@ -397,13 +402,7 @@ class GuardedExecute(Execute):
         if answer is None:
             self._record["events"].append(f"the kernel of the previous notebook could not be reset ({problem}); "
                                           "a new kernel was started")
-            try:
-                self.kc.stop_channels()
-            except Exception:
-                pass
-            run_sync(self.km.restart_kernel)(now=True)
-            self.start_new_kernel_client()
-            self._start_guard()
+            self._new_kernel()
             return
         self._ready = True
         self._record["guard_ready"] = True
