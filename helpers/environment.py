@@ -75,6 +75,8 @@ SANDBOX_TOTAL_MEMORY_MB = declare("SONGREC_SANDBOX_TOTAL_MEMORY_MB", "settings.S
 SANDBOX_CGROUP = declare("SONGREC_SANDBOX_CGROUP", "auto", "auto, require or off: a cgroup per sandboxed kernel")
 SANDBOX_CGROUP_PARENT = declare("SONGREC_SANDBOX_CGROUP_PARENT", "the grader's own cgroup",
                                 "where the kernels' cgroups are made")
+GRADING_GATE_FD = declare("SONGREC_GRADING_GATE_FD", "unset (set by the grader, never by hand)",
+                          "a pipe a prefetched autograde waits on before the student's first cell")
 STUDENT_VENV = declare("SONGREC_STUDENT_VENV", "unset", "the students' environment a test runs notebooks in")
 SIMILARITY_THRESHOLD = declare("SONGREC_SIMILARITY_THRESHOLD", "settings.SIMILARITY_THRESHOLD",
                                "score (0..1) from which the similarity report lists a pair")

@@ -59,7 +59,9 @@ from tools.instructor.student_job import (
     StudentResult,
     Submission,
     grade_student,
+    grade_student_in_turn,
     make_bundle,
+    prefetched_results,
     read_submission,
 )
 from tools.instructor.tamper import Anomaly, format_tamper_report, tamper_report
@@ -118,8 +120,13 @@ def grading_settings(env: dict[str, str] | None, *, profile: str | None, sandbox
 @contextlib.contextmanager
 def sequential_results(bundle: CourseBundle, submissions: Sequence[Submission], env: dict[str, str],
                        timeout: float | None) -> Iterator[Iterator[StudentResult]]:
-    """The students graded here, one after another, as an iterator of results."""
-    yield (grade_student(bundle, sub, env, timeout) for sub in submissions)
+    """The students graded here, one after another, as an iterator of results (the next
+    student's start prefetched: :func:`~tools.instructor.student_job.prefetched_results`)."""
+    results = prefetched_results(bundle, list(submissions), env, timeout)
+    try:
+        yield results
+    finally:
+        results.close()
 
 
 def worker_report(env: dict[str, str]) -> dict[str, str | None]:
@@ -153,7 +160,9 @@ def dask_results(bundle: CourseBundle, submissions: Sequence[Submission], env: d
             except OSError as exc:
                 raise CourseToolError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
         else:
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0",
+            # Two threads per worker, one student's code at a time: the other thread's student
+            # starts meanwhile (grade_student_in_turn).
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=2, processes=True, dashboard_address=":0",
                                    memory_limit=0, silence_logs=logging.ERROR)
             client = Client(cluster)
         try:
@@ -171,7 +180,8 @@ def dask_results(bundle: CourseBundle, submissions: Sequence[Submission], env: d
                                   + " (or grade with --sandbox none)" * any(r["sandbox"] for r in reports.values()))
         shared = client.scatter(bundle, broadcast=True)
         run_id = uuid.uuid4().hex[:8]
-        futures = {client.submit(grade_student, shared, sub, env, timeout, key=f"autograde-{run_id}-{sub.student}",
+        job = grade_student if scheduler else grade_student_in_turn
+        futures = {client.submit(job, shared, sub, env, timeout, key=f"autograde-{run_id}-{sub.student}",
                                  pure=False): sub for sub in submissions}
 
         def results() -> Iterator[StudentResult]:

@@ -11,8 +11,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from helpers import environment
 from tools.instructor.errors import CourseToolError
 from tools.instructor.paths import REPO_ROOT, require_config
+from tools.instructor.preprocessors.start_gate import GATE_OPEN
 
 # What nbgrader's log says of a student whose autograding failed (student_job reads it;
 # it lives here, with nbgrader, so that student_job need not import grading).
@@ -72,6 +74,110 @@ def course_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+class NbgraderRun:
+    """A started ``python -m nbgrader``: its output read by a thread, waited for with :meth:`wait`.
+
+    With ``gated``, the process gets the read end of a pipe in ``SONGREC_GRADING_GATE_FD``:
+    ``GuardedExecute`` starts the first kernel and sets its guard up, then runs no cell of the
+    student's until :meth:`open_gate` (:mod:`tools.instructor.preprocessors.start_gate`). So
+    the next student's start (nbgrader's own, a kernel's, TensorFlow's import) can overlap the
+    grading of the current one while the students' code still runs one at a time.
+    """
+
+    def __init__(self, course_root: Path, args: Sequence[str], *, env: dict[str, str] | None = None,
+                 echo: bool = False, die_with_parent: bool = False, gated: bool = False,
+                 own_group: bool = False) -> None:
+        require_config(course_root)
+        self.args = list(args)
+        cmd = [sys.executable, "-c", NBGRADER_MAIN, *args]
+        if die_with_parent and sys.platform.startswith("linux"):
+            cmd = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *cmd]
+        self.cmd = cmd
+        full_env = course_env(env)
+        self._gate: int | None = None
+        read_end = None
+        if gated:
+            read_end, self._gate = os.pipe()
+            full_env[environment.GRADING_GATE_FD] = str(read_end)
+        self._group = own_group and os.name == "posix"
+        try:
+            # In its own process group, nbgrader can be killed with the kernels it started;
+            # without one, Ctrl-C must still reach it.
+            self.proc = subprocess.Popen(cmd, cwd=str(course_root), env=full_env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, start_new_session=self._group,
+                                         pass_fds=(read_end,) if gated else ())
+        except BaseException:
+            if self._gate is not None:
+                os.close(self._gate)
+            raise
+        finally:
+            if read_end is not None:
+                os.close(read_end)
+        self.lines: list[str] = []
+        self._echo = echo
+        self.killed = threading.Event()
+        self._reader = threading.Thread(target=self._read, name=f"nbgrader {self.proc.pid} output", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if self._echo:
+                sys.stderr.write(line)
+
+    def open_gate(self) -> None:
+        """Let a gated run start the student's cells (nothing for an ungated one, or twice)."""
+        if self._gate is None:
+            return
+        try:
+            os.write(self._gate, GATE_OPEN)
+        except OSError:  # nbgrader is gone already: wait() reports how it ended
+            pass
+        finally:
+            os.close(self._gate)
+            self._gate = None
+
+    def kill(self) -> None:
+        """Stop nbgrader (and, in its own process group, the kernels it started) at once."""
+        self.killed.set()
+        if self._gate is not None:  # never opened: closing it tells nbgrader to stop, too
+            os.close(self._gate)
+            self._gate = None
+        if self.proc.poll() is None:
+            if self._group:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:  # pragma: no cover
+                self.proc.kill()
+
+    def wait(self, *, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """Open the gate and wait for nbgrader to exit; the timer starts here.
+
+        ``timeout``: seconds from now; past them nbgrader is killed. Returns the
+        CompletedProcess; its ``stdout`` holds stdout and stderr together. Raises
+        CourseToolError on a timeout, or on a non-zero exit with ``check``.
+        """
+        self.open_gate()
+        timer = threading.Timer(timeout, self.kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            rc = self.proc.wait()
+            self._reader.join()
+        except BaseException:  # e.g. KeyboardInterrupt: do not leave nbgrader running
+            self.kill()
+            raise
+        finally:
+            if timer:
+                timer.cancel()
+        tail = "".join(self.lines[-LOG_TAIL_LINES:])
+        command = f"`nbgrader {' '.join(self.args)}`"
+        if self.killed.is_set():
+            raise CourseToolError(f"{command} ran past {timeout} s and was killed", log=tail)
+        if check and rc != 0:
+            raise CourseToolError(f"{command} exited with {rc}", log=tail)
+        return subprocess.CompletedProcess(self.cmd, rc, "".join(self.lines), "")
+
+
 def run_nbgrader(course_root: Path, args: Sequence[str], *, env: dict[str, str] | None = None,
                  echo: bool = False, check: bool = True, timeout: float | None = None,
                  die_with_parent: bool = False) -> subprocess.CompletedProcess:
@@ -86,45 +192,6 @@ def run_nbgrader(course_root: Path, args: Sequence[str], *, env: dict[str, str] 
     Returns the CompletedProcess; its ``stdout`` holds stdout and stderr together.
     Raises CourseToolError on a timeout, or on a non-zero exit with ``check``.
     """
-    require_config(course_root)
-    cmd = [sys.executable, "-c", NBGRADER_MAIN, *args]
-    if die_with_parent and sys.platform.startswith("linux"):
-        cmd = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *cmd]
-    posix = os.name == "posix" and timeout is not None
-    # With a timeout, nbgrader gets its own process group so killing it also stops
-    # the kernels it started; without one, Ctrl-C must still reach it.
-    proc = subprocess.Popen(cmd, cwd=str(course_root), env=course_env(env), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=posix)
-    killed = threading.Event()
-
-    def kill() -> None:
-        killed.set()
-        if posix:
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:  # pragma: no cover
-            proc.kill()
-
-    timer = threading.Timer(timeout, kill) if timeout else None
-    if timer:
-        timer.start()
-    lines = []
-    try:
-        for line in proc.stdout:
-            lines.append(line)
-            if echo:
-                sys.stderr.write(line)
-        rc = proc.wait()
-    except BaseException:  # e.g. KeyboardInterrupt: do not leave nbgrader running
-        if proc.poll() is None:
-            kill()
-        raise
-    finally:
-        if timer:
-            timer.cancel()
-    tail = "".join(lines[-LOG_TAIL_LINES:])
-    command = f"`nbgrader {' '.join(args)}`"
-    if killed.is_set():
-        raise CourseToolError(f"{command} ran past {timeout} s and was killed", log=tail)
-    if check and rc != 0:
-        raise CourseToolError(f"{command} exited with {rc}", log=tail)
-    return subprocess.CompletedProcess(cmd, rc, "".join(lines), "")
+    run = NbgraderRun(course_root, args, env=env, echo=echo, die_with_parent=die_with_parent,
+                      own_group=timeout is not None)
+    return run.wait(check=check, timeout=timeout)

@@ -20,13 +20,15 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.instructor import gradebook_merge
 from tools.instructor.grading_runs import reference_runs_env
-from tools.instructor.nbgrader_calls import failed_students, run_nbgrader
+from tools.instructor.nbgrader_calls import NbgraderRun, failed_students
 from tools.instructor.paths import CONFIG_FILE, course_paths, db_url, gradebook_file
 from tools.instructor.resume import files_digest, submission_files
 from tools.instructor.settings import ASSIGNMENT, FOLDERS, GRADEBOOK_FILE
@@ -125,6 +127,78 @@ def _write_tree(root: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
+class StudentJob:
+    """One student's autograding, started: a private copy of the course in a temporary
+    folder and ``nbgrader autograde --student`` running in it. :meth:`finish` waits for it
+    and returns the :class:`StudentResult`; :meth:`cancel` stops it and removes the folder.
+
+    ``gated``: nbgrader starts its first kernel and imports what the tests need, then waits
+    for :meth:`finish` before it runs the student's first cell
+    (:class:`~tools.instructor.nbgrader_calls.NbgraderRun`): the grader starts the next
+    student this way while the current one is graded.
+    """
+
+    def __init__(self, bundle: CourseBundle, submission: Submission, env: dict[str, str], *,
+                 gated: bool = False) -> None:
+        self.submission = submission
+        self.start = time.monotonic()
+        self.worker = f"{os.uname().nodename}:{os.getpid()}"
+        self._tmp = tempfile.TemporaryDirectory(prefix="songrec-grade-")
+        self.course = Path(self._tmp.name) / "course"
+        self.run: NbgraderRun | None = None
+        self.error: str | None = None
+        try:
+            _write_tree(self.course, bundle.files)
+            _write_tree(course_paths(self.course).submitted / submission.student / ASSIGNMENT, submission.files)
+            job_env, self.note = reference_runs_env(env) if bundle.reference_runs else (dict(env), "")
+            job_env["TMPDIR"] = self._tmp.name  # the sandboxed kernels' folders go here, and are removed with it
+            self.run = NbgraderRun(self.course, ["autograde", ASSIGNMENT, "--student", submission.student, "--force"],
+                                   env=job_env, die_with_parent=True, gated=gated, own_group=True)
+        except Exception as exc:  # a failure to start nbgrader: this student only
+            self.error = str(exc)
+        except BaseException:
+            self._tmp.cleanup()
+            raise
+
+    def open_gate(self) -> None:
+        """Let a gated job run the student's cells now (:meth:`finish` does it too)."""
+        if self.run is not None:
+            self.run.open_gate()
+
+    def finish(self, timeout: float | None = None) -> StudentResult:
+        """Wait for nbgrader (``timeout``: seconds from now for the rest of the student; past
+        them nbgrader and its kernels are killed) and return the student's results; the
+        temporary folder is removed. Never raises for a student's own failure."""
+        student = self.submission.student
+        error, log = self.error, ""
+        try:
+            if self.run is not None:
+                try:
+                    proc = self.run.wait(check=False, timeout=timeout)
+                    log = (f"NOTE: {self.note}\n" if self.note else "") + proc.stdout
+                    if proc.returncode != 0 or failed_students(log):
+                        error = f"nbgrader autograde exited with {proc.returncode} and reported an error"
+                        cause = last_exception(log)
+                        error += f" ({cause})" if cause else ""
+                except Exception as exc:  # a timeout: this student only
+                    error = str(exc)
+                    log = getattr(exc, "log", "")
+            rows = gradebook_merge.read_results(db_url(self.course), student)
+            graded = course_paths(self.course).autograded / student / ASSIGNMENT
+            files = submission_files(graded) if graded.is_dir() else {}
+        finally:
+            self.cancel()
+        return StudentResult(student, self.submission.digest, rows, files, error, log,
+                             time.monotonic() - self.start, self.worker)
+
+    def cancel(self) -> None:
+        """Stop nbgrader (if still running) and remove the temporary folder."""
+        if self.run is not None and self.run.proc.poll() is None:
+            self.run.kill()
+            self.run.proc.wait()
+        self._tmp.cleanup()
+
+
 def grade_student(bundle: CourseBundle, submission: Submission, env: dict[str, str],
                   timeout: float | None = None) -> StudentResult:
     """Autograde one student in a private copy of the course; returns their results.
@@ -134,28 +208,47 @@ def grade_student(bundle: CourseBundle, submission: Submission, env: dict[str, s
     killed and the result carries the error.
     Never raises for a student's own failure: the result says what went wrong.
     """
-    start = time.monotonic()
-    worker = f"{os.uname().nodename}:{os.getpid()}"
-    student = submission.student
-    with tempfile.TemporaryDirectory(prefix="songrec-grade-") as tmp:
-        course = Path(tmp) / "course"
-        _write_tree(course, bundle.files)
-        _write_tree(course_paths(course).submitted / student / ASSIGNMENT, submission.files)
-        job_env, note = reference_runs_env(env) if bundle.reference_runs else (dict(env), "")
-        job_env["TMPDIR"] = tmp  # the sandboxed kernels' folders go here, and are removed with it
-        error, log = None, ""
-        try:
-            proc = run_nbgrader(course, ["autograde", ASSIGNMENT, "--student", student, "--force"], env=job_env,
-                                check=False, timeout=timeout, die_with_parent=True)
-            log = (f"NOTE: {note}\n" if note else "") + proc.stdout
-            if proc.returncode != 0 or failed_students(log):
-                error = f"nbgrader autograde exited with {proc.returncode} and reported an error"
-                cause = last_exception(log)
-                error += f" ({cause})" if cause else ""
-        except Exception as exc:  # a timeout or a failure to start nbgrader: this student only
-            error = str(exc)
-            log = getattr(exc, "log", "")
-        rows = gradebook_merge.read_results(db_url(course), student)
-        graded = course_paths(course).autograded / student / ASSIGNMENT
-        files = submission_files(graded) if graded.is_dir() else {}
-    return StudentResult(student, submission.digest, rows, files, error, log, time.monotonic() - start, worker)
+    return StudentJob(bundle, submission, env).finish(timeout)
+
+
+# One student's code at a time in a process that grades with two threads (a local Dask
+# worker: ``grade_student_in_turn``); the other thread's student waits at its gate, started.
+_TURN = threading.Lock()
+
+
+def grade_student_in_turn(bundle: CourseBundle, submission: Submission, env: dict[str, str],
+                          timeout: float | None = None) -> StudentResult:
+    """:func:`grade_student`, for a worker with two job threads: the student's nbgrader starts
+    at once, gated, and the gate opens when no other student of this process is being graded.
+    So one thread's student starts (nbgrader, kernel, TensorFlow's import) while the other's
+    code runs, and the students' code still runs one at a time per process. ``timeout``
+    counts from the student's turn."""
+    job = StudentJob(bundle, submission, env, gated=True)
+    try:
+        with _TURN:
+            return job.finish(timeout)
+    finally:
+        job.cancel()
+
+
+def prefetched_results(bundle: CourseBundle, submissions: list[Submission], env: dict[str, str],
+                       timeout: float | None = None) -> Iterator[StudentResult]:
+    """The students graded one after another, each one's results as it finishes; while one
+    is graded, the next one's nbgrader starts, gated (:class:`StudentJob`), so its start
+    overlaps this one's grading and the students' code still runs one at a time.
+
+    ``timeout`` counts from when a student's turn comes. Closing the iterator early stops
+    the job started ahead.
+    """
+    ahead: StudentJob | None = None
+    try:
+        for index, submission in enumerate(submissions):
+            current = ahead or StudentJob(bundle, submission, env)
+            current.open_gate()
+            ahead = None
+            if index + 1 < len(submissions):
+                ahead = StudentJob(bundle, submissions[index + 1], env, gated=True)
+            yield current.finish(timeout)
+    finally:
+        if ahead is not None:
+            ahead.cancel()

@@ -22,6 +22,9 @@ pipelines, so only these steps change. ``nbgrader_config.py`` calls it::
     ``GuardedExecute``'s helpers: which modules and names the kernel guard records (one
     notebook's test imports, or the whole assignment's from the gradebook), and the kernel
     kept between a student's notebooks (``GuardedExecute.share_kernel``).
+:mod:`~.start_gate`
+    where a student's nbgrader, started ahead of its turn (``--jobs 1``), waits once its
+    kernel is ready, before the student's first cell.
 :class:`~.limit_output_size.LimitOutputSize`
     runs after ``LimitOutput`` there: one huge print is shortened, never removed.
 :class:`~.sanitise_outputs.SanitiseOutputs`

@@ -59,6 +59,7 @@ from tools.instructor.preprocessors.kernel_sharing import (
     release_shared_kernel,
     shared,
 )
+from tools.instructor.preprocessors.start_gate import WAITING_LOG, gate_pending, wait_for_start
 from tools.instructor.settings import GRADEBOOK_FILE, GRADING_SKIPPED_CELLS
 
 GUARD_SOURCE = Path(kernel_guard.__file__).read_text(encoding="utf-8")
@@ -255,6 +256,9 @@ class GuardedExecute(Execute):
                 self._next_notebook()
             else:
                 self._start_guard()
+                if gate_pending():  # started ahead of its turn (--jobs 1): the kernel is ready, the turn not yet
+                    self.log.info(WAITING_LOG)
+                    wait_for_start()
         if cell.cell_type == "code" and self._gave_up:
             message = GAVE_UP_MESSAGE.format(count=len(self._record["killed"]), timeout=self.timeout)
             cell.outputs = [_error(KILLED_ENAME, message)]

@@ -54,7 +54,7 @@ PASSED_VARIABLES = ("LANG", "LANGUAGE", "TZ", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE
                     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED",
                     "NBGRADER_EXECUTION", "JPY_PARENT_PID")
 PASSED_PREFIXES = (environment.PREFIX, "LC_")
-DROPPED_SONGREC = (environment.CACHE_DIR, environment.STUDENT_VENV)
+DROPPED_SONGREC = (environment.CACHE_DIR, environment.STUDENT_VENV, environment.GRADING_GATE_FD)
 # Sandbox user ids, one per kernel, when the grader is root: far above any real account.
 UID_BASE, UID_SPAN = 2**31, 2**30
 NOT_COPIED = ("*.ipynb", ".ipynb_checkpoints")
