@@ -15,6 +15,8 @@ Students:
 ``messy``    ``01_a`` leaves all of the above behind: ``02_b`` still scores full points,
              and ``01_a``'s record names the two patches it undid;
 ``crasher``  ``01_a``'s last cell kills its own kernel: ``02_b`` gets a new kernel.
+``unhooker`` ``01_a``'s last cell takes the guard out of ``sys.modules``: the kernel is
+             alive but cannot be reset, so ``02_b`` gets a new one, and says why.
 
 With ``c.GuardedExecute.share_kernel = False`` every notebook gets its own kernel.
 Expected points are written by hand from the cells below.
@@ -51,6 +53,9 @@ MESS = (
     "fractions.Fraction.limit_denominator = lambda self, m=0: 'patched'\n"
 )
 CRASH = "import os\nos._exit(3)\n"
+# Takes the guard's module out of sys.modules (the guard does not record its own entry):
+# the kernel stays alive and its last restore works, but it cannot be reset for 02_b.
+UNHOOK = "import sys\nsys.modules.pop('_songrec_kernel_guard', None)\n"
 B_TEST = (
     "import math as _math\n"
     "import os as _os\n"
@@ -120,7 +125,8 @@ def _grade(tmp_path_factory, name: str, share: bool):
     env = toy.course_env_for_tests(60)
     run_release(root, env=env, repo="test-org/songrec", out=io.StringIO())
     release = root / "release" / toy.ASSIGNMENT
-    students = {"honest": ("", ""), "messy": (MESS, ""), "crasher": (CRASH, "")} if share else {"honest": ("", "")}
+    students = ({"honest": ("", ""), "messy": (MESS, ""), "crasher": (CRASH, ""), "unhooker": (UNHOOK, "")}
+                if share else {"honest": ("", "")})
     for student, (last_a, last_b) in students.items():
         folder = root / "submitted" / student / toy.ASSIGNMENT
         folder.mkdir(parents=True)
@@ -182,6 +188,16 @@ def test_a_kernel_that_died_is_not_passed_on(shared):
     assert _probe(shared, "crasher", "01_a")[0] != _probe(shared, "crasher", "02_b")[0]
     assert _record(shared, "crasher", "01_a")["killed"], "the dead kernel was not noticed"
     assert not _record(shared, "crasher", "02_b").get("shared_kernel")
+
+
+@pytest.mark.slow
+def test_a_kernel_that_cannot_be_reset_is_replaced_before_the_next_notebook(shared):
+    scores = toy.gradebook_scores(shared, "unhooker")
+    assert scores["01_a"][0] == A_POINTS and scores["02_b"][0] == B_POINTS, scores
+    assert _probe(shared, "unhooker", "01_a")[0] != _probe(shared, "unhooker", "02_b")[0]
+    record = _record(shared, "unhooker", "02_b")
+    assert any("could not be reset" in event for event in record["events"]), record["events"]
+    assert record["guard_ready"] and not record.get("shared_kernel")
 
 
 @pytest.mark.slow

@@ -8,6 +8,20 @@ from __future__ import annotations
 
 import ast
 
+# Imported first by the guard: helpers' TensorFlow hook must be in place before anything
+# imports TensorFlow.
+FIRST_MODULE = "helpers"
+
+
+def _in_order(modules, chains) -> tuple[list[str], list[str]]:
+    """A plan ``(modules, chains)``: sorted, :data:`FIRST_MODULE` first among the modules."""
+    return [FIRST_MODULE] + sorted(set(modules) - {FIRST_MODULE}), sorted(set(chains))
+
+
+def merge_plans(*plans: tuple[list[str], list[str]]) -> tuple[list[str], list[str]]:
+    """The plan that records everything each of ``plans`` records, in the same order."""
+    return _in_order(set().union(*(p[0] for p in plans)), set().union(*(p[1] for p in plans)))
+
 
 def imports_of_sources(sources) -> tuple[list[str], list[str]]:
     """The modules the test cells' texts ``sources`` (an iterable of str) import, and the
@@ -18,7 +32,7 @@ def imports_of_sources(sources) -> tuple[list[str], list[str]]:
     Returns ``(modules, chains)``, sorted, ``helpers`` first among the modules so that its
     TensorFlow hook is installed before anything imports TensorFlow.
     """
-    modules, chains = {"helpers"}, set()
+    modules, chains = {FIRST_MODULE}, set()
     for source in sources:
         try:
             tree = ast.parse(source)
@@ -45,7 +59,7 @@ def imports_of_sources(sources) -> tuple[list[str], list[str]]:
                     inner = inner.value
                 if isinstance(inner, ast.Name) and inner.id in aliases:
                     chains.add(".".join([aliases[inner.id], *reversed(parts)]))
-    return ["helpers"] + sorted(modules - {"helpers"}), sorted(chains)
+    return _in_order(modules, chains)
 
 
 def assignment_test_imports(db_url: str, assignment: str) -> tuple[tuple[list[str], list[str]], str]:

@@ -53,7 +53,7 @@ from traitlets import Bool, Dict, Integer, List, Unicode
 
 from helpers import environment
 from tools.instructor import kernel_guard
-from tools.instructor.preprocessors.guard_plan import assignment_test_imports, imports_of_sources
+from tools.instructor.preprocessors.guard_plan import assignment_test_imports, imports_of_sources, merge_plans
 from tools.instructor.preprocessors.kernel_sharing import (
     plan_covers,
     release_shared_kernel,
@@ -210,8 +210,7 @@ class GuardedExecute(Execute):
         except Exception as exc:  # no gradebook to read: this notebook gets a kernel of its own
             self.log.info("not sharing a kernel between notebooks (%s: %s)", type(exc).__name__, exc)
             return None
-        self._plan = (sorted(set(whole[0]) | set(self._plan[0]), key=lambda m: (m != "helpers", m)),
-                      sorted(set(whole[1]) | set(self._plan[1])))
+        self._plan = merge_plans(whole, self._plan)
         self._keep = info.get("notebook") != last
         shared.update(path=path, plan=self._plan, last=last)
         return None
