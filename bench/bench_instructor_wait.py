@@ -11,7 +11,8 @@ child uses only ``bench.bench_autograde.build_class`` and ``grade``, which both 
 Measured per side, all in the ``grading`` profile with the bubblewrap sandbox:
 
 * ``sequential``: ``--jobs 1`` over the four standard submissions (two full solutions,
-  the untouched release, a half-done one); reported per submission;
+  the untouched release, a half-done one; in this checkout the next student is started
+  ahead of their turn, gated); reported per submission;
 * ``class``: ``--class-size`` full solutions (the slowest kind) with ``--jobs 2``, the Dask
   cluster's start included.
 
