@@ -125,24 +125,28 @@ class NbgraderRun:
             if self._echo:
                 sys.stderr.write(line)
 
-    def open_gate(self) -> None:
-        """Let a gated run start the student's cells (nothing for an ungated one, or twice)."""
+    def _close_gate(self, message: bytes) -> None:
+        """Write ``message`` into the gate's pipe and close it (once; nothing for an ungated run).
+        nbgrader starts the student's cells on ``GATE_OPEN`` and refuses them on anything else."""
         if self._gate is None:
             return
         try:
-            os.write(self._gate, GATE_OPEN)
+            if message:
+                os.write(self._gate, message)
         except OSError:  # nbgrader is gone already: wait() reports how it ended
             pass
         finally:
             os.close(self._gate)
             self._gate = None
 
+    def open_gate(self) -> None:
+        """Let a gated run start the student's cells (nothing for an ungated one, or twice)."""
+        self._close_gate(GATE_OPEN)
+
     def kill(self) -> None:
         """Stop nbgrader (and, in its own process group, the kernels it started) at once."""
         self.killed.set()
-        if self._gate is not None:  # never opened: closing it tells nbgrader to stop, too
-            os.close(self._gate)
-            self._gate = None
+        self._close_gate(b"")  # never opened: closed empty, nbgrader refuses to go on, too
         if self.proc.poll() is None:
             if self._group:
                 os.killpg(self.proc.pid, signal.SIGKILL)

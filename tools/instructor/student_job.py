@@ -244,7 +244,7 @@ def prefetched_results(bundle: CourseBundle, submissions: list[Submission], env:
     try:
         for index, submission in enumerate(submissions):
             current = ahead or StudentJob(bundle, submission, env)
-            current.open_gate()
+            current.open_gate()  # before the next job starts: its set-up must not delay this turn
             ahead = None
             if index + 1 < len(submissions):
                 ahead = StudentJob(bundle, submissions[index + 1], env, gated=True)

@@ -4,7 +4,7 @@ while the current student is graded; :class:`tools.instructor.nbgrader_calls.Nbg
 The grader passes the read end of a pipe in ``SONGREC_GRADING_GATE_FD``. ``GuardedExecute``
 calls :func:`wait_for_start` once its first kernel has started and the guard has recorded
 the kernel's state (TensorFlow imported), before the first cell of the student's: it blocks
-until the grader writes :data:`~tools.instructor.nbgrader_calls.GATE_OPEN`. If the grader
+until the grader writes :data:`GATE_OPEN`. If the grader
 closes the pipe instead (it stopped, or gave the student up), this nbgrader stops before
 any of the student's code ran.
 
@@ -21,6 +21,7 @@ from helpers import environment
 from tools.instructor.errors import CourseToolError
 
 GATE_OPEN = b"go"
+CLOSED_MESSAGE = "the grader closed the start gate: this student is not graded in this run"
 WAITING_LOG = "kernel ready (guard set up); waiting for this student's turn"  # in nbgrader's log
 
 
@@ -53,7 +54,7 @@ def wait_for_start() -> None:
     every call after that.
     """
     if _gate["closed"]:
-        raise CourseToolError("the grader closed the start gate: this student is not graded in this run")
+        raise CourseToolError(CLOSED_MESSAGE)
     fd = _gate["fd"]
     if fd is None:
         return
@@ -69,4 +70,4 @@ def wait_for_start() -> None:
         os.close(fd)
     if got != GATE_OPEN:
         _gate["closed"] = True
-        raise CourseToolError("the grader closed the start gate: this student is not graded in this run")
+        raise CourseToolError(CLOSED_MESSAGE)
