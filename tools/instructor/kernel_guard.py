@@ -191,11 +191,21 @@ def snapshot(modules, chains, blocked_files, nonce: str) -> str:
     Returns JSON: ``{"nonce", "failed": [modules that did not import]}``.
     """
     failed = []
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # the tests will fail on it themselves, visibly
-            failed.append(f"{name}: {type(exc).__name__}")
+    # Importing TensorFlow and Keras allocates about half a million objects and almost no
+    # garbage (some 4,000 unreachable objects): with the collector paused meanwhile the
+    # imports take about a fifth less CPU (2.3 s against 3.0 s here), and the few cycles
+    # they leave are frozen with everything else below.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # the tests will fail on it themselves, visibly
+                failed.append(f"{name}: {type(exc).__name__}")
+    finally:
+        if collecting:
+            gc.enable()
     mods, classes = {}, {}
     # Everything is imported before anything is recorded: importing a submodule adds it to
     # its package's dict.

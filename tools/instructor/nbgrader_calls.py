@@ -38,10 +38,17 @@ DIE_WITH_PARENT = (
 # schema nbgrader or nbformat validates uses the ``iri`` formats it serves, and jsonschema
 # skips those checkers when the import fails, so nbgrader runs without it.
 SKIPPED_IMPORTS = ("rfc3987_syntax",)
+# nbgrader's imports run with the garbage collector paused (they leave next to no garbage;
+# about 0.12 s less CPU per start, 0.72-0.76 s against 0.82-0.91 s) and their objects are
+# then frozen, so the collections while it grades skip them.
 NBGRADER_MAIN = (
-    "import runpy, sys\n"
+    "import gc, runpy, sys\n"
     f"for name in {SKIPPED_IMPORTS!r}:\n"
     "    sys.modules.setdefault(name, None)\n"
+    "gc.disable()\n"
+    "import nbgrader.apps.nbgraderapp\n"
+    "gc.enable()\n"
+    "gc.freeze()\n"
     "runpy.run_module('nbgrader', run_name='__main__', alter_sys=True)\n"
 )
 
