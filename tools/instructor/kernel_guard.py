@@ -237,7 +237,6 @@ def snapshot(modules, chains, blocked_files, nonce: str) -> str:
         log=[],
     )
     _install_audit_hook(tuple(str(s).lower() for s in blocked_files), _state["log"])
-    _state["guard"] = (sys.modules.get(MODULE_NAME), dict(globals()))
     # Everything alive now (the imported libraries: TensorFlow alone is about a million
     # objects) moves to the permanent generation, so a full collection no longer walks it:
     # IPython's reset between notebooks runs one (0.2 s each with Keras loaded, 0.2 ms after).
